@@ -1,0 +1,119 @@
+"""nbmlops: the MLOps lifecycle inside the notebook.
+
+``%load_ext nbmlops`` then ``%%track`` on a cell records it as an experiment run; the same
+capabilities are plain functions here. Attributes load lazily so ``import nbmlops`` stays fast.
+
+>>> import nbmlops
+>>> with nbmlops.start_run(name="baseline"):  # doctest: +SKIP
+...     nbmlops.log_metric("accuracy", 0.93)
+>>> nbmlops.runs()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported on first access)
+_LAZY = {
+    "configure": "nbmlops.config",
+    "get_settings": "nbmlops.config",
+    "Run": "nbmlops.tracking",
+    "ActiveRun": "nbmlops.tracking",
+    "Fingerprint": "nbmlops.tracking",
+    "active_run": "nbmlops.tracking",
+    "end_run": "nbmlops.tracking",
+    "experiments": "nbmlops.tracking",
+    "fingerprint": "nbmlops.tracking",
+    "get_run": "nbmlops.tracking",
+    "log_artifact": "nbmlops.tracking",
+    "log_dict": "nbmlops.tracking",
+    "log_figure": "nbmlops.tracking",
+    "log_input": "nbmlops.tracking",
+    "log_metric": "nbmlops.tracking",
+    "log_metrics": "nbmlops.tracking",
+    "log_output": "nbmlops.tracking",
+    "log_param": "nbmlops.tracking",
+    "log_params": "nbmlops.tracking",
+    "log_text": "nbmlops.tracking",
+    "runs": "nbmlops.tracking",
+    "set_tag": "nbmlops.tracking",
+    "set_tags": "nbmlops.tracking",
+    "start_run": "nbmlops.tracking",
+    "errors": "nbmlops.errors",
+    "NbmlopsError": "nbmlops.errors",
+    "RunNotFound": "nbmlops.errors",
+    "IntegrityError": "nbmlops.errors",
+    "InvalidKey": "nbmlops.errors",
+    "InvalidMetric": "nbmlops.errors",
+    "InvalidParam": "nbmlops.errors",
+    "InvalidArtifactName": "nbmlops.errors",
+    "InvalidFilter": "nbmlops.errors",
+    "NoActiveRun": "nbmlops.errors",
+}
+
+__all__ = sorted([*_LAZY, "__version__", "load_ipython_extension"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nbmlops' has no attribute {name!r}")
+    value = importlib.import_module(module)
+    if name != "errors":
+        value = getattr(value, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext nbmlops``: register ``%%track``, ``%runs`` and the other magics."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+if TYPE_CHECKING:  # let type checkers and IDEs see the lazy names
+    from . import errors
+    from .config import configure, get_settings
+    from .errors import (
+        IntegrityError,
+        InvalidArtifactName,
+        InvalidFilter,
+        InvalidKey,
+        InvalidMetric,
+        InvalidParam,
+        NbmlopsError,
+        NoActiveRun,
+        RunNotFound,
+    )
+    from .tracking import (
+        ActiveRun,
+        Fingerprint,
+        Run,
+        active_run,
+        end_run,
+        experiments,
+        fingerprint,
+        get_run,
+        log_artifact,
+        log_dict,
+        log_figure,
+        log_input,
+        log_metric,
+        log_metrics,
+        log_output,
+        log_param,
+        log_params,
+        log_text,
+        runs,
+        set_tag,
+        set_tags,
+        start_run,
+    )

@@ -1,0 +1,144 @@
+"""Where the workspace lives and how it behaves.
+
+Resolution order for every setting: ``nbmlops.configure(...)`` in this process, then the
+environment variable, then the default derived from the workspace home.
+
+- home: ``NBMLOPS_HOME``, else ``.nbmlops/`` at the project root (the first parent holding
+  ``.git`` or ``pyproject.toml``), else ``.nbmlops/`` in the working directory.
+- store URL: ``NBMLOPS_STORE_URL``, default ``sqlite:///<home>/nbmlops.db``.
+- artifact root: ``NBMLOPS_ARTIFACTS`` (any fsspec URL), default ``<home>/artifacts``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from pathlib import Path
+
+from .errors import ConfigError
+
+_PROJECT_MARKERS = (".git", "pyproject.toml")
+
+_DEFAULTS = {
+    "experiment": "default",
+    "heartbeat_s": 10.0,
+    "stale_after_s": 180.0,
+    "flush_s": 0.5,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The resolved configuration of this process."""
+
+    home: Path
+    store_url: str
+    artifacts: str
+    experiment: str
+    heartbeat_s: float
+    stale_after_s: float
+    flush_s: float
+
+
+_overrides: dict[str, object] = {}
+_lock = threading.Lock()
+_listeners: list = []
+
+
+def find_project_root(start: Path | None = None) -> Path | None:
+    """Return the first directory from ``start`` upwards holding ``.git`` or ``pyproject.toml``."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if any((candidate / marker).exists() for marker in _PROJECT_MARKERS):
+            return candidate
+    return None
+
+
+def _float_setting(name: str, env: str) -> float:
+    if name in _overrides:
+        raw = _overrides[name]
+    else:
+        raw = os.environ.get(env, _DEFAULTS[name])
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{env} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{env} must be greater than 0, got {value}")
+    return value
+
+
+def get_settings() -> Settings:
+    """Resolve the settings now (environment variables are read on every call)."""
+    with _lock:
+        home_raw = _overrides.get("home") or os.environ.get("NBMLOPS_HOME")
+        if home_raw:
+            home = Path(str(home_raw)).expanduser().resolve()
+        else:
+            root = find_project_root() or Path.cwd().resolve()
+            home = root / ".nbmlops"
+        store_url = str(
+            _overrides.get("store_url")
+            or os.environ.get("NBMLOPS_STORE_URL")
+            or f"sqlite:///{home / 'nbmlops.db'}"
+        )
+        artifacts = str(
+            _overrides.get("artifacts")
+            or os.environ.get("NBMLOPS_ARTIFACTS")
+            or home / "artifacts"
+        )
+        experiment = str(
+            _overrides.get("experiment")
+            or os.environ.get("NBMLOPS_EXPERIMENT")
+            or _DEFAULTS["experiment"]
+        )
+        return Settings(
+            home=home,
+            store_url=store_url,
+            artifacts=artifacts,
+            experiment=experiment,
+            heartbeat_s=_float_setting("heartbeat_s", "NBMLOPS_HEARTBEAT_S"),
+            stale_after_s=_float_setting("stale_after_s", "NBMLOPS_STALE_AFTER_S"),
+            flush_s=_float_setting("flush_s", "NBMLOPS_FLUSH_S"),
+        )
+
+
+def configure(
+    *,
+    home: str | os.PathLike | None = None,
+    store_url: str | None = None,
+    artifacts: str | None = None,
+    experiment: str | None = None,
+    heartbeat_s: float | None = None,
+    stale_after_s: float | None = None,
+    flush_s: float | None = None,
+    reset: bool = False,
+) -> Settings:
+    """Override settings for this process; ``reset=True`` drops earlier overrides first.
+
+    >>> import nbmlops
+    >>> nbmlops.configure(home="/tmp/my-workspace")  # doctest: +SKIP
+    """
+    given = {
+        "home": home,
+        "store_url": store_url,
+        "artifacts": artifacts,
+        "experiment": experiment,
+        "heartbeat_s": heartbeat_s,
+        "stale_after_s": stale_after_s,
+        "flush_s": flush_s,
+    }
+    with _lock:
+        if reset:
+            _overrides.clear()
+        _overrides.update({k: v for k, v in given.items() if v is not None})
+    settings = get_settings()
+    for listener in list(_listeners):
+        listener()
+    return settings
+
+
+def on_configure(callback) -> None:
+    """Call ``callback()`` after every ``configure`` (caches of stores use it to reset)."""
+    _listeners.append(callback)

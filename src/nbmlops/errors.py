@@ -1,0 +1,123 @@
+"""Every error nbmlops raises on purpose.
+
+All derive from :class:`NbmlopsError`; most also derive from the built-in they resemble, so
+``except ValueError`` or ``except KeyError`` keeps working. Messages say what to do next.
+"""
+
+from __future__ import annotations
+
+
+class NbmlopsError(Exception):
+    """Base class of every nbmlops error."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class ConfigError(NbmlopsError, ValueError):
+    """A setting (environment variable or ``configure`` argument) is invalid."""
+
+
+class StoreError(NbmlopsError):
+    """The metadata store cannot be opened or used."""
+
+
+class SchemaVersionError(StoreError):
+    """The store was written by a newer nbmlops than the one running."""
+
+
+class RunNotFound(NbmlopsError, KeyError):
+    """No run matches the given id or id prefix."""
+
+    def __init__(self, run_id: str, message: str | None = None):
+        self.run_id = run_id
+        super().__init__(
+            message
+            or f"no run with id {run_id!r}; list run ids with nbmlops.runs() or `nbmlops runs ls`"
+        )
+
+
+class AmbiguousRunId(RunNotFound):
+    """An id prefix matches more than one run."""
+
+    def __init__(self, run_id: str, matches: list[str]):
+        self.matches = matches
+        shown = ", ".join(matches[:5])
+        super().__init__(
+            run_id,
+            f"run id prefix {run_id!r} matches {len(matches)} runs ({shown}); "
+            "give more characters of the id",
+        )
+
+
+class NoActiveRun(NbmlopsError, RuntimeError):
+    """A logging call was made with no run open."""
+
+    def __init__(self, what: str = "log"):
+        super().__init__(
+            f"cannot {what}: no run is active; wrap the code in `with nbmlops.start_run():` "
+            "or use the %%track cell magic"
+        )
+
+
+class InvalidKey(NbmlopsError, ValueError):
+    """A param, metric, tag or input name is empty, too long or has forbidden characters."""
+
+    def __init__(self, kind: str, key: object, reason: str):
+        self.kind = kind
+        self.key = key
+        super().__init__(f"invalid {kind} name {key!r}: {reason}")
+
+
+class InvalidMetric(NbmlopsError, ValueError):
+    """A metric value is not a real number, or its step/timestamp is invalid."""
+
+    def __init__(self, key: str, value: object, reason: str):
+        self.key = key
+        self.value = value
+        super().__init__(f"invalid metric {key!r} = {value!r}: {reason}")
+
+
+class InvalidParam(NbmlopsError, ValueError):
+    """A param or tag value cannot be stored."""
+
+    def __init__(self, key: str, value: object, reason: str):
+        self.key = key
+        self.value = value
+        super().__init__(f"invalid param {key!r} = {value!r:.80}: {reason}")
+
+
+class InvalidArtifactName(NbmlopsError, ValueError):
+    """An artifact name is absolute, empty or escapes its run with ``..``."""
+
+    def __init__(self, name: object, reason: str):
+        self.name = name
+        super().__init__(
+            f"invalid artifact name {name!r}: {reason}; use a relative path such as 'plots/roc.png'"
+        )
+
+
+class ArtifactNotFound(NbmlopsError, FileNotFoundError):
+    """A run has no artifact with that name, or its content is missing from the store."""
+
+
+class IntegrityError(NbmlopsError):
+    """Stored content does not match its recorded sha256: it was changed or corrupted."""
+
+    def __init__(self, name: str, expected: str, actual: str):
+        self.name = name
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"artifact {name!r} failed its integrity check: expected sha256 {expected}, "
+            f"found {actual}. The stored file was modified or corrupted; do not trust it. "
+            "Re-log the artifact from its source."
+        )
+
+
+class InvalidFilter(NbmlopsError, ValueError):
+    """A run filter or order-by string cannot be understood."""
+
+
+class ExperimentNotFound(NbmlopsError, KeyError):
+    """No experiment has that name."""

@@ -1,0 +1,76 @@
+"""The workspace store: run metadata in SQLAlchemy Core tables plus content-addressed artifacts.
+
+``get_store()`` returns the store of the current settings (one per process and URL, created on
+first use); ``Store`` pairs a :class:`MetadataStore` with an :class:`ArtifactStore`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from ..config import Settings, get_settings, on_configure
+from ._engine import reset_after_fork
+from .artifacts import ArtifactStore, validate_artifact_name
+from .metadata import KILLED_REASON, TERMINAL, MetadataStore
+from .migrations import LATEST as SCHEMA_VERSION
+
+__all__ = [
+    "KILLED_REASON",
+    "SCHEMA_VERSION",
+    "TERMINAL",
+    "ArtifactStore",
+    "MetadataStore",
+    "Store",
+    "get_store",
+    "validate_artifact_name",
+]
+
+
+class Store:
+    """Metadata and artifacts of one workspace."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.meta = MetadataStore(settings.store_url)
+        self.artifacts = ArtifactStore(settings.artifacts)
+
+    def __repr__(self) -> str:
+        return f"Store({self.meta!r}, {self.artifacts!r})"
+
+
+_stores: dict[tuple[str, str], Store] = {}
+_lock = threading.Lock()
+
+
+def get_store(settings: Settings | None = None) -> Store:
+    """The store for ``settings`` (default: the current settings), opened once per process."""
+    settings = settings or get_settings()
+    key = (settings.store_url, settings.artifacts)
+    store = _stores.get(key)
+    if store is None or store.settings != settings:
+        with _lock:
+            store = _stores.get(key)
+            if store is None:
+                store = _stores[key] = Store(settings)
+            elif store.settings != settings:
+                # Same location, other timings (heartbeat, flush): keep the engine.
+                store.settings = settings
+    return store
+
+
+def _forget_all() -> None:
+    with _lock:
+        for store in _stores.values():
+            store.meta.dispose()
+        _stores.clear()
+
+
+def _after_fork() -> None:
+    for store in _stores.values():
+        reset_after_fork(store.meta.engine)
+
+
+on_configure(_forget_all)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)

@@ -1,0 +1,152 @@
+"""The metadata tables (SQLAlchemy Core), identical on SQLite and PostgreSQL.
+
+Times are float seconds since the epoch (UTC): portable, sortable and cheap to write.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+KEY_LEN = 250
+RUN_ID_LEN = 32
+DIGEST_LEN = 64
+
+metadata = MetaData()
+
+schema_version = Table(
+    "nbmlops_schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", Float, nullable=False),
+    Column("nbmlops_version", String(32), nullable=False),
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("name", name="uq_experiments_name"),
+)
+
+environments = Table(
+    "environments",
+    metadata,
+    Column("env_id", String(DIGEST_LEN), primary_key=True),
+    Column("python", String(64), nullable=False),
+    Column("implementation", String(32), nullable=False),
+    Column("platform", String(256), nullable=False),
+    Column("packages_digest", String(DIGEST_LEN), nullable=False),
+    Column("n_packages", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(RUN_ID_LEN), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("name", String(KEY_LEN), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("start_time", Float, nullable=False),
+    Column("end_time", Float, nullable=True),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("parent_run_id", String(RUN_ID_LEN), nullable=True),
+    Column("source", Text, nullable=True),
+    Column("source_kind", String(16), nullable=True),
+    Column("code", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("host", String(256), nullable=True),
+    Column("pid", Integer, nullable=True),
+    Column("user_name", String(256), nullable=True),
+    Column("env_id", String(DIGEST_LEN), ForeignKey("environments.env_id"), nullable=True),
+    Column("git_commit", String(64), nullable=True),
+    Column("git_branch", String(KEY_LEN), nullable=True),
+    Column("git_dirty", Boolean, nullable=True),
+    Index("ix_runs_status_heartbeat", "status", "heartbeat_at"),
+    Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    Index("ix_runs_parent", "parent_run_id"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", String(RUN_ID_LEN), ForeignKey("runs.run_id"), primary_key=True),
+    Column("key", String(KEY_LEN), primary_key=True),
+    # JSON text so types survive the round trip (0.5 stays a float, "0.5" a string).
+    Column("value", Text, nullable=False),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", String(RUN_ID_LEN), ForeignKey("runs.run_id"), primary_key=True),
+    Column("key", String(KEY_LEN), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", String(RUN_ID_LEN), ForeignKey("runs.run_id"), nullable=False),
+    Column("key", String(KEY_LEN), nullable=False),
+    # NULL stands for NaN: SQLite cannot store a NaN REAL.
+    Column("value", Float, nullable=True),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+# The last value of each metric of each run: what run tables show, kept up to date on every
+# flush so listing 10,000 runs never scans the whole history.
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", String(RUN_ID_LEN), ForeignKey("runs.run_id"), primary_key=True),
+    Column("key", String(KEY_LEN), primary_key=True),
+    Column("value", Float, nullable=True),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", Float, nullable=False),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("run_id", String(RUN_ID_LEN), ForeignKey("runs.run_id"), primary_key=True),
+    Column("name", String(1024), primary_key=True),
+    Column("digest", String(DIGEST_LEN), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", String(128), nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+
+# Data (and models) a run read or produced, with their fingerprints.
+data_io = Table(
+    "data_io",
+    metadata,
+    Column("run_id", String(RUN_ID_LEN), ForeignKey("runs.run_id"), primary_key=True),
+    Column("direction", String(8), primary_key=True),  # "input" | "output"
+    Column("name", String(KEY_LEN), primary_key=True),
+    Column("kind", String(128), nullable=False),
+    Column("digest", String(DIGEST_LEN), nullable=False),
+    Column("shape", Text, nullable=True),  # JSON list
+    Column("schema", Text, nullable=True),  # JSON list of [column, dtype]
+    Column("info", Text, nullable=True),  # JSON object, e.g. an estimator's fit inputs
+    Column("created_at", Float, nullable=False),
+    Index("ix_data_io_digest", "digest"),
+)

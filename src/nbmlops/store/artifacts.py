@@ -1,0 +1,127 @@
+"""Content-addressed artifact storage on any fsspec filesystem.
+
+Every blob lives at ``<root>/sha256/<2 hex>/<62 hex>``: identical content is stored once, a
+write is atomic (temporary file + rename locally; a single PUT on object stores), and every
+read recomputes the sha256 and raises :class:`~nbmlops.errors.IntegrityError` on a mismatch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import tempfile
+import uuid
+from pathlib import Path
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from ..errors import ArtifactNotFound, IntegrityError, InvalidArtifactName
+
+_CHUNK = 1 << 20
+MAX_NAME_LEN = 1024
+
+
+def validate_artifact_name(name: object) -> str:
+    """Return ``name`` as a normalized relative POSIX path, or raise ``InvalidArtifactName``.
+
+    >>> validate_artifact_name("plots/./roc.png")
+    'plots/roc.png'
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidArtifactName(name, "it must be a non-empty string")
+    if len(name) > MAX_NAME_LEN:
+        raise InvalidArtifactName(name, f"it is longer than {MAX_NAME_LEN} characters")
+    if "\x00" in name or any(ord(ch) < 32 for ch in name):
+        raise InvalidArtifactName(name, "it contains control characters")
+    if "\\" in name:
+        raise InvalidArtifactName(name, "use '/' as the separator, not '\\'")
+    if name.startswith("/") or posixpath.isabs(name) or (len(name) > 1 and name[1] == ":"):
+        raise InvalidArtifactName(name, "it is an absolute path")
+    if any(part == ".." for part in name.split("/")):
+        raise InvalidArtifactName(name, "'..' would escape the run's artifact folder")
+    normalized = posixpath.normpath(name)
+    if normalized in (".", "") or normalized.endswith("/"):
+        raise InvalidArtifactName(name, "it names a folder, not a file")
+    return normalized
+
+
+class ArtifactStore:
+    """Blobs addressed by their sha256 under ``root`` (a local path or any fsspec URL)."""
+
+    def __init__(self, root: str):
+        self.root = str(root)
+        self.fs, self._base = fsspec.core.url_to_fs(self.root)
+        self._local = isinstance(self.fs, LocalFileSystem)
+
+    def __repr__(self) -> str:
+        return f"ArtifactStore({self.root!r})"
+
+    def path_of(self, digest: str) -> str:
+        return posixpath.join(self._base, "sha256", digest[:2], digest[2:])
+
+    def exists(self, digest: str) -> bool:
+        return self.fs.exists(self.path_of(digest))
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        """Store ``data``; return ``(sha256 hex, size)``. Storing existing content is free."""
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.path_of(digest)
+        if not self.fs.exists(target):
+            if self._local:
+                self._atomic_local_write(target, [data])
+            else:
+                self.fs.pipe_file(target, data)
+        return digest, len(data)
+
+    def put_file(self, path: str | os.PathLike) -> tuple[str, int]:
+        """Store the file at ``path`` (streamed, any size); return ``(sha256 hex, size)``."""
+        hasher = hashlib.sha256()
+        size = 0
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                hasher.update(chunk)
+                size += len(chunk)
+        digest = hasher.hexdigest()
+        target = self.path_of(digest)
+        if not self.fs.exists(target):
+            if self._local:
+                with open(path, "rb") as fh:
+                    self._atomic_local_write(target, iter(lambda: fh.read(_CHUNK), b""))
+            else:
+                self.fs.put_file(str(path), target)
+        return digest, size
+
+    def get_bytes(self, digest: str, name: str | None = None) -> bytes:
+        """Read a blob and verify it; ``name`` only improves error messages."""
+        label = name or digest
+        try:
+            with self.fs.open(self.path_of(digest), "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            raise ArtifactNotFound(
+                f"the content of artifact {label!r} (sha256 {digest}) is missing from "
+                f"{self.root}; the artifact folder was moved or pruned"
+            ) from None
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != digest:
+            raise IntegrityError(label, digest, actual)
+        return data
+
+    def _atomic_local_write(self, target: str, chunks) -> None:
+        folder = Path(target).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".tmp-{uuid.uuid4().hex[:8]}-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+            # Blobs are immutable; read-only files make accidental edits fail loudly.
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

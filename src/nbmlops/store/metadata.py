@@ -1,0 +1,432 @@
+"""Reads and writes of run metadata: every write is one short transaction.
+
+This module speaks rows and plain Python values; validation and the user-facing objects live
+in :mod:`nbmlops.tracking`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from ..errors import AmbiguousRunId, ExperimentNotFound, InvalidParam, RunNotFound
+from . import _schema as t
+from ._engine import describe, make_engine, read_transaction, run_with_retry, write_transaction
+from .migrations import upgrade
+
+TERMINAL = ("FINISHED", "FAILED", "KILLED")
+KILLED_REASON = (
+    "the process running this run stopped sending heartbeats (kernel restarted, killed or "
+    "crashed); metrics flushed before that are kept"
+)
+
+
+def _dialect_insert(conn: Connection, table):
+    name = conn.dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    elif name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise NotImplementedError(f"nbmlops supports SQLite and PostgreSQL stores, not {name}")
+    return dialect_insert(table)
+
+
+def _upsert(conn: Connection, table, rows: list[dict], keys: Sequence[str], where=None) -> None:
+    if not rows:
+        return
+    stmt = _dialect_insert(conn, table)
+    values = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=values,
+                                      where=where(stmt) if where else None)
+    conn.execute(stmt, rows)
+
+
+def _nan_to_none(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+class MetadataStore:
+    """The metadata of experiments and runs, in SQLite or PostgreSQL."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine: Engine = make_engine(url)
+        upgrade(self.engine)
+
+    def __repr__(self) -> str:
+        return f"MetadataStore({describe(self.engine)!r})"
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def _write(self, fn):
+        def attempt():
+            with write_transaction(self.engine) as conn:
+                return fn(conn)
+
+        return run_with_retry(attempt)
+
+    def _experiment_id(self, conn: Connection, name: str, create: bool) -> int:
+        found = conn.execute(
+            select(t.experiments.c.experiment_id).where(t.experiments.c.name == name)
+        ).scalar()
+        if found is not None:
+            return int(found)
+        if not create:
+            raise ExperimentNotFound(
+                f"no experiment named {name!r}; list them with nbmlops.experiments()"
+            )
+        if conn.dialect.name == "postgresql":
+            stmt = _dialect_insert(conn, t.experiments).values(name=name, created_at=time.time())
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
+        else:  # BEGIN IMMEDIATE already serializes SQLite writers
+            conn.execute(insert(t.experiments).values(name=name, created_at=time.time()))
+        return int(
+            conn.execute(
+                select(t.experiments.c.experiment_id).where(t.experiments.c.name == name)
+            ).scalar_one()
+        )
+
+    def ensure_environment(self, row: dict) -> None:
+        def fn(conn):
+            exists = conn.execute(
+                select(t.environments.c.env_id).where(t.environments.c.env_id == row["env_id"])
+            ).scalar()
+            if exists is None:
+                stmt = _dialect_insert(conn, t.environments).values(**row)
+                conn.execute(stmt.on_conflict_do_nothing(index_elements=["env_id"]))
+
+        self._write(fn)
+
+    def create_run(self, row: dict, experiment: str, tags: dict[str, str] | None = None) -> None:
+        """Insert a RUNNING run (and its experiment when new) in one transaction."""
+
+        def fn(conn):
+            experiment_id = self._experiment_id(conn, experiment, create=True)
+            conn.execute(insert(t.runs).values(**row, experiment_id=experiment_id))
+            if tags:
+                conn.execute(
+                    insert(t.tags),
+                    [{"run_id": row["run_id"], "key": k, "value": v} for k, v in tags.items()],
+                )
+
+        self._write(fn)
+
+    def update_run(self, run_id: str, **values: Any) -> None:
+        self._write(lambda conn: conn.execute(
+            update(t.runs).where(t.runs.c.run_id == run_id).values(**values)
+        ))
+
+    def log_params(self, run_id: str, params: dict[str, str]) -> None:
+        """Insert JSON-encoded params; re-logging a key with a different value is an error."""
+
+        def fn(conn):
+            existing = dict(
+                conn.execute(
+                    select(t.params.c.key, t.params.c.value).where(
+                        t.params.c.run_id == run_id, t.params.c.key.in_(list(params))
+                    )
+                ).all()
+            )
+            for key, value in params.items():
+                if key in existing and existing[key] != value:
+                    raise InvalidParam(
+                        key,
+                        json.loads(value),
+                        f"the run already has {key} = {json.loads(existing[key])!r}; params "
+                        "cannot change within a run (log a metric or start a new run)",
+                    )
+            new = [
+                {"run_id": run_id, "key": k, "value": v}
+                for k, v in params.items()
+                if k not in existing
+            ]
+            if new:
+                conn.execute(insert(t.params), new)
+
+        self._write(fn)
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        rows = [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
+        self._write(lambda conn: _upsert(conn, t.tags, rows, ["run_id", "key"]))
+
+    @staticmethod
+    def _write_metrics(conn: Connection, rows: list[tuple[str, str, float, int, float]]) -> None:
+        if not rows:
+            return
+        conn.execute(
+            insert(t.metrics),
+            [
+                {"run_id": r, "key": k, "value": _nan_to_none(v), "step": s, "timestamp": ts}
+                for r, k, v, s, ts in rows
+            ],
+        )
+        latest: dict[tuple[str, str], tuple[str, str, float, int, float]] = {}
+        for row in rows:
+            ident = (row[0], row[1])
+            seen = latest.get(ident)
+            if seen is None or (row[3], row[4]) >= (seen[3], seen[4]):
+                latest[ident] = row
+        _upsert(
+            conn,
+            t.latest_metrics,
+            [
+                {"run_id": r, "key": k, "value": _nan_to_none(v), "step": s, "timestamp": ts}
+                for r, k, v, s, ts in latest.values()
+            ],
+            ["run_id", "key"],
+            # Keep the value with the greatest (step, timestamp), as histories are shown.
+            where=lambda stmt: or_(
+                stmt.excluded.step > t.latest_metrics.c.step,
+                and_(
+                    stmt.excluded.step == t.latest_metrics.c.step,
+                    stmt.excluded.timestamp >= t.latest_metrics.c.timestamp,
+                ),
+            ),
+        )
+
+    def log_metrics(self, rows: list[tuple[str, str, float, int, float]]) -> None:
+        """Append ``(run_id, key, value, step, timestamp)`` rows in one transaction."""
+        self._write(lambda conn: self._write_metrics(conn, rows))
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        end_time: float,
+        metric_rows: list[tuple[str, str, float, int, float]],
+        error: str | None = None,
+    ) -> None:
+        """Write the last metrics and the final status together."""
+
+        def fn(conn):
+            self._write_metrics(conn, metric_rows)
+            values: dict[str, Any] = {"status": status, "end_time": end_time,
+                                      "heartbeat_at": end_time}
+            if error is not None:
+                values["error"] = error
+            conn.execute(update(t.runs).where(t.runs.c.run_id == run_id).values(**values))
+
+        self._write(fn)
+
+    def add_artifacts(self, run_id: str, rows: list[dict]) -> None:
+        for row in rows:
+            row["run_id"] = run_id
+        self._write(lambda conn: _upsert(conn, t.artifacts, rows, ["run_id", "name"]))
+
+    def add_data_io(self, run_id: str, rows: list[dict]) -> None:
+        for row in rows:
+            row["run_id"] = run_id
+        self._write(lambda conn: _upsert(conn, t.data_io, rows, ["run_id", "direction", "name"]))
+
+    def heartbeat(self, run_ids: Iterable[str], now: float) -> None:
+        """Refresh the heartbeat of live runs; revive any a reader wrongly marked KILLED."""
+        ids = list(run_ids)
+        if not ids:
+            return
+
+        def fn(conn):
+            conn.execute(
+                update(t.runs)
+                .where(t.runs.c.run_id.in_(ids), t.runs.c.status == "RUNNING")
+                .values(heartbeat_at=now)
+            )
+            # A process that held the GIL past the stale timeout is alive after all.
+            conn.execute(
+                update(t.runs)
+                .where(t.runs.c.run_id.in_(ids), t.runs.c.status == "KILLED",
+                       t.runs.c.error == KILLED_REASON)
+                .values(status="RUNNING", heartbeat_at=now, end_time=None, error=None)
+            )
+
+        self._write(fn)
+
+    def reap_stale(self, stale_after_s: float, now: float | None = None) -> list[str]:
+        """Mark RUNNING runs whose heartbeat is older than ``stale_after_s`` as KILLED."""
+        cutoff = (now or time.time()) - stale_after_s
+        stale = t.runs.c.status == "RUNNING", t.runs.c.heartbeat_at < cutoff
+        with read_transaction(self.engine) as conn:
+            found = conn.execute(select(t.runs.c.run_id).where(*stale)).scalars().all()
+        if not found:
+            return []
+
+        def fn(conn):
+            ids = conn.execute(select(t.runs.c.run_id).where(*stale)).scalars().all()
+            if ids:
+                conn.execute(
+                    update(t.runs)
+                    .where(t.runs.c.run_id.in_(ids))
+                    .values(status="KILLED", end_time=t.runs.c.heartbeat_at,
+                            error=KILLED_REASON)
+                )
+            return list(ids)
+
+        return self._write(fn)
+
+    def delete_run(self, run_id: str) -> None:
+        """Remove a run and everything recorded for it (artifact blobs stay: shared content)."""
+
+        def fn(conn):
+            for table in (t.metrics, t.latest_metrics, t.params, t.tags, t.artifacts, t.data_io):
+                conn.execute(delete(table).where(table.c.run_id == run_id))
+            conn.execute(delete(t.runs).where(t.runs.c.run_id == run_id))
+
+        self._write(fn)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def resolve_run_id(self, run_id: str) -> str:
+        """Return the full id of the run ``run_id`` names (a unique prefix is enough)."""
+        if not isinstance(run_id, str) or not run_id.strip():
+            raise RunNotFound(str(run_id), f"run id must be a non-empty string, got {run_id!r}")
+        run_id = run_id.strip().lower()
+        if len(run_id) > t.RUN_ID_LEN or not all(c in "0123456789abcdef" for c in run_id):
+            raise RunNotFound(run_id)
+        with read_transaction(self.engine) as conn:
+            if len(run_id) == t.RUN_ID_LEN:
+                found = conn.execute(
+                    select(t.runs.c.run_id).where(t.runs.c.run_id == run_id)
+                ).scalars().all()
+            else:
+                found = conn.execute(
+                    select(t.runs.c.run_id).where(t.runs.c.run_id.like(run_id + "%")).limit(6)
+                ).scalars().all()
+        if not found:
+            raise RunNotFound(run_id)
+        if len(found) > 1:
+            raise AmbiguousRunId(run_id, list(found))
+        return found[0]
+
+    def get_run(self, run_id: str) -> dict:
+        with read_transaction(self.engine) as conn:
+            row = conn.execute(
+                select(t.runs, t.experiments.c.name.label("experiment"))
+                .join(t.experiments, t.experiments.c.experiment_id == t.runs.c.experiment_id)
+                .where(t.runs.c.run_id == run_id)
+            ).mappings().first()
+        if row is None:
+            raise RunNotFound(run_id)
+        return dict(row)
+
+    def run_details(self, run_id: str) -> dict[str, Any]:
+        """Params, tags, latest metrics, artifacts and data of one run, from one snapshot."""
+        with read_transaction(self.engine) as conn:
+            params = conn.execute(
+                select(t.params.c.key, t.params.c.value).where(t.params.c.run_id == run_id)
+            ).all()
+            tags = conn.execute(
+                select(t.tags.c.key, t.tags.c.value).where(t.tags.c.run_id == run_id)
+            ).all()
+            metrics = conn.execute(
+                select(t.latest_metrics.c.key, t.latest_metrics.c.value)
+                .where(t.latest_metrics.c.run_id == run_id)
+            ).all()
+            artifacts = conn.execute(
+                select(t.artifacts).where(t.artifacts.c.run_id == run_id)
+                .order_by(t.artifacts.c.name)
+            ).mappings().all()
+            data = conn.execute(
+                select(t.data_io).where(t.data_io.c.run_id == run_id)
+                .order_by(t.data_io.c.direction, t.data_io.c.created_at)
+            ).mappings().all()
+        return {
+            "params": {k: json.loads(v) for k, v in sorted(params)},
+            "tags": dict(sorted(tags)),
+            "metrics": {k: (math.nan if v is None else v) for k, v in sorted(metrics)},
+            "artifacts": [dict(a) for a in artifacts],
+            "data": [dict(d) for d in data],
+        }
+
+    def metric_history(self, run_id: str, key: str | None = None) -> list[tuple]:
+        query = select(t.metrics.c.key, t.metrics.c.step, t.metrics.c.value,
+                       t.metrics.c.timestamp).where(t.metrics.c.run_id == run_id)
+        if key is not None:
+            query = query.where(t.metrics.c.key == key)
+        query = query.order_by(t.metrics.c.key, t.metrics.c.step, t.metrics.c.timestamp,
+                               t.metrics.c.id)
+        with read_transaction(self.engine) as conn:
+            return [tuple(r) for r in conn.execute(query).all()]
+
+    def get_environment(self, env_id: str) -> dict | None:
+        with read_transaction(self.engine) as conn:
+            row = conn.execute(
+                select(t.environments).where(t.environments.c.env_id == env_id)
+            ).mappings().first()
+        return dict(row) if row else None
+
+    def list_runs(self, experiment: str | None = None) -> dict[str, list]:
+        """Rows of runs (with experiment names) and their params, latest metrics and tags."""
+        runs_q = select(
+            t.runs.c.run_id, t.experiments.c.name.label("experiment"), t.runs.c.name,
+            t.runs.c.status, t.runs.c.start_time, t.runs.c.end_time, t.runs.c.parent_run_id,
+        ).join(t.experiments, t.experiments.c.experiment_id == t.runs.c.experiment_id)
+        if experiment is not None:
+            runs_q = runs_q.where(t.experiments.c.name == experiment)
+        ids = runs_q.with_only_columns(t.runs.c.run_id).scalar_subquery()
+
+        def of(table, *cols):
+            query = select(table.c.run_id, *cols)
+            return query.where(table.c.run_id.in_(ids)) if experiment is not None else query
+
+        with read_transaction(self.engine) as conn:
+            if experiment is not None:
+                self._experiment_id(conn, experiment, create=False)
+            return {
+                "runs": [dict(r) for r in conn.execute(runs_q).mappings().all()],
+                "params": conn.execute(of(t.params, t.params.c.key, t.params.c.value)).all(),
+                "metrics": conn.execute(
+                    of(t.latest_metrics, t.latest_metrics.c.key, t.latest_metrics.c.value)
+                ).all(),
+                "tags": conn.execute(of(t.tags, t.tags.c.key, t.tags.c.value)).all(),
+            }
+
+    def experiments(self) -> list[dict]:
+        with read_transaction(self.engine) as conn:
+            counts = (
+                select(t.runs.c.experiment_id, func.count().label("runs"))
+                .group_by(t.runs.c.experiment_id).subquery()
+            )
+            rows = conn.execute(
+                select(t.experiments.c.experiment_id, t.experiments.c.name,
+                       t.experiments.c.created_at, func.coalesce(counts.c.runs, 0).label("runs"))
+                .outerjoin(counts, counts.c.experiment_id == t.experiments.c.experiment_id)
+                .order_by(t.experiments.c.experiment_id)
+            ).mappings().all()
+        return [dict(r) for r in rows]
+
+    def counts(self) -> dict[str, Any]:
+        """Row counts and runs per status, for ``nbmlops doctor``."""
+        with read_transaction(self.engine) as conn:
+            out: dict[str, Any] = {
+                name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+                for name, table in (("experiments", t.experiments), ("runs", t.runs),
+                                    ("metrics", t.metrics), ("params", t.params),
+                                    ("artifacts", t.artifacts))
+            }
+            out["by_status"] = dict(
+                conn.execute(select(t.runs.c.status, func.count()).group_by(t.runs.c.status)).all()
+            )
+        return out
+
+    def running_runs(self) -> list[dict]:
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(
+                select(t.runs.c.run_id, t.runs.c.name, t.runs.c.heartbeat_at, t.runs.c.host,
+                       t.runs.c.pid).where(t.runs.c.status == "RUNNING")
+            ).mappings().all()
+        return [dict(r) for r in rows]
+
+    def schema_version(self) -> int:
+        from .migrations import current_version
+
+        with read_transaction(self.engine) as conn:
+            return current_version(conn)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,65 @@
+"""Schema versions of the metadata store and the path from each to the next.
+
+The store records every applied version in ``nbmlops_schema_version``. Opening a store applies
+the missing migrations in one transaction (serialized across processes), and refuses a store
+written by a newer nbmlops instead of corrupting it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import inspect, select, text
+from sqlalchemy.engine import Connection, Engine
+
+from ..errors import SchemaVersionError
+from . import _schema
+from ._engine import run_with_retry, write_transaction
+
+
+def _v1_initial(conn: Connection) -> None:
+    _schema.metadata.create_all(conn, checkfirst=True)
+
+
+# Append new steps here; never edit a released one. Each runs inside the upgrade transaction.
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "experiments, runs, params, metrics, tags, artifacts, data_io, environments", _v1_initial),
+]
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table(_schema.schema_version.name):
+        return 0
+    found = conn.execute(select(_schema.schema_version.c.version)).scalars().all()
+    return max(found, default=0)
+
+
+def upgrade(engine: Engine) -> int:
+    """Bring the store to :data:`LATEST`; return the version it was at before."""
+    from .. import __version__
+
+    def attempt() -> int:
+        with write_transaction(engine) as conn:
+            if engine.dialect.name == "postgresql":
+                # Two processes creating tables at once would collide in the catalog.
+                conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+            before = current_version(conn)
+            if before > LATEST:
+                raise SchemaVersionError(
+                    f"the store at {engine.url.render_as_string(hide_password=True)} has schema "
+                    f"version {before}, newer than this nbmlops ({__version__}, schema {LATEST}); "
+                    "upgrade nbmlops: pip install -U nbmlops"
+                )
+            for version, _description, step in MIGRATIONS:
+                if version > before:
+                    step(conn)
+                    conn.execute(
+                        _schema.schema_version.insert().values(
+                            version=version, applied_at=time.time(), nbmlops_version=__version__
+                        )
+                    )
+            return before
+
+    return run_with_retry(attempt)

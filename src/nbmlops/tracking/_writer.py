@@ -1,0 +1,151 @@
+"""The background writer: buffered metrics and heartbeats of the runs open in this process.
+
+``log_metric`` only appends to a list; one daemon thread writes the list in a single
+transaction every ``flush_s`` (0.5 s by default) and refreshes heartbeats every
+``heartbeat_s``. Ending a run writes its remaining metrics in the same transaction as its
+final status, so a finished run never misses a metric and a killed process loses at most the
+last ``flush_s`` of them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+import warnings
+
+from ..store import Store
+
+Row = tuple[str, str, float, int, float]  # run_id, key, value, step, timestamp
+
+
+class BackgroundWriter:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # Held while rows are being written, so ending a run waits for an in-flight flush.
+        self._flush_lock = threading.Lock()
+        self._pending: dict[Store, list[Row]] = {}
+        self._open: dict[str, Store] = {}
+        self._last_beat: dict[Store, float] = {}
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._warned = False
+
+    # -- called by runs ------------------------------------------------------------------------
+
+    def add(self, store: Store, rows: list[Row]) -> None:
+        with self._lock:
+            self._pending.setdefault(store, []).extend(rows)
+        self._ensure_thread()
+
+    def open_run(self, store: Store, run_id: str) -> None:
+        with self._lock:
+            self._open[run_id] = store
+            self._last_beat.setdefault(store, time.time())
+        self._ensure_thread()
+
+    def close_run(self, run_id: str) -> None:
+        with self._lock:
+            self._open.pop(run_id, None)
+
+    def take(self, store: Store, run_id: str) -> list[Row]:
+        """Remove and return the pending rows of ``run_id`` (call with :meth:`flushing`)."""
+        with self._lock:
+            rows = self._pending.get(store, [])
+            mine = [r for r in rows if r[0] == run_id]
+            if mine:
+                self._pending[store] = [r for r in rows if r[0] != run_id]
+        return mine
+
+    def flushing(self) -> threading.Lock:
+        return self._flush_lock
+
+    def flush(self) -> None:
+        """Write every pending row now."""
+        with self._flush_lock:
+            with self._lock:
+                batches, self._pending = self._pending, {}
+            for store, rows in batches.items():
+                if not rows:
+                    continue
+                try:
+                    store.meta.log_metrics(rows)
+                except Exception as exc:  # noqa: BLE001 - never lose rows to a transient error
+                    with self._lock:
+                        self._pending.setdefault(store, [])[:0] = rows
+                    self._warn(f"nbmlops: could not write {len(rows)} metric values yet ({exc}); "
+                               "will retry")
+                    raise
+
+    # -- the thread ----------------------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="nbmlops-writer", daemon=True)
+            self._thread.start()
+
+    def _interval(self) -> float:
+        with self._lock:
+            stores = set(self._pending) | set(self._open.values())
+        if not stores:
+            return 0.5
+        return min(min(s.settings.flush_s, s.settings.heartbeat_s) for s in stores)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval()):
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - already warned; rows kept for the next pass
+                pass
+            self._beat()
+
+    def _beat(self) -> None:
+        now = time.time()
+        with self._lock:
+            by_store: dict[Store, list[str]] = {}
+            for run_id, store in self._open.items():
+                by_store.setdefault(store, []).append(run_id)
+        for store, run_ids in by_store.items():
+            if now - self._last_beat.get(store, 0.0) < store.settings.heartbeat_s:
+                continue
+            try:
+                store.meta.heartbeat(run_ids, now)
+                self._last_beat[store] = now
+            except Exception as exc:  # noqa: BLE001
+                self._warn(f"nbmlops: heartbeat failed ({exc}); will retry")
+
+    def _warn(self, message: str) -> None:
+        if not self._warned:
+            self._warned = True
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+
+    def _reset_in_child(self) -> None:
+        # The parent's rows and open runs are the parent's to write; the thread did not fork.
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._pending = {}
+        self._open = {}
+        self._last_beat = {}
+        self._thread = None
+        self._stop = threading.Event()
+
+
+writer = BackgroundWriter()
+
+
+def _flush_at_exit() -> None:
+    try:
+        writer.flush()
+    except Exception:  # noqa: BLE001 - nothing more can be done at exit
+        pass
+
+
+atexit.register(_flush_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=writer._reset_in_child)

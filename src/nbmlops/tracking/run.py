@@ -1,0 +1,363 @@
+"""``Run``: one experiment run, to log into while it is open and to read afterwards."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from ..errors import ArtifactNotFound, InvalidArtifactName
+from ..store import Store, validate_artifact_name
+from . import _validate as v
+from ._writer import writer
+from .fingerprint import fingerprint
+
+FINISHED, FAILED, KILLED, RUNNING = "FINISHED", "FAILED", "KILLED", "RUNNING"
+_END_STATUSES = (FINISHED, FAILED, KILLED)
+
+
+class Run:
+    """A handle on one run. Logging methods write (metrics are buffered); properties read.
+
+    >>> import nbmlops
+    >>> with nbmlops.start_run(name="baseline") as run:  # doctest: +SKIP
+    ...     run.log_param("C", 0.5)
+    ...     run.log_metric("accuracy", 0.93)
+    """
+
+    def __init__(self, store: Store, run_id: str):
+        self._store = store
+        self.run_id = run_id
+
+    def __repr__(self) -> str:
+        row = self._row()
+        name = f" {row['name']!r}" if row["name"] else ""
+        return f"<Run {self.run_id[:8]}{name} {row['status']} experiment={row['experiment']!r}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Run) and other.run_id == self.run_id
+
+    def __hash__(self) -> int:
+        return hash(self.run_id)
+
+    @property
+    def id(self) -> str:
+        return self.run_id
+
+    # -- logging -------------------------------------------------------------------------------
+
+    def log_param(self, key: str, value: Any) -> None:
+        self.log_params({key: value})
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        """Record params (JSON values); changing a logged param's value is an error."""
+        encoded = {v.key("param", k): v.param_json(k, val) for k, val in dict(params).items()}
+        if encoded:
+            self._store.meta.log_params(self.run_id, encoded)
+
+    def log_metric(self, key: str, value: float, step: int | None = None,
+                   timestamp: float | None = None) -> None:
+        """Record one metric value (buffered; written within ``flush_s``)."""
+        row = (self.run_id, v.key("metric", key), v.metric_value(key, value),
+               v.metric_step(key, step), v.metric_timestamp(key, timestamp))
+        writer.add(self._store, [row])
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None,
+                    timestamp: float | None = None) -> None:
+        rows = [
+            (self.run_id, v.key("metric", k), v.metric_value(k, val), v.metric_step(k, step),
+             v.metric_timestamp(k, timestamp))
+            for k, val in dict(metrics).items()
+        ]
+        if rows:
+            writer.add(self._store, rows)
+
+    def set_tag(self, key: str, value: Any) -> None:
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        encoded = {v.key("tag", k): v.tag_value(k, val) for k, val in dict(tags).items()}
+        if encoded:
+            self._store.meta.set_tags(self.run_id, encoded)
+
+    def log_input(self, data: Any, name: str, info: dict | None = None) -> None:
+        """Record a DataFrame, Series or array the run read, by fingerprint (not a copy)."""
+        self._log_data("input", data, name, info)
+
+    def log_output(self, data: Any, name: str, info: dict | None = None) -> None:
+        """Record a DataFrame, Series or array the run produced, by fingerprint."""
+        self._log_data("output", data, name, info)
+
+    def _log_data(self, direction: str, data: Any, name: str, info: dict | None) -> None:
+        v.key(f"{direction} name", name)
+        fp = fingerprint(data)
+        if fp is None:
+            raise v.InvalidParam(
+                name, data, f"log_{direction} takes a pandas DataFrame/Series or a numpy array, "
+                f"not {type(data).__name__}"
+            )
+        self._store.meta.add_data_io(self.run_id, [{
+            "direction": direction, "name": name, **fp.as_row(),
+            "info": json.dumps(info) if info else None, "created_at": time.time(),
+        }])
+
+    def _record_data_rows(self, rows: list[dict]) -> None:
+        if rows:
+            self._store.meta.add_data_io(self.run_id, rows)
+
+    def log_artifact(self, path: str | os.PathLike, name: str | None = None) -> list[str]:
+        """Store a file (or every file under a folder) as artifacts; return their names."""
+        source = Path(path)
+        if not source.exists():
+            raise ArtifactNotFound(f"cannot log artifact: {str(source)!r} does not exist")
+        base = validate_artifact_name(name or source.name)
+        files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+        rows = []
+        for file in files:
+            rel = base if source.is_file() else f"{base}/{file.relative_to(source).as_posix()}"
+            digest, size = self._store.artifacts.put_file(file)
+            rows.append(self._artifact_row(validate_artifact_name(rel), digest, size))
+        self._store.meta.add_artifacts(self.run_id, rows)
+        return [r["name"] for r in rows]
+
+    def log_bytes(self, data: bytes, name: str, media_type: str | None = None) -> str:
+        name = validate_artifact_name(name)
+        digest, size = self._store.artifacts.put_bytes(bytes(data))
+        self._store.meta.add_artifacts(self.run_id, [self._artifact_row(name, digest, size,
+                                                                         media_type)])
+        return name
+
+    def log_text(self, text: str, name: str) -> str:
+        """Store ``text`` (UTF-8) as the artifact ``name``."""
+        if not isinstance(text, str):
+            raise InvalidArtifactName(name, f"log_text takes a str, not {type(text).__name__}")
+        return self.log_bytes(text.encode("utf-8"), name, "text/plain; charset=utf-8")
+
+    def log_dict(self, data: dict, name: str) -> str:
+        """Store ``data`` as JSON (``.json``) or YAML (``.yaml``/``.yml``)."""
+        name = validate_artifact_name(name)
+        if name.endswith((".yaml", ".yml")):
+            try:
+                import yaml
+            except ImportError:
+                raise InvalidArtifactName(
+                    name, "writing YAML needs PyYAML (pip install pyyaml); or use a .json name"
+                ) from None
+            return self.log_bytes(yaml.safe_dump(data, sort_keys=False).encode(), name,
+                                  "application/yaml")
+        try:
+            text = json.dumps(data, indent=2, default=v._jsonable, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise v.InvalidParam(name, data, f"cannot be written as JSON ({exc})") from None
+        return self.log_bytes(text.encode(), name, "application/json")
+
+    def log_figure(self, figure: Any, name: str) -> str:
+        """Store a matplotlib figure (PNG, SVG or PDF by extension) or a plotly figure (HTML
+        or JSON by extension)."""
+        from .figures import figure_bytes
+
+        name = validate_artifact_name(name)
+        data, media_type = figure_bytes(figure, name)
+        return self.log_bytes(data, name, media_type)
+
+    def _artifact_row(self, name: str, digest: str, size: int,
+                      media_type: str | None = None) -> dict:
+        if media_type is None:
+            import mimetypes
+
+            media_type = mimetypes.guess_type(name)[0]
+        return {"name": name, "digest": digest, "size": size, "media_type": media_type,
+                "created_at": time.time()}
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def end(self, status: str = FINISHED, error: str | None = None) -> None:
+        """Write the remaining metrics and the final status in one transaction."""
+        status = str(status).upper()
+        if status not in _END_STATUSES:
+            raise v.InvalidParam("status", status, f"a run ends as one of {_END_STATUSES}")
+        with writer.flushing():
+            rows = writer.take(self._store, self.run_id)
+            self._store.meta.finish_run(self.run_id, status, time.time(), rows, error)
+        writer.close_run(self.run_id)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _row(self) -> dict:
+        return self._store.meta.get_run(self.run_id)
+
+    def _details(self) -> dict:
+        return self._store.meta.run_details(self.run_id)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """Every column of the run's record (status, times, source, git, host, …)."""
+        return self._row()
+
+    @property
+    def name(self) -> str | None:
+        return self._row()["name"]
+
+    @property
+    def status(self) -> str:
+        return self._row()["status"]
+
+    @property
+    def experiment(self) -> str:
+        return self._row()["experiment"]
+
+    @property
+    def parent_run_id(self) -> str | None:
+        return self._row()["parent_run_id"]
+
+    @property
+    def start_time(self) -> float:
+        return self._row()["start_time"]
+
+    @property
+    def end_time(self) -> float | None:
+        return self._row()["end_time"]
+
+    @property
+    def duration_s(self) -> float:
+        row = self._row()
+        return (row["end_time"] or time.time()) - row["start_time"]
+
+    @property
+    def code(self) -> str | None:
+        """The source of the tracked cell, when the run came from ``%%track``."""
+        return self._row()["code"]
+
+    @property
+    def error(self) -> str | None:
+        """The traceback of a FAILED run (or why a run was KILLED)."""
+        return self._row()["error"]
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self._details()["params"]
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The latest value of every metric (pending buffered values are written first)."""
+        self._flush_pending()
+        return self._details()["metrics"]
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return self._details()["tags"]
+
+    @property
+    def inputs(self) -> dict[str, dict]:
+        return {d["name"]: _data_view(d) for d in self._details()["data"]
+                if d["direction"] == "input"}
+
+    @property
+    def outputs(self) -> dict[str, dict]:
+        return {d["name"]: _data_view(d) for d in self._details()["data"]
+                if d["direction"] == "output"}
+
+    @property
+    def artifacts(self) -> list[str]:
+        return [a["name"] for a in self._details()["artifacts"]]
+
+    @property
+    def git(self) -> dict[str, Any]:
+        row = self._row()
+        return {"commit": row["git_commit"], "branch": row["git_branch"], "dirty": row["git_dirty"]}
+
+    @property
+    def environment(self) -> dict[str, Any]:
+        """Python, platform and the installed package lock of the run."""
+        row = self._row()
+        env = self._store.meta.get_environment(row["env_id"]) if row["env_id"] else None
+        if env is None:
+            return {}
+        packages = self._store.artifacts.get_bytes(env["packages_digest"], "packages.txt")
+        return {"python": env["python"], "implementation": env["implementation"],
+                "platform": env["platform"], "host": row["host"], "user": row["user_name"],
+                "packages": packages.decode().split()}
+
+    def read_artifact(self, name: str) -> bytes:
+        """The bytes of an artifact, verified against its sha256 (``IntegrityError`` if not)."""
+        name = validate_artifact_name(name)
+        for art in self._details()["artifacts"]:
+            if art["name"] == name:
+                return self._store.artifacts.get_bytes(art["digest"], name)
+        raise ArtifactNotFound(
+            f"run {self.run_id[:8]} has no artifact {name!r}; it has: "
+            f"{', '.join(self.artifacts) or 'none'}"
+        )
+
+    def read_text(self, name: str) -> str:
+        return self.read_artifact(name).decode("utf-8")
+
+    def download_artifacts(self, dst: str | os.PathLike) -> Path:
+        """Write every artifact (verified) under the folder ``dst``; return it."""
+        root = Path(dst)
+        for art in self._details()["artifacts"]:
+            target = root / art["name"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(self._store.artifacts.get_bytes(art["digest"], art["name"]))
+        return root
+
+    def metric_history(self, key: str | None = None):
+        """Every logged value of ``key`` (all metrics if None) as a DataFrame:
+        ``key, step, value, timestamp`` ordered by step."""
+        import pandas as pd
+
+        self._flush_pending()
+        rows = self._store.meta.metric_history(self.run_id, key)
+        frame = pd.DataFrame(rows, columns=["key", "step", "value", "timestamp"])
+        frame["value"] = frame["value"].astype(float)  # NULL → NaN
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="s", utc=True)
+        return frame
+
+    def _flush_pending(self) -> None:
+        with writer.flushing():
+            rows = writer.take(self._store, self.run_id)
+            if rows:
+                self._store.meta.log_metrics(rows)
+
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython's text repr
+        p.text(self.summary())
+
+    def summary(self) -> str:
+        """A few lines: id, name, status, duration, params and metrics."""
+        row = self._row()
+        details = self._details()
+        lines = [f"run {self.run_id}  {row['name'] or ''}".rstrip(),
+                 f"  experiment {row['experiment']}  status {row['status']}  "
+                 f"duration {self.duration_s:.2f}s"]
+        if details["params"]:
+            lines.append("  params  " + ", ".join(f"{k}={p!r}" for k, p in details["params"].items()))
+        if details["metrics"]:
+            lines.append("  metrics " + ", ".join(f"{k}={_fmt(m)}" for k, m in details["metrics"].items()))
+        return "\n".join(lines)
+
+
+def _fmt(value: float) -> str:
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    return f"{value:.4g}"
+
+
+def _data_view(row: dict) -> dict:
+    return {
+        "kind": row["kind"],
+        "digest": row["digest"],
+        "shape": tuple(json.loads(row["shape"])) if row["shape"] else None,
+        "schema": [tuple(c) for c in json.loads(row["schema"])] if row["schema"] else None,
+        "info": json.loads(row["info"]) if row["info"] else {},
+    }
+
+
+def format_exception(exc: BaseException) -> str:
+    buffer = io.StringIO()
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=buffer)
+    return buffer.getvalue()
