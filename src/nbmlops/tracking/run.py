@@ -357,7 +357,15 @@ def _data_view(row: dict) -> dict:
     }
 
 
-def format_exception(exc: BaseException) -> str:
+def format_exception(exc: BaseException, start_at: str | None = None) -> str:
+    """The traceback text of ``exc``; with ``start_at``, frames before the first frame of that
+    file (nbmlops' own machinery around a tracked cell) are left out."""
+    tb = exc.__traceback__
+    if start_at is not None:
+        cursor = tb
+        while cursor is not None and cursor.tb_frame.f_code.co_filename != start_at:
+            cursor = cursor.tb_next
+        tb = cursor or tb
     buffer = io.StringIO()
-    traceback.print_exception(type(exc), exc, exc.__traceback__, file=buffer)
+    traceback.print_exception(type(exc), exc, tb, file=buffer)
     return buffer.getvalue()

@@ -1,0 +1,189 @@
+"""IPython magics: ``%%track`` records a cell as a run; ``%runs`` shows the run table.
+
+``%load_ext nbmlops`` registers them. The tracked cell is executed in the user namespace with
+IPython's own compiler and display hook (never a nested ``run_cell``, which would fire
+``post_run_cell`` twice and print errors twice), so output, ``Out[]`` and tracebacks look as
+they do without the magic.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import time
+
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from .errors import NbmlopsError
+from .tracking import _active
+from .tracking.capture import CellCapture, tee_output
+from .tracking.cell import analyze
+from .tracking.run import FAILED, FINISHED, KILLED, format_exception
+
+
+def _split_list(values: list[str] | None) -> list[str]:
+    return [item.strip() for value in values or [] for item in value.split(",") if item.strip()]
+
+
+def _parse_tags(values: list[str] | None) -> dict[str, str]:
+    tags = {}
+    for item in _split_list(values):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise NbmlopsError(f"--tags takes key=value pairs, got {item!r} (e.g. --tags team=risk)")
+        tags[key.strip()] = value.strip()
+    return tags
+
+
+def _short(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    text = repr(value)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+def summary_line(run_id: str, name: str | None, status: str, seconds: float,
+                 capture: CellCapture | None) -> str:
+    """The one line shown under a tracked cell."""
+    head = f"nbmlops ▸ run {run_id[:8]}" + (f" ({name})" if name else "")
+    parts = [f"{head} {status} in {seconds:.2f}s"]
+    if capture is not None:
+        plain = {k: val for k, val in capture.recorded_params.items()
+                 if not any(k.startswith(f"{e}.") for e in capture.estimators)}
+        if plain:
+            parts.append("params " + ", ".join(f"{k}={_short(val)}" for k, val in plain.items()))
+        if capture.estimators:
+            parts.append(f"models {', '.join(capture.estimators)} "
+                         f"(+{capture.model_param_count} model params)")
+        if capture.recorded_metrics:
+            parts.append("metrics " + ", ".join(
+                f"{k}={_short(val)}" for k, val in capture.recorded_metrics.items()))
+        if capture.inputs or capture.outputs:
+            parts.append(f"data in {len(capture.inputs)} / out {len(capture.outputs)}")
+        if capture.figures:
+            parts.append(f"figures {len(capture.figures)}")
+    return " · ".join(parts)
+
+
+@magics_class
+class TrackingMagics(Magics):
+    """``%%track`` and ``%runs``."""
+
+    @magic_arguments()
+    @argument("--name", "-n", default=None, help="Run name.")
+    @argument("--experiment", "-e", default=None, help="Experiment (default: NBMLOPS_EXPERIMENT or 'default').")
+    @argument("--params", "-p", nargs="+", default=None,
+              help="Variables to record as params whatever their value (a,b or a b).")
+    @argument("--metrics", "-m", nargs="+", default=None,
+              help="Variables to record as metrics (a,b or a b).")
+    @argument("--tags", "-t", nargs="+", default=None, help="Tags as key=value pairs.")
+    @argument("--no-auto", action="store_true",
+              help="Record only --params/--metrics, the code and the environment.")
+    @argument("--quiet", "-q", action="store_true", help="Do not print the summary line.")
+    @cell_magic
+    def track(self, line: str, cell: str) -> None:
+        """Run the cell and record it as an experiment run.
+
+        Usage: ``%%track [--name N] [--experiment E] [--params a,b] [--metrics x,y]
+        [--tags k=v ...] [--no-auto] [--quiet]``
+        """
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
+        args = parse_argstring(self.track, line)
+        shell = self.shell
+        tags = _parse_tags(args.tags)
+        started = time.perf_counter()
+        run = _active.start_run(name=args.name, experiment=args.experiment, tags=tags, code=cell)
+        capture: CellCapture | None = None
+        filename: str | None = None
+        out = err = None
+        try:
+            transformed = shell.transform_cell(cell)
+            filename = shell.compile.cache(transformed, shell.execution_count, raw_code=cell)
+            tree = shell.compile.ast_parse(transformed, filename=filename)
+            capture = CellCapture(analyze(tree), shell.user_ns, auto=not args.no_auto,
+                                  params=_split_list(args.params),
+                                  metrics=_split_list(args.metrics))
+            capture.before()
+            with tee_output() as (out, err):
+                self._execute(tree, filename)
+        except BaseException as exc:
+            status = KILLED if isinstance(exc, KeyboardInterrupt) else FAILED
+            if capture is not None:
+                capture.record_failure(run, out, err)
+            self._finish(run, status, started, capture, format_exception(exc, filename),
+                         args.quiet)
+            raise
+        try:
+            capture.record(run)
+            capture.log_output_streams(run, out, err)
+        except Exception as exc:  # noqa: BLE001 - recording must never lose the user's result
+            capture.warnings.append(f"capture failed: {exc}")
+        self._finish(run, FINISHED, started, capture, None, args.quiet)
+
+    def _execute(self, tree: ast.Module, filename: str) -> None:
+        """Run the cell body like IPython does: the last expression is displayed (Out[])."""
+        __tracebackhide__ = True  # noqa: F841
+        shell = self.shell
+        body = list(tree.body)
+        last = None
+        if body and isinstance(body[-1], ast.Expr) and shell.ast_node_interactivity != "none":
+            last = body.pop()
+        namespace = shell.user_ns
+        globals_ = shell.user_global_ns
+        if body:
+            module = ast.Module(body=body, type_ignores=[])
+            exec(shell.compile(module, filename, "exec"), globals_, namespace)  # noqa: S102
+        if last is not None:
+            interactive = ast.Interactive(body=[last])
+            exec(shell.compile(interactive, filename, "single"), globals_, namespace)  # noqa: S102
+
+    def _finish(self, run, status: str, started: float, capture: CellCapture | None,
+                error: str | None, quiet: bool) -> None:
+        try:
+            run.end(status, error=error)
+        except Exception as exc:  # noqa: BLE001 - the store failing must not hide the cell error
+            print(f"nbmlops: could not record run {run.run_id[:8]}: {exc}", file=sys.stderr)
+            return
+        if quiet:
+            return
+        line = summary_line(run.run_id, self._run_name(run), status,
+                            time.perf_counter() - started,
+                            capture if status == FINISHED else None)
+        print(line, file=sys.stderr if status != FINISHED else sys.stdout)
+        for warning in capture.warnings if capture else []:
+            print(f"nbmlops: {warning}", file=sys.stderr)
+
+    @staticmethod
+    def _run_name(run) -> str | None:
+        try:
+            return run.name
+        except NbmlopsError:
+            return None
+
+    @magic_arguments()
+    @argument("--experiment", "-e", default=None, help="Only runs of this experiment.")
+    @argument("--filter", "-f", nargs="+", default=None,
+              help='Filter, e.g. "metrics.accuracy > 0.9 and params.C == 0.5".')
+    @argument("--order-by", "-o", nargs="+", default=None, help='e.g. "metrics.accuracy DESC".')
+    @argument("--limit", "-l", type=int, default=20, help="Rows to show (default 20; 0 = all).")
+    @line_magic
+    def runs(self, line: str = ""):
+        """Show the runs table (newest first): ``%runs [-e EXP] [-f FILTER] [-o ORDER] [-l N]``."""
+        args = parse_argstring(self.runs, line)
+        from .tracking import runs
+
+        return runs(
+            experiment=args.experiment,
+            filter=" ".join(args.filter) if args.filter else None,
+            order_by=" ".join(args.order_by) if args.order_by else None,
+            limit=args.limit or None,
+        )
+
+
+def load_ipython_extension(ipython) -> None:
+    """Register the nbmlops magics with ``ipython``."""
+    ipython.register_magics(TrackingMagics)
+
+
+__all__ = ["TrackingMagics", "load_ipython_extension", "summary_line"]

@@ -1,0 +1,245 @@
+"""Automatic capture for a tracked cell: params, metrics, data, estimators, figures, output.
+
+``CellCapture`` takes a snapshot before the cell runs (inputs' fingerprints, open figures) and
+turns the namespace after it into run records. Capture never breaks the user's cell: a value
+it cannot record is reported in ``warnings`` and skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import numbers
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import NbmlopsError
+from . import _validate as v
+from .cell import CellPlan
+from .estimators import (
+    estimator_digest,
+    estimator_params,
+    is_fitted_estimator,
+    remember_fitted,
+)
+from .figures import is_plotly_figure, open_matplotlib_figures
+from .fingerprint import fingerprint, is_data
+from .run import Run
+
+MAX_CAPTURED_OUTPUT = 1 << 20  # 1 MiB of stdout/stderr per run
+
+
+def is_metric_value(value: object) -> bool:
+    """Real numbers (Python or numpy), not booleans."""
+    np = sys.modules.get("numpy")
+    if isinstance(value, bool) or (np is not None and isinstance(value, np.bool_)):
+        return False
+    return isinstance(value, numbers.Real)
+
+
+class _Tee(io.TextIOBase):
+    """Writes to the real stream and keeps a bounded copy."""
+
+    def __init__(self, stream, limit: int):
+        self._stream = stream
+        self._buffer = io.StringIO()
+        self._limit = limit
+        self.truncated = False
+
+    def write(self, text: str) -> int:
+        if self._buffer.tell() < self._limit:
+            self._buffer.write(text[: self._limit - self._buffer.tell()])
+        else:
+            self.truncated = True
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:  # fileno, encoding, isatty … of the real stream
+        return getattr(self._stream, name)
+
+    def getvalue(self) -> str:
+        return self._buffer.getvalue()
+
+
+@contextlib.contextmanager
+def tee_output() -> Iterator[tuple[_Tee, _Tee]]:
+    """Copy what the cell prints while it still reaches the notebook."""
+    out, err = _Tee(sys.stdout, MAX_CAPTURED_OUTPUT), _Tee(sys.stderr, MAX_CAPTURED_OUTPUT)
+    previous = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        yield out, err
+    finally:
+        sys.stdout, sys.stderr = previous
+
+
+class CellCapture:
+    """Capture of one cell run, following the rules in :mod:`nbmlops.tracking.cell`."""
+
+    def __init__(self, plan: CellPlan, namespace: dict[str, Any], *, auto: bool = True,
+                 params: list[str] | None = None, metrics: list[str] | None = None):
+        self.plan = plan
+        self.ns = namespace
+        self.auto = auto
+        self.explicit_params = params or []
+        self.explicit_metrics = metrics or []
+        self.warnings: list[str] = []
+        self.recorded_params: dict[str, Any] = {}
+        self.recorded_metrics: dict[str, float] = {}
+        self.model_param_count = 0
+        self.inputs: list[str] = []
+        self.outputs: list[str] = []
+        self.estimators: list[str] = []
+        self.figures: list[str] = []
+        self._input_rows: list[dict] = []
+        self._figures_before: set[int] = set()
+
+    def before(self) -> None:
+        """Fingerprint the data the cell will read, and note which figures are open."""
+        if not self.auto:
+            return
+        now = time.time()
+        for name in self.plan.reads:
+            value = self.ns.get(name)
+            if is_data(value):
+                self._input_rows.append(self._data_row("input", name, value, now))
+        self._figures_before = set(open_matplotlib_figures())
+
+    def _data_row(self, direction: str, name: str, value: Any, now: float,
+                  info: dict | None = None) -> dict:
+        fp = fingerprint(value)
+        assert fp is not None  # callers check is_data first
+        return {"direction": direction, "name": name, **fp.as_row(),
+                "info": json.dumps(info) if info else None, "created_at": now}
+
+    def record(self, run: Run) -> None:
+        """Write everything captured to ``run`` (params and data in one transaction each)."""
+        now = time.time()
+        params: dict[str, Any] = {}
+        metrics: dict[str, float] = {}
+        data_rows = list(self._input_rows)
+        self.inputs = [r["name"] for r in self._input_rows]
+
+        if self.auto:
+            for name in self.plan.params:
+                if name in self.ns:
+                    params[name] = self.ns[name]
+            for name in self.plan.computed:
+                value = self.ns.get(name)
+                if is_metric_value(value):
+                    metrics[name] = value
+        for name in self.explicit_params:
+            if name not in self.ns:
+                self.warnings.append(f"--params {name}: no such variable after the cell")
+            else:
+                params[name] = self.ns[name]
+        for name in self.explicit_metrics:
+            value = self.ns.get(name)
+            if not is_metric_value(value):
+                self.warnings.append(
+                    f"--metrics {name}: {type(value).__name__} is not a real number, not recorded")
+            else:
+                metrics[name] = value
+
+        if self.auto:
+            fitted = [n for n in dict.fromkeys([*self.plan.assigned, *self.plan.fits])
+                      if is_fitted_estimator(self.ns.get(n))]
+            for name in fitted:
+                model = self.ns[name]
+                model_params = estimator_params(model, name)
+                self.model_param_count += len(model_params)
+                params.update(model_params)
+                info = {"class": model_params[f"{name}.class"],
+                        "fit_inputs": self.plan.fits.get(name, [])}
+                data_rows.append({"direction": "output", "name": name, "kind": "estimator",
+                                  "digest": estimator_digest(model), "shape": None,
+                                  "schema": None, "info": json.dumps(info), "created_at": now})
+                remember_fitted(model, run.run_id)
+                self.estimators.append(name)
+            trained_on = {a for args in self.plan.fits.values() for a in args}
+            for name in self.plan.assigned:
+                value = self.ns.get(name)
+                if is_data(value):
+                    info = {"used_in_fit": True} if name in trained_on else None
+                    data_rows.append(self._data_row("output", name, value, now, info))
+                    self.outputs.append(name)
+
+        self._log_params(run, params)
+        self._log_metrics(run, metrics)
+        if data_rows:
+            run._record_data_rows(data_rows)
+        if self.auto:
+            self._log_figures(run)
+
+    def _log_params(self, run: Run, params: dict[str, Any]) -> None:
+        clean: dict[str, Any] = {}
+        for key, value in params.items():
+            try:
+                v.key("param", key)
+            except NbmlopsError as exc:
+                self.warnings.append(str(exc))
+                continue
+            try:
+                v.param_json(key, value)
+            except NbmlopsError:
+                value = repr(value)[: v.MAX_VALUE_LEN - 2]  # keep what the value looked like
+            clean[key] = value
+        if clean:
+            run.log_params(clean)
+        self.recorded_params = clean
+
+    def _log_metrics(self, run: Run, metrics: dict[str, float]) -> None:
+        clean = {}
+        for key, value in metrics.items():
+            try:
+                clean[v.key("metric", key)] = v.metric_value(key, value)
+            except NbmlopsError as exc:
+                self.warnings.append(str(exc))
+        if clean:
+            run.log_metrics(clean)
+        self.recorded_metrics = clean
+
+    def _log_figures(self, run: Run) -> None:
+        for num, figure in open_matplotlib_figures().items():
+            if num in self._figures_before:
+                continue
+            name = f"figures/figure-{num}.png"
+            try:
+                run.log_figure(figure, name)
+                self.figures.append(name)
+            except Exception as exc:  # noqa: BLE001 - a figure that cannot render is skipped
+                self.warnings.append(f"figure {num} not saved: {exc}")
+        for name in self.plan.assigned:
+            value = self.ns.get(name)
+            if is_plotly_figure(value):
+                artifact = f"figures/{name}.json"
+                try:
+                    run.log_figure(value, artifact)
+                    self.figures.append(artifact)
+                except Exception as exc:  # noqa: BLE001
+                    self.warnings.append(f"plotly figure {name} not saved: {exc}")
+
+    def record_failure(self, run: Run, out: _Tee | None, err: _Tee | None) -> None:
+        """For a cell that raised: the inputs it read and what it printed."""
+        try:
+            if self._input_rows:
+                run._record_data_rows(list(self._input_rows))
+                self.inputs = [r["name"] for r in self._input_rows]
+            if out is not None and err is not None:
+                self.log_output_streams(run, out, err)
+        except Exception as exc:  # noqa: BLE001 - the cell's own error matters more
+            self.warnings.append(f"capture failed: {exc}")
+
+    def log_output_streams(self, run: Run, out: _Tee, err: _Tee) -> None:
+        for tee, name in ((out, "stdout.txt"), (err, "stderr.txt")):
+            text = tee.getvalue()
+            if tee.truncated:
+                text += f"\n[nbmlops: output truncated at {MAX_CAPTURED_OUTPUT} characters]\n"
+            if text:
+                run.log_text(text, name)
+
