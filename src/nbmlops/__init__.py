@@ -12,7 +12,7 @@ capabilities are plain functions here. Attributes load lazily so ``import nbmlop
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -78,42 +78,3 @@ def load_ipython_extension(ipython) -> None:
 
     load(ipython)
 
-
-if TYPE_CHECKING:  # let type checkers and IDEs see the lazy names
-    from . import errors
-    from .config import configure, get_settings
-    from .errors import (
-        IntegrityError,
-        InvalidArtifactName,
-        InvalidFilter,
-        InvalidKey,
-        InvalidMetric,
-        InvalidParam,
-        NbmlopsError,
-        NoActiveRun,
-        RunNotFound,
-    )
-    from .tracking import (
-        ActiveRun,
-        Fingerprint,
-        Run,
-        active_run,
-        end_run,
-        experiments,
-        fingerprint,
-        get_run,
-        log_artifact,
-        log_dict,
-        log_figure,
-        log_input,
-        log_metric,
-        log_metrics,
-        log_output,
-        log_param,
-        log_params,
-        log_text,
-        runs,
-        set_tag,
-        set_tags,
-        start_run,
-    )
