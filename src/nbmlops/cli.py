@@ -1,0 +1,190 @@
+"""The ``nbmlops`` command line: ``runs ls``, ``runs show``, ``doctor``.
+
+Every command is a thin face over the Python API; errors print the nbmlops message (no
+traceback) and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+
+import click
+
+from .errors import NbmlopsError
+
+
+def _fail(exc: NbmlopsError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(2)
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is reported by get_store below
+        return url
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nbmlops")
+def main() -> None:
+    """nbmlops: experiment runs, models and pipelines from your notebooks."""
+
+
+@main.group()
+def runs() -> None:
+    """List and inspect runs."""
+
+
+@runs.command("ls")
+@click.option("--experiment", "-e", default=None, help="Only runs of this experiment.")
+@click.option("--filter", "-f", "filter_", default=None,
+              help='e.g. "metrics.accuracy > 0.9 and params.C == 0.5"')
+@click.option("--order-by", "-o", default=None, help='e.g. "metrics.accuracy DESC"')
+@click.option("--limit", "-n", type=int, default=50, show_default=True,
+              help="Rows to show (0 = all).")
+@click.option("--columns", "-c", default=None,
+              help="Comma-separated columns to show (default: the run table's main columns).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
+def runs_ls(experiment, filter_, order_by, limit, columns, as_json) -> None:
+    """Show runs, newest first."""
+    from .tracking import runs as list_runs
+
+    try:
+        frame = list_runs(experiment=experiment, filter=filter_, order_by=order_by,
+                          limit=limit or None)
+    except NbmlopsError as exc:
+        _fail(exc)
+    if columns:
+        wanted = [c.strip() for c in columns.split(",") if c.strip()]
+        missing = [c for c in wanted if c not in frame.columns]
+        if missing:
+            _fail(NbmlopsError(f"unknown columns {missing}; available: {list(frame.columns)}"))
+        frame = frame[wanted]
+    if as_json:
+        click.echo(frame.to_json(orient="records", date_format="iso"))
+        return
+    if frame.empty:
+        click.echo("no runs yet: track a notebook cell with %%track or nbmlops.start_run()")
+        return
+    shown = frame.copy()
+    if "run_id" in shown:
+        shown["run_id"] = shown["run_id"].str[:8]
+    if "start_time" in shown:
+        shown["start_time"] = shown["start_time"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    if "duration_s" in shown:
+        shown["duration_s"] = shown["duration_s"].round(2)
+    if not columns:
+        metric_cols = [c for c in shown.columns if c.startswith("metrics.")][:6]
+        shown = shown[["run_id", "experiment", "name", "status", "start_time", "duration_s",
+                       *metric_cols]]
+    click.echo(shown.fillna("").to_string(index=False))
+
+
+@runs.command("show")
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+def runs_show(run_id: str, as_json: bool) -> None:
+    """Show one run: status, params, metrics, tags, data, artifacts and environment."""
+    from .tracking import get_run
+
+    try:
+        run = get_run(run_id)
+        info = run.info
+        record = {
+            "run_id": run.run_id, "name": info["name"], "experiment": info["experiment"],
+            "status": info["status"], "start_time": _when(info["start_time"]),
+            "end_time": _when(info["end_time"]), "duration_s": round(run.duration_s, 3),
+            "parent_run_id": info["parent_run_id"], "source": info["source"],
+            "git": run.git, "params": run.params, "metrics": run.metrics, "tags": run.tags,
+            "inputs": run.inputs, "outputs": run.outputs, "artifacts": run.artifacts,
+            "host": info["host"], "error": info["error"],
+        }
+    except NbmlopsError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(record, indent=2, default=str))
+        return
+    click.echo(f"run        {record['run_id']}  {record['name'] or ''}".rstrip())
+    for label in ("experiment", "status", "start_time", "end_time", "duration_s",
+                  "parent_run_id", "source", "host"):
+        if record[label] is not None:
+            click.echo(f"{label:<11}{record[label]}")
+    git = record["git"]
+    if git["commit"]:
+        click.echo(f"{'git':<11}{git['commit'][:12]} on {git['branch'] or '(detached)'}"
+                   + (" (dirty)" if git["dirty"] else ""))
+    for section in ("params", "metrics", "tags"):
+        if record[section]:
+            click.echo(f"\n{section}")
+            for key, value in record[section].items():
+                click.echo(f"  {key} = {value!r}" if section == "params" else f"  {key} = {value}")
+    for section in ("inputs", "outputs"):
+        if record[section]:
+            click.echo(f"\n{section}")
+            for name, data in record[section].items():
+                shape = "x".join(map(str, data["shape"])) if data["shape"] else ""
+                click.echo(f"  {name:<16} {data['kind']:<18} {shape:<12} {data['digest'][:12]}")
+    if record["artifacts"]:
+        click.echo("\nartifacts")
+        for name in record["artifacts"]:
+            click.echo(f"  {name}")
+    if record["error"]:
+        click.echo("\nerror")
+        click.echo(record["error"].rstrip())
+
+
+@main.command()
+def doctor() -> None:
+    """Check the workspace: where it is, whether the store opens, counts and stale runs."""
+    from .config import get_settings
+    from .store import SCHEMA_VERSION, get_store
+
+    try:
+        settings = get_settings()
+        click.echo(f"workspace      {settings.home}")
+        click.echo(f"store          {_safe_url(settings.store_url)}")
+        click.echo(f"artifacts      {settings.artifacts}")
+        click.echo(f"experiment     {settings.experiment}")
+        click.echo(f"heartbeat      every {settings.heartbeat_s:g}s, stale after "
+                   f"{settings.stale_after_s:g}s")
+        started = time.perf_counter()
+        store = get_store(settings)
+        opened_ms = (time.perf_counter() - started) * 1000
+        click.echo(f"schema         version {store.meta.schema_version()} "
+                   f"(this nbmlops: {SCHEMA_VERSION}); opened in {opened_ms:.0f} ms")
+        killed = store.meta.reap_stale(settings.stale_after_s)
+        counts = store.meta.counts()
+        click.echo(f"experiments    {counts['experiments']}")
+        by_status = ", ".join(f"{k} {v}" for k, v in sorted(counts["by_status"].items()))
+        click.echo(f"runs           {counts['runs']}" + (f" ({by_status})" if by_status else ""))
+        click.echo(f"metric values  {counts['metrics']}")
+        click.echo(f"artifacts      {counts['artifacts']}")
+        if killed:
+            click.echo(f"stale runs     {len(killed)} marked KILLED now: "
+                       + ", ".join(r[:8] for r in killed))
+        else:
+            click.echo("stale runs     none")
+        running = store.meta.running_runs()
+        for run in running:
+            age = time.time() - run["heartbeat_at"]
+            click.echo(f"  running      {run['run_id'][:8]} {run['name'] or ''} on "
+                       f"{run['host']} pid {run['pid']}, heartbeat {age:.0f}s ago")
+        click.echo("ok")
+    except NbmlopsError as exc:
+        _fail(exc)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
