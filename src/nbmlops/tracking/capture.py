@@ -126,12 +126,13 @@ class CellCapture:
         self.inputs = [r["name"] for r in self._input_rows]
 
         if self.auto:
+            # An explicit --params/--metrics choice wins over the automatic rule.
             for name in self.plan.params:
-                if name in self.ns:
+                if name in self.ns and name not in self.explicit_metrics:
                     params[name] = self.ns[name]
             for name in self.plan.computed:
                 value = self.ns.get(name)
-                if is_metric_value(value):
+                if is_metric_value(value) and name not in self.explicit_params:
                     metrics[name] = value
         for name in self.explicit_params:
             if name not in self.ns:
