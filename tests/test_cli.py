@@ -1,0 +1,92 @@
+"""The ``nbmlops`` command line, run as a real subprocess against a real workspace."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbmlops
+
+
+def cli(workspace: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NBMLOPS_")}
+    env["NBMLOPS_HOME"] = str(workspace)
+    return subprocess.run([sys.executable, "-m", "nbmlops", *args], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def _two_runs() -> tuple[str, str]:
+    with nbmlops.start_run(name="small") as a:
+        nbmlops.log_params({"C": 0.1})
+        nbmlops.log_metric("accuracy", 0.8)
+    with nbmlops.start_run(name="large", experiment="other") as b:
+        nbmlops.log_params({"C": 10})
+        nbmlops.log_metric("accuracy", 0.95)
+        nbmlops.log_text("note", "notes/readme.txt")
+    return a.run_id, b.run_id
+
+
+def test_runs_ls_shows_runs_newest_first_with_filter_and_json(workspace):
+    small, large = _two_runs()
+    out = cli(workspace, "runs", "ls")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split()[:4] == ["run_id", "experiment", "name", "status"]
+    assert large[:8] in lines[1] and small[:8] in lines[2]
+    out = cli(workspace, "runs", "ls", "--filter", "metrics.accuracy > 0.9", "--json")
+    records = json.loads(out.stdout)
+    assert [r["run_id"] for r in records] == [large]
+    out = cli(workspace, "runs", "ls", "-e", "other", "--json")
+    assert [r["name"] for r in json.loads(out.stdout)] == ["large"]
+
+
+def test_runs_show_prints_params_metrics_artifacts(workspace):
+    _small, large = _two_runs()
+    out = cli(workspace, "runs", "show", large[:7])
+    assert out.returncode == 0, out.stderr
+    assert large in out.stdout
+    assert "C = 10" in out.stdout and "accuracy = 0.95" in out.stdout
+    assert "notes/readme.txt" in out.stdout
+    data = json.loads(cli(workspace, "runs", "show", large, "--json").stdout)
+    assert data["params"] == {"C": 10} and data["status"] == "FINISHED"
+
+
+def test_errors_are_messages_with_exit_code_2(workspace):
+    _two_runs()
+    out = cli(workspace, "runs", "show", "ffffffff")
+    assert out.returncode == 2
+    assert out.stderr.startswith("error: no run with id") and "Traceback" not in out.stderr
+    out = cli(workspace, "runs", "ls", "--filter", "metrics.acuracy > 1")
+    assert out.returncode == 2 and "did you mean metrics.accuracy" in out.stderr
+
+
+def test_doctor_reports_workspace_counts_and_marks_stale_runs(workspace):
+    _two_runs()
+    nbmlops.configure(heartbeat_s=60)
+    run = nbmlops.start_run(name="left-open")
+    nbmlops.active_run()  # keep it open; simulate death by ageing its heartbeat
+    from nbmlops.store import get_store
+
+    get_store().meta.update_run(run.run_id, heartbeat_at=time.time() - 3600)
+    out = cli(workspace, "doctor")
+    assert out.returncode == 0, out.stderr
+    assert str(workspace) in out.stdout
+    assert "schema         version 1" in out.stdout
+    assert "runs           3" in out.stdout
+    assert f"1 marked KILLED now: {run.run_id[:8]}" in out.stdout
+    assert nbmlops.get_run(run.run_id).status == "KILLED"
+    run.end()  # our process is alive after all: ending records the real status
+    assert nbmlops.get_run(run.run_id).status == "FINISHED"
+
+
+def test_doctor_on_a_bad_store_url_explains(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NBMLOPS_")}
+    env.update(NBMLOPS_HOME=str(tmp_path), NBMLOPS_STORE_URL="notaurl")
+    out = subprocess.run([sys.executable, "-m", "nbmlops", "doctor"], capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert out.returncode == 2
+    assert "cannot parse store URL" in out.stderr and "Traceback" not in out.stderr
