@@ -1,0 +1,282 @@
+"""``runs(filter=..., order_by=..., limit=...)``: Python-like and MLflow-style filters."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+import pytest
+
+import nbmlops
+from nbmlops.errors import InvalidFilter
+
+
+@pytest.fixture(autouse=True)
+def _outside_any_git_repo(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+@dataclass
+class Table:
+    ids: dict[str, str]
+    first_started: float  # between the first run's start and the second's
+    middle: float  # between the second and the third run's start
+
+
+RUNS = [
+    # name, params, metrics, tags, fails
+    ("svm-a", {"C": 0.5, "kernel": "rbf"}, {"accuracy": 0.95, "f1-macro": 0.85},
+     {"team": "risk", "my-tag": "x", "note": "a=b AND c"}, False),
+    ("svm-b", {"C": 1.0, "kernel": "linear"}, {"accuracy": 0.92}, {"team": "growth"}, False),
+    ("svm-c", {"C": 0.5, "kernel": "linear"}, {"accuracy": 0.80, "f1-macro": 0.7},
+     {"team": "risk"}, False),
+    ("crashed", {"C": 2.0}, {}, {}, True),
+]
+
+
+@pytest.fixture
+def table(backend) -> Table:
+    ids: dict[str, str] = {}
+    marks: list[float] = []
+    for name, params, metrics, tags, fails in RUNS:
+        if ids:
+            time.sleep(0.005)
+            marks.append(time.time())
+            time.sleep(0.005)
+        try:
+            with nbmlops.start_run(name=name, tags=tags) as run:
+                ids[name] = run.run_id
+                nbmlops.log_params(params)
+                if metrics:
+                    nbmlops.log_metrics(metrics)
+                if fails:
+                    raise RuntimeError("crash")
+        except RuntimeError:
+            pass
+    return Table(ids, marks[0], marks[1])
+
+
+def names(frame: pd.DataFrame) -> set[str]:
+    return set(frame["name"])
+
+
+def ordered(frame: pd.DataFrame) -> list[str]:
+    return frame["name"].tolist()
+
+
+# -- boolean logic ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("metrics.accuracy > 0.9 and params.C == 0.5", {"svm-a"}),
+        ("metrics.accuracy > 0.9", {"svm-a", "svm-b"}),
+        ("metrics.accuracy >= 0.92", {"svm-a", "svm-b"}),
+        ("metrics.accuracy < 0.9 or params.C > 1.5", {"svm-c", "crashed"}),
+        ("params.C == 0.5 or params.kernel == 'linear'", {"svm-a", "svm-b", "svm-c"}),
+        ("not (params.C == 0.5)", {"svm-b", "crashed"}),
+        ("not params.kernel == 'rbf' and params.C < 1", {"svm-c"}),
+        ("params.C in [0.5, 2.0]", {"svm-a", "svm-c", "crashed"}),
+        ("params.C not in [0.5]", {"svm-b", "crashed"}),
+        ("params.kernel in ('rbf',)", {"svm-a"}),
+        ("0.9 < metrics.accuracy", {"svm-a", "svm-b"}),  # constant on the left
+        ("0.85 < metrics.accuracy < 0.94", {"svm-b"}),  # chained comparison
+        ("(params.C == 0.5 or params.C == 1.0) and metrics.accuracy > 0.9",
+         {"svm-a", "svm-b"}),
+    ],
+)
+def test_python_style_filters(table, text, expected):
+    assert names(nbmlops.runs(filter=text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("metrics.accuracy > 0.9 AND params.C = 0.5", {"svm-a"}),
+        ("params.kernel = 'linear' OR params.C = 2.0", {"svm-b", "svm-c", "crashed"}),
+        ("NOT params.kernel = 'rbf' AND params.C = 0.5", {"svm-c"}),
+        ("status IN ('FAILED', 'KILLED')", {"crashed"}),
+        ("tags.team = 'risk'", {"svm-a", "svm-c"}),
+        ("tags.team != 'risk'", {"svm-b"}),
+        ("tags.note = 'a=b AND c'", {"svm-a"}),  # '=' and AND inside a string stay as they are
+        ('tags.note == "a=b AND c"', {"svm-a"}),
+        ("metrics.accuracy <= 0.8", {"svm-c"}),
+    ],
+)
+def test_mlflow_style_filters(table, text, expected):
+    assert names(nbmlops.runs(filter=text)) == expected
+
+
+def test_backticks_quote_names_with_dashes(table):
+    assert names(nbmlops.runs(filter="`metrics.f1-macro` >= 0.8")) == {"svm-a"}
+    assert names(nbmlops.runs(filter="`metrics.f1-macro` > 0")) == {"svm-a", "svm-c"}
+    assert names(nbmlops.runs(filter="`tags.my-tag` == 'x' and metrics.accuracy > 0.9")) == {
+        "svm-a"}
+
+
+def test_string_equality_on_status_name_and_tags(table):
+    assert names(nbmlops.runs(filter="status == 'FINISHED'")) == {"svm-a", "svm-b", "svm-c"}
+    assert names(nbmlops.runs(filter="status == 'FAILED'")) == {"crashed"}
+    assert names(nbmlops.runs(filter='name == "svm-b"')) == {"svm-b"}
+    assert names(nbmlops.runs(filter="tags.team == 'growth'")) == {"svm-b"}
+    assert names(nbmlops.runs(filter="params.kernel == 'poly'")) == set()
+    assert names(nbmlops.runs(filter="experiment == 'default'")) == {r[0] for r in RUNS}
+    run_id = table.ids["svm-c"]
+    assert names(nbmlops.runs(filter=f"run_id == '{run_id}'")) == {"svm-c"}
+
+
+def test_param_types_are_respected(backend):
+    with nbmlops.start_run(name="as-string"):
+        nbmlops.log_param("C", "0.5")
+    with nbmlops.start_run(name="as-number"):
+        nbmlops.log_param("C", 0.5)
+    assert names(nbmlops.runs(filter="params.C == 0.5")) == {"as-number"}
+    assert names(nbmlops.runs(filter="params.C == '0.5'")) == {"as-string"}
+    assert names(nbmlops.runs(filter="params.C > 0.1")) == {"as-number"}
+
+
+def test_dates_compare_with_start_time(table):
+    everything = {r[0] for r in RUNS}
+    assert names(nbmlops.runs(filter="start_time > '2000-01-01'")) == everything
+    assert names(nbmlops.runs(filter="start_time < '2000-01-01'")) == set()
+    middle = pd.Timestamp(table.middle, unit="s", tz="UTC")
+    later = {"svm-c", "crashed"}
+    assert names(nbmlops.runs(filter=f"start_time >= '{middle.isoformat()}'")) == later
+    assert names(nbmlops.runs(filter=f"start_time < '{middle.isoformat()}'")) == {
+        "svm-a", "svm-b"}
+    # A string without a zone is UTC; one with an offset means the same instant.
+    naive = middle.tz_localize(None).isoformat()
+    assert names(nbmlops.runs(filter=f"start_time > '{naive}'")) == later
+    shifted = middle.tz_convert("Etc/GMT-2").isoformat()  # UTC+02:00
+    assert "+02:00" in shifted
+    assert names(nbmlops.runs(filter=f"start_time > '{shifted}'")) == later
+    first = pd.Timestamp(table.first_started, unit="s", tz="UTC").isoformat()
+    assert names(nbmlops.runs(filter=f"start_time < '{first}'")) == {"svm-a"}
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["metrics.accuracy >", "metrics.accuracy > > 1", "and", "((params.C == 1)", "",
+     "   ", "metrics.accuracy", "params.C == 0.5 and", "1 == 1",
+     "metrics.accuracy > metrics.accuracy", "status in 'FAILED'", "params.C + 1 > 2",
+     "start_time > 'not a date'", "__import__('os').system('true') == 0"],
+)
+def test_invalid_filters_are_invalid_filter(table, text):
+    with pytest.raises(InvalidFilter) as info:
+        nbmlops.runs(filter=text)
+    assert isinstance(info.value, ValueError)
+
+
+def test_non_string_filter_is_invalid_filter(table):
+    with pytest.raises(InvalidFilter):
+        nbmlops.runs(filter=42)  # type: ignore[arg-type]
+
+
+def test_unknown_column_suggests_the_close_one(table):
+    with pytest.raises(InvalidFilter, match="metrics.accuracy") as info:
+        nbmlops.runs(filter="metrics.acuracy > 0.9")
+    assert "did you mean" in str(info.value)
+    with pytest.raises(InvalidFilter, match="params.kernel"):
+        nbmlops.runs(filter="params.kernal == 'rbf'")
+    with pytest.raises(InvalidFilter, match="metrics.<key>"):
+        nbmlops.runs(filter="zzzz == 1")
+
+
+def test_filter_on_an_empty_workspace_matches_nothing(backend):
+    frame = nbmlops.runs(filter="metrics.anything > 0.5")
+    assert frame.empty
+
+
+def test_rows_missing_a_value_never_match(table):
+    with_accuracy = {"svm-a", "svm-b", "svm-c"}
+    assert names(nbmlops.runs(filter="metrics.accuracy < 100")) == with_accuracy
+    assert names(nbmlops.runs(filter="metrics.accuracy > -100")) == with_accuracy
+    assert names(nbmlops.runs(filter="metrics.accuracy != 0.5")) == with_accuracy
+    assert names(nbmlops.runs(filter="metrics.accuracy not in [0.5]")) == with_accuracy
+    assert names(nbmlops.runs(filter="tags.team != 'nobody'")) == {"svm-a", "svm-b", "svm-c"}
+    assert names(nbmlops.runs(filter="params.kernel != 'rbf'")) == {"svm-b", "svm-c"}
+    assert names(nbmlops.runs(filter="`metrics.f1-macro` < 1")) == {"svm-a", "svm-c"}
+
+
+def test_nan_metric_never_matches(backend):
+    with nbmlops.start_run(name="nan"):
+        nbmlops.log_metric("loss", math.nan)
+    with nbmlops.start_run(name="number"):
+        nbmlops.log_metric("loss", 0.5)
+    assert names(nbmlops.runs(filter="metrics.loss < 1")) == {"number"}
+    assert names(nbmlops.runs(filter="metrics.loss != 0.25")) == {"number"}
+    assert names(nbmlops.runs(filter="metrics.loss >= 0 or metrics.loss < 0")) == {"number"}
+
+
+# -- order_by and limit -----------------------------------------------------------------------
+
+
+def test_default_order_is_newest_first(table):
+    assert ordered(nbmlops.runs()) == ["crashed", "svm-c", "svm-b", "svm-a"]
+
+
+def test_order_by(table):
+    assert ordered(nbmlops.runs(order_by="metrics.accuracy DESC")) == [
+        "svm-a", "svm-b", "svm-c", "crashed"]  # missing values last
+    assert ordered(nbmlops.runs(order_by="metrics.accuracy")) == [
+        "svm-c", "svm-b", "svm-a", "crashed"]
+    assert ordered(nbmlops.runs(order_by="metrics.accuracy asc")) == [
+        "svm-c", "svm-b", "svm-a", "crashed"]
+    assert ordered(nbmlops.runs(order_by="params.C ASC, metrics.accuracy DESC")) == [
+        "svm-a", "svm-c", "svm-b", "crashed"]
+    assert ordered(nbmlops.runs(order_by=["params.C DESC", "metrics.accuracy"])) == [
+        "crashed", "svm-b", "svm-c", "svm-a"]
+    assert ordered(nbmlops.runs(order_by="name")) == ["crashed", "svm-a", "svm-b", "svm-c"]
+    assert ordered(nbmlops.runs(order_by="start_time")) == [
+        "svm-a", "svm-b", "svm-c", "crashed"]
+    assert ordered(nbmlops.runs(order_by="`metrics.f1-macro` DESC"))[:2] == ["svm-a", "svm-c"]
+
+
+def test_order_by_unknown_column_is_invalid_filter(table):
+    with pytest.raises(InvalidFilter, match="metrics.accuracy"):
+        nbmlops.runs(order_by="metrics.acuracy DESC")
+
+
+def test_limit(table):
+    assert ordered(nbmlops.runs(limit=2)) == ["crashed", "svm-c"]
+    assert ordered(nbmlops.runs(order_by="metrics.accuracy DESC", limit=1)) == ["svm-a"]
+    assert len(nbmlops.runs(limit=100)) == len(RUNS)
+    empty = nbmlops.runs(limit=0)
+    assert empty.empty and list(empty.columns)[:2] == ["run_id", "experiment"]
+    # The limit applies after the filter.
+    assert ordered(nbmlops.runs(filter="params.C == 0.5", order_by="metrics.accuracy",
+                                limit=1)) == ["svm-c"]
+    assert ordered(nbmlops.runs(filter="status == 'FAILED'", limit=3)) == ["crashed"]
+
+
+@pytest.mark.parametrize("limit", [-1, 1.5, "2", True])
+def test_bad_limit_is_invalid_filter(table, limit):
+    with pytest.raises(InvalidFilter):
+        nbmlops.runs(limit=limit)
+
+
+def test_filter_with_experiment(backend):
+    with nbmlops.start_run(experiment="a", name="a-good"):
+        nbmlops.log_metric("acc", 0.9)
+    with nbmlops.start_run(experiment="b", name="b-good"):
+        nbmlops.log_metric("acc", 0.95)
+    assert names(nbmlops.runs(experiment="a", filter="metrics.acc > 0.5")) == {"a-good"}
+    assert names(nbmlops.runs(filter="metrics.acc > 0.5")) == {"a-good", "b-good"}
+
+
+@pytest.mark.parametrize("key", ["lambda", "class", "from"])
+def test_keys_that_are_python_keywords_can_be_filtered(backend, key):
+    # XGBoost's `lambda`, a `class` label: valid nbmlops keys, usable in MLflow filters as is.
+    with nbmlops.start_run(name="keyword"):
+        nbmlops.log_param(key, 0.1)
+    with nbmlops.start_run(name="other"):
+        nbmlops.log_param(key, 1.0)
+    assert names(nbmlops.runs(filter=f"`params.{key}` == 0.1")) == {"keyword"}
+    assert names(nbmlops.runs(filter=f"params.{key} == 0.1")) == {"keyword"}
+    assert names(nbmlops.runs(filter=f"params.{key} = 0.1")) == {"keyword"}
