@@ -12,6 +12,7 @@ environment variable, then the default derived from the workspace home.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import threading
 from pathlib import Path
@@ -55,18 +56,32 @@ def find_project_root(start: Path | None = None) -> Path | None:
     return None
 
 
+_DURATION_ENV = {
+    "heartbeat_s": "NBMLOPS_HEARTBEAT_S",
+    "stale_after_s": "NBMLOPS_STALE_AFTER_S",
+    "flush_s": "NBMLOPS_FLUSH_S",
+}
+
+
+def _parse_seconds(raw: object, env: str) -> float:
+    # bool is an int subclass; True seconds is a mistake, not a duration.
+    if isinstance(raw, bool):
+        raise ConfigError(f"{env} must be a number of seconds, got {raw!r}")
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{env} must be a number of seconds, got {raw!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{env} must be a finite number of seconds greater than 0, got {raw!r}")
+    return value
+
+
 def _float_setting(name: str, env: str) -> float:
     if name in _overrides:
         raw = _overrides[name]
     else:
         raw = os.environ.get(env, _DEFAULTS[name])
-    try:
-        value = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ConfigError(f"{env} must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{env} must be greater than 0, got {value}")
-    return value
+    return _parse_seconds(raw, env)
 
 
 def get_settings() -> Settings:
@@ -98,9 +113,9 @@ def get_settings() -> Settings:
             store_url=store_url,
             artifacts=artifacts,
             experiment=experiment,
-            heartbeat_s=_float_setting("heartbeat_s", "NBMLOPS_HEARTBEAT_S"),
-            stale_after_s=_float_setting("stale_after_s", "NBMLOPS_STALE_AFTER_S"),
-            flush_s=_float_setting("flush_s", "NBMLOPS_FLUSH_S"),
+            heartbeat_s=_float_setting("heartbeat_s", _DURATION_ENV["heartbeat_s"]),
+            stale_after_s=_float_setting("stale_after_s", _DURATION_ENV["stale_after_s"]),
+            flush_s=_float_setting("flush_s", _DURATION_ENV["flush_s"]),
         )
 
 
@@ -129,6 +144,10 @@ def configure(
         "stale_after_s": stale_after_s,
         "flush_s": flush_s,
     }
+    # Validate before touching the overrides, so a rejected call leaves settings unchanged.
+    for name in _DURATION_ENV:
+        if given[name] is not None:
+            given[name] = _parse_seconds(given[name], f"configure({name}=...)")
     with _lock:
         if reset:
             _overrides.clear()

@@ -203,9 +203,42 @@ _safe_segment = st.text(
 @given(parts=st.lists(_safe_segment, min_size=1, max_size=4), content=st.text(max_size=50))
 def test_generated_safe_names_round_trip(run, parts, content):
     name = "/".join(parts)
-    assert run.log_text(content, name) == name
-    assert name in run.artifacts
-    assert run.read_text(name) == content
+    # A fresh run per example: "0" then "0/0" in one run is a file/folder clash, refused.
+    with nbmlops.start_run() as fresh:
+        assert fresh.log_text(content, name) == name
+        assert fresh.artifacts == [name]
+        assert fresh.read_text(name) == content
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("plots", "plots/roc.png"), ("plots/roc.png", "plots"), ("a/b", "a/b/c/d"), ("a/b/c", "a")],
+)
+def test_a_name_cannot_be_both_file_and_folder(run, tmp_path, first, second):
+    run.log_text("first", first)
+    before = _blob_files(_artifact_root())
+    with pytest.raises(InvalidArtifactName, match="both a file and the folder"):
+        run.log_text("second", second)
+    source = tmp_path / "file.txt"
+    source.write_text("third")
+    with pytest.raises(InvalidArtifactName, match="both a file and the folder"):
+        run.log_artifact(source, second)
+    assert run.artifacts == [first]
+    assert _blob_files(_artifact_root()) == before
+    out = run.download_artifacts(tmp_path / "download")
+    assert (out / first).read_text() == "first"
+
+
+def test_a_folder_logged_into_an_existing_file_name_writes_nothing(run, tmp_path):
+    run.log_text("a file", "data")
+    folder = tmp_path / "data"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "one.csv").write_text("1")
+    (folder / "sub" / "two.csv").write_text("2")
+    with pytest.raises(InvalidArtifactName):
+        run.log_artifact(folder)
+    assert run.artifacts == ["data"]
+    assert run.log_artifact(folder, "tables") == ["tables/one.csv", "tables/sub/two.csv"]
 
 
 # -- Run API ----------------------------------------------------------------------------------

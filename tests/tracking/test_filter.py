@@ -270,7 +270,7 @@ def test_filter_with_experiment(backend):
     assert names(nbmlops.runs(filter="metrics.acc > 0.5")) == {"a-good", "b-good"}
 
 
-@pytest.mark.parametrize("key", ["lambda", "class", "from"])
+@pytest.mark.parametrize("key", ["lambda", "class", "from", "OR"])
 def test_keys_that_are_python_keywords_can_be_filtered(backend, key):
     # XGBoost's `lambda`, a `class` label: valid nbmlops keys, usable in MLflow filters as is.
     with nbmlops.start_run(name="keyword"):

@@ -11,7 +11,7 @@ import threading
 
 from ..config import Settings, get_settings, on_configure
 from ._engine import reset_after_fork
-from .artifacts import ArtifactStore, validate_artifact_name
+from .artifacts import ArtifactStore, check_no_clash, validate_artifact_name
 from .metadata import KILLED_REASON, TERMINAL, MetadataStore
 from .migrations import LATEST as SCHEMA_VERSION
 
@@ -22,6 +22,7 @@ __all__ = [
     "ArtifactStore",
     "MetadataStore",
     "Store",
+    "check_no_clash",
     "get_store",
     "validate_artifact_name",
 ]

@@ -12,6 +12,7 @@ import os
 import posixpath
 import tempfile
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import fsspec
@@ -41,10 +42,53 @@ def validate_artifact_name(name: object) -> str:
         raise InvalidArtifactName(name, "it is an absolute path")
     if any(part == ".." for part in name.split("/")):
         raise InvalidArtifactName(name, "'..' would escape the run's artifact folder")
+    if name.rstrip().split("/")[-1] in ("", "."):
+        raise InvalidArtifactName(name, "it ends with '/' and so names a folder, not a file")
     normalized = posixpath.normpath(name)
-    if normalized in (".", "") or normalized.endswith("/"):
+    if normalized in (".", ""):
         raise InvalidArtifactName(name, "it names a folder, not a file")
     return normalized
+
+
+def _parents(name: str) -> list[str]:
+    parts = name.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def file_folder_clash(existing: Iterable[str], new: Iterable[str]) -> tuple[str, str] | None:
+    """The first pair ``(file, inside)`` where a new name makes ``file`` also a folder.
+
+    A run's artifacts must be writable as one folder tree: ``plots`` and ``plots/roc.png``
+    cannot both be files.
+
+    >>> file_folder_clash(["plots"], ["plots/roc.png"])
+    ('plots', 'plots/roc.png')
+    """
+    new = list(new)
+    names = set(existing) | set(new)
+    folders: dict[str, str] = {}  # folder -> one file inside it
+    for name in names:
+        for parent in _parents(name):
+            folders.setdefault(parent, name)
+    for name in new:
+        for parent in _parents(name):
+            if parent in names:
+                return parent, name
+        if name in folders:
+            return name, folders[name]
+    return None
+
+
+def check_no_clash(existing: Iterable[str], new: Iterable[str]) -> None:
+    """Raise ``InvalidArtifactName`` when ``new`` names would clash with a file or folder."""
+    clash = file_folder_clash(existing, new)
+    if clash is not None:
+        file, inside = clash
+        raise InvalidArtifactName(
+            inside if inside in new else file,
+            f"{file!r} would be both a file and the folder holding {inside!r}; "
+            "pick a different name for one of them",
+        )
 
 
 class ArtifactStore:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..errors import AmbiguousRunId, ExperimentNotFound, InvalidParam, RunNotFound
 from . import _schema as t
 from ._engine import describe, make_engine, read_transaction, run_with_retry, write_transaction
+from .artifacts import check_no_clash
 from .migrations import upgrade
 
 TERMINAL = ("FINISHED", "FAILED", "KILLED")
@@ -216,9 +217,26 @@ class MetadataStore:
         self._write(fn)
 
     def add_artifacts(self, run_id: str, rows: list[dict]) -> None:
+        """Record artifacts; a name that would make a file also a folder writes nothing."""
         for row in rows:
             row["run_id"] = run_id
-        self._write(lambda conn: _upsert(conn, t.artifacts, rows, ["run_id", "name"]))
+
+        def fn(conn):
+            existing = conn.execute(
+                select(t.artifacts.c.name).where(t.artifacts.c.run_id == run_id)
+            ).scalars()
+            check_no_clash(existing, [r["name"] for r in rows])
+            _upsert(conn, t.artifacts, rows, ["run_id", "name"])
+
+        self._write(fn)
+
+    def artifact_names(self, run_id: str) -> list[str]:
+        with read_transaction(self.engine) as conn:
+            return list(
+                conn.execute(
+                    select(t.artifacts.c.name).where(t.artifacts.c.run_id == run_id)
+                ).scalars()
+            )
 
     def add_data_io(self, run_id: str, rows: list[dict]) -> None:
         for row in rows:

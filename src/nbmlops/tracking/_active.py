@@ -16,7 +16,7 @@ from ..store import Store, get_store
 from . import _validate as v
 from ._writer import writer
 from .environment import current_environment, git_state, process_identity, source_of_process
-from .run import FAILED, FINISHED, KILLED, RUNNING, Run, format_exception
+from .run import FAILED, FINISHED, KILLED, RUNNING, Run, end_status, format_exception
 
 _stack: list[ActiveRun] = []
 _stack_lock = threading.RLock()
@@ -42,6 +42,8 @@ class ActiveRun(Run):
             self.end(FAILED, error=format_exception(exc))
 
     def end(self, status: str = FINISHED, error: str | None = None) -> None:
+        # Refuse a bad status before touching the stack, so the run stays active.
+        status = end_status(status)
         with _stack_lock:
             if self in _stack:
                 # Children still open end with their parent.

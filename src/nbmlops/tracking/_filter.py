@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import keyword
 import operator
 import re
 
@@ -24,7 +25,9 @@ from ..errors import InvalidFilter
 
 _QUOTED = re.compile(r"('[^']*'|\"[^\"]*\"|`[^`]*`)")
 _SINGLE_EQ = re.compile(r"(?<![=!<>])=(?!=)")
-_SQL_WORDS = re.compile(r"\b(AND|OR|NOT|IN)\b")
+_SQL_WORDS = re.compile(r"(?<!\.)\b(AND|OR|NOT|IN)\b")
+# A dotted column name such as params.lambda; not preceded by a digit or dot, so 0.5 is no name.
+_DOTTED = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.\w+)+")
 _ORDERING = {ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le}
 
 
@@ -41,8 +44,18 @@ def _prepare(text: str) -> tuple[str, dict[str, str]]:
             out.append(part)
         else:
             part = _SINGLE_EQ.sub("==", part)
-            out.append(_SQL_WORDS.sub(lambda m: m.group(1).lower(), part))
+            part = _SQL_WORDS.sub(lambda m: m.group(1).lower(), part)
+            out.append(_DOTTED.sub(lambda m: _quote_if_needed(m.group(0), names), part))
     return "".join(out), names
+
+
+def _quote_if_needed(dotted: str, names: dict[str, str]) -> str:
+    """Turn ``params.lambda`` (a keyword, not valid Python) into a placeholder name."""
+    if all(s.isidentifier() and not keyword.iskeyword(s) for s in dotted.split(".")):
+        return dotted
+    placeholder = f"__nbmlops_q{len(names)}__"
+    names[placeholder] = dotted
+    return placeholder
 
 
 class _Evaluator:

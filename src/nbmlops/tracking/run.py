@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ArtifactNotFound, InvalidArtifactName
-from ..store import Store, validate_artifact_name
+from ..store import Store, check_no_clash, validate_artifact_name
 from . import _validate as v
 from ._writer import writer
 from .fingerprint import fingerprint
@@ -117,16 +117,24 @@ class Run:
             raise ArtifactNotFound(f"cannot log artifact: {str(source)!r} does not exist")
         base = validate_artifact_name(name or source.name)
         files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+        names = [
+            validate_artifact_name(
+                base if source.is_file() else f"{base}/{file.relative_to(source).as_posix()}"
+            )
+            for file in files
+        ]
+        # Refuse before storing any content, so a refused call leaves no blob behind.
+        check_no_clash(self._store.meta.artifact_names(self.run_id), names)
         rows = []
-        for file in files:
-            rel = base if source.is_file() else f"{base}/{file.relative_to(source).as_posix()}"
+        for file, rel in zip(files, names, strict=True):
             digest, size = self._store.artifacts.put_file(file)
-            rows.append(self._artifact_row(validate_artifact_name(rel), digest, size))
+            rows.append(self._artifact_row(rel, digest, size))
         self._store.meta.add_artifacts(self.run_id, rows)
-        return [r["name"] for r in rows]
+        return names
 
     def log_bytes(self, data: bytes, name: str, media_type: str | None = None) -> str:
         name = validate_artifact_name(name)
+        check_no_clash(self._store.meta.artifact_names(self.run_id), [name])
         digest, size = self._store.artifacts.put_bytes(bytes(data))
         self._store.meta.add_artifacts(self.run_id, [self._artifact_row(name, digest, size,
                                                                          media_type)])
@@ -178,9 +186,7 @@ class Run:
 
     def end(self, status: str = FINISHED, error: str | None = None) -> None:
         """Write the remaining metrics and the final status in one transaction."""
-        status = str(status).upper()
-        if status not in _END_STATUSES:
-            raise v.InvalidParam("status", status, f"a run ends as one of {_END_STATUSES}")
+        status = end_status(status)
         with writer.flushing():
             rows = writer.take(self._store, self.run_id)
             self._store.meta.finish_run(self.run_id, status, time.time(), rows, error)
@@ -339,6 +345,14 @@ class Run:
         if details["metrics"]:
             lines.append("  metrics " + ", ".join(f"{k}={_fmt(m)}" for k, m in details["metrics"].items()))
         return "\n".join(lines)
+
+
+def end_status(status: object) -> str:
+    """``status`` as an upper-case final status, or ``InvalidParam`` naming the valid ones."""
+    normal = str(status).upper()
+    if normal not in _END_STATUSES:
+        raise v.InvalidParam("status", status, f"a run ends as one of {', '.join(_END_STATUSES)}")
+    return normal
 
 
 def _fmt(value: float) -> str:
