@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from ..errors import AmbiguousRunId, ExperimentNotFound, InvalidParam, RunNotFound
@@ -39,14 +39,61 @@ def _dialect_insert(conn: Connection, table):
     return dialect_insert(table)
 
 
+_upsert_cache: dict[tuple, Any] = {}
+
+
 def _upsert(conn: Connection, table, rows: list[dict], keys: Sequence[str], where=None) -> None:
+    """INSERT … ON CONFLICT (keys) DO UPDATE; ``where(stmt)`` limits which rows update.
+
+    The statement is built once per shape and reused: building it costs more than running it.
+    """
     if not rows:
         return
-    stmt = _dialect_insert(conn, table)
-    values = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
-    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=values,
-                                      where=where(stmt) if where else None)
+    columns = tuple(rows[0])
+    shape = (conn.dialect.name, table.name, columns, tuple(keys), where)
+    stmt = _upsert_cache.get(shape)
+    if stmt is None:
+        stmt = _dialect_insert(conn, table)
+        values = {c: stmt.excluded[c] for c in columns if c not in keys}
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys), set_=values, where=where(stmt) if where else None
+        )
+        _upsert_cache[shape] = stmt
     conn.execute(stmt, rows)
+
+
+# Statements built once: SQLAlchemy then reuses their compiled form on every call.
+_INSERT_RUN = insert(t.runs)
+_INSERT_TAGS = insert(t.tags)
+_INSERT_PARAMS = insert(t.params)
+_INSERT_METRICS = insert(t.metrics)
+_PARAMS_OF_RUN = select(t.params.c.key, t.params.c.value).where(
+    t.params.c.run_id == bindparam("_run_id")
+)
+_EXPERIMENT_ID = select(t.experiments.c.experiment_id).where(
+    t.experiments.c.name == bindparam("_name")
+)
+_FINISH_RUN = (
+    update(t.runs)
+    .where(t.runs.c.run_id == bindparam("_run_id"))
+    .values(
+        status=bindparam("_status"),
+        end_time=bindparam("_end_time"),
+        heartbeat_at=bindparam("_end_time"),
+        error=func.coalesce(bindparam("_error", type_=t.runs.c.error.type), t.runs.c.error),
+    )
+)
+
+
+def _latest_is_newer(stmt):
+    # Keep the value with the greatest (step, timestamp), as histories are shown.
+    return or_(
+        stmt.excluded.step > t.latest_metrics.c.step,
+        and_(
+            stmt.excluded.step == t.latest_metrics.c.step,
+            stmt.excluded.timestamp >= t.latest_metrics.c.timestamp,
+        ),
+    )
 
 
 def _nan_to_none(value: float) -> float | None:
@@ -74,9 +121,7 @@ class MetadataStore:
         return run_with_retry(attempt)
 
     def _experiment_id(self, conn: Connection, name: str, create: bool) -> int:
-        found = conn.execute(
-            select(t.experiments.c.experiment_id).where(t.experiments.c.name == name)
-        ).scalar()
+        found = conn.execute(_EXPERIMENT_ID, {"_name": name}).scalar()
         if found is not None:
             return int(found)
         if not create:
@@ -110,10 +155,10 @@ class MetadataStore:
 
         def fn(conn):
             experiment_id = self._experiment_id(conn, experiment, create=True)
-            conn.execute(insert(t.runs).values(**row, experiment_id=experiment_id))
+            conn.execute(_INSERT_RUN, {**row, "experiment_id": experiment_id})
             if tags:
                 conn.execute(
-                    insert(t.tags),
+                    _INSERT_TAGS,
                     [{"run_id": row["run_id"], "key": k, "value": v} for k, v in tags.items()],
                 )
 
@@ -128,13 +173,7 @@ class MetadataStore:
         """Insert JSON-encoded params; re-logging a key with a different value is an error."""
 
         def fn(conn):
-            existing = dict(
-                conn.execute(
-                    select(t.params.c.key, t.params.c.value).where(
-                        t.params.c.run_id == run_id, t.params.c.key.in_(list(params))
-                    )
-                ).all()
-            )
+            existing = dict(conn.execute(_PARAMS_OF_RUN, {"_run_id": run_id}).all())
             for key, value in params.items():
                 if key in existing and existing[key] != value:
                     raise InvalidParam(
@@ -149,7 +188,7 @@ class MetadataStore:
                 if k not in existing
             ]
             if new:
-                conn.execute(insert(t.params), new)
+                conn.execute(_INSERT_PARAMS, new)
 
         self._write(fn)
 
@@ -162,7 +201,7 @@ class MetadataStore:
         if not rows:
             return
         conn.execute(
-            insert(t.metrics),
+            _INSERT_METRICS,
             [
                 {"run_id": r, "key": k, "value": _nan_to_none(v), "step": s, "timestamp": ts}
                 for r, k, v, s, ts in rows
@@ -182,14 +221,7 @@ class MetadataStore:
                 for r, k, v, s, ts in latest.values()
             ],
             ["run_id", "key"],
-            # Keep the value with the greatest (step, timestamp), as histories are shown.
-            where=lambda stmt: or_(
-                stmt.excluded.step > t.latest_metrics.c.step,
-                and_(
-                    stmt.excluded.step == t.latest_metrics.c.step,
-                    stmt.excluded.timestamp >= t.latest_metrics.c.timestamp,
-                ),
-            ),
+            where=_latest_is_newer,
         )
 
     def log_metrics(self, rows: list[tuple[str, str, float, int, float]]) -> None:
@@ -208,11 +240,10 @@ class MetadataStore:
 
         def fn(conn):
             self._write_metrics(conn, metric_rows)
-            values: dict[str, Any] = {"status": status, "end_time": end_time,
-                                      "heartbeat_at": end_time}
-            if error is not None:
-                values["error"] = error
-            conn.execute(update(t.runs).where(t.runs.c.run_id == run_id).values(**values))
+            conn.execute(
+                _FINISH_RUN,
+                {"_run_id": run_id, "_status": status, "_end_time": end_time, "_error": error},
+            )
 
         self._write(fn)
 
