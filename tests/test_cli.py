@@ -15,8 +15,13 @@ import nbmlops
 def cli(workspace: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NBMLOPS_")}
     env["NBMLOPS_HOME"] = str(workspace)
-    return subprocess.run([sys.executable, "-m", "nbmlops", *args], capture_output=True,
-                          text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "nbmlops", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def _two_runs() -> tuple[str, str]:
@@ -86,7 +91,12 @@ def test_doctor_reports_workspace_counts_and_marks_stale_runs(workspace):
 def test_doctor_on_a_bad_store_url_explains(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("NBMLOPS_")}
     env.update(NBMLOPS_HOME=str(tmp_path), NBMLOPS_STORE_URL="notaurl")
-    out = subprocess.run([sys.executable, "-m", "nbmlops", "doctor"], capture_output=True,
-                         text=True, env=env, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "nbmlops", "doctor"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert out.returncode == 2
     assert "cannot parse store URL" in out.stderr and "Traceback" not in out.stderr

@@ -160,13 +160,18 @@ def test_experiment_from_environment(workspace, tmp_path, monkeypatch):
 # -- configure --------------------------------------------------------------------------------
 
 
-def test_configure_overrides_environment_and_reset_drops_overrides(workspace, tmp_path,
-                                                                   monkeypatch):
+def test_configure_overrides_environment_and_reset_drops_overrides(
+    workspace, tmp_path, monkeypatch
+):
     monkeypatch.setenv("NBMLOPS_EXPERIMENT", "env-exp")
     monkeypatch.setenv("NBMLOPS_ARTIFACTS", str(tmp_path / "env-blobs"))
     settings = nbmlops.configure(
-        home=tmp_path / "cfg-home", store_url=f"sqlite:///{tmp_path / 'cfg.db'}",
-        artifacts="memory://cfg-blobs", experiment="cfg-exp", heartbeat_s=2, stale_after_s=30,
+        home=tmp_path / "cfg-home",
+        store_url=f"sqlite:///{tmp_path / 'cfg.db'}",
+        artifacts="memory://cfg-blobs",
+        experiment="cfg-exp",
+        heartbeat_s=2,
+        stale_after_s=30,
         flush_s=0.1,
     )
     assert settings == get_settings()

@@ -18,8 +18,13 @@ def test_example_notebook_runs_under_papermill(notebook: Path, workspace: Path, 
 
     output = tmp_path / notebook.name
     # The kernel inherits NBMLOPS_HOME from the workspace fixture: the repository is untouched.
-    papermill.execute_notebook(str(notebook), str(output), kernel_name="python3",
-                               cwd=str(notebook.parent), progress_bar=False)
+    papermill.execute_notebook(
+        str(notebook),
+        str(output),
+        kernel_name="python3",
+        cwd=str(notebook.parent),
+        progress_bar=False,
+    )
     frame = nbmlops.runs()
     assert len(frame) >= 3, "the example tracks several cells"
     assert set(frame["status"]) == {"FINISHED"}

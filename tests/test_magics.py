@@ -68,17 +68,30 @@ def test_example_cell_records_exactly_what_the_docs_promise(shell):
 
 
 CASES = [
-    ("wine", "RandomForestClassifier", "sklearn.ensemble", "n_estimators = 15\ndepth = 3",
-     "n_estimators=n_estimators, max_depth=depth, random_state=0", "score"),
+    (
+        "wine",
+        "RandomForestClassifier",
+        "sklearn.ensemble",
+        "n_estimators = 15\ndepth = 3",
+        "n_estimators=n_estimators, max_depth=depth, random_state=0",
+        "score",
+    ),
     ("diabetes", "Ridge", "sklearn.linear_model", "alpha = 2.5", "alpha=alpha", "r2"),
-    ("breast_cancer", "DecisionTreeClassifier", "sklearn.tree", "min_leaf = 4\ncrit = 'gini'",
-     "min_samples_leaf=min_leaf, criterion=crit", "acc"),
+    (
+        "breast_cancer",
+        "DecisionTreeClassifier",
+        "sklearn.tree",
+        "min_leaf = 4\ncrit = 'gini'",
+        "min_samples_leaf=min_leaf, criterion=crit",
+        "acc",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("dataset", "estimator", "module", "literals", "kwargs", "metric"), CASES)
-def test_cells_of_the_same_shape_capture_the_same_way(shell, dataset, estimator, module,
-                                                      literals, kwargs, metric):
+def test_cells_of_the_same_shape_capture_the_same_way(
+    shell, dataset, estimator, module, literals, kwargs, metric
+):
     cell = textwrap.dedent(f"""\
         %%track
         from sklearn.datasets import load_{dataset}
@@ -101,20 +114,35 @@ def test_cells_of_the_same_shape_capture_the_same_way(shell, dataset, estimator,
     assert run.params["est.class"] == f"{module}.{estimator}"
     assert set(run.metrics) == {metric}
     assert run.metrics[metric] == pytest.approx(shell.user_ns[metric])
-    assert set(run.outputs) == {"features", "target", "f_train", "f_test", "t_train",
-                                "t_test", "est"}
+    assert set(run.outputs) == {
+        "features",
+        "target",
+        "f_train",
+        "f_test",
+        "t_train",
+        "t_test",
+        "est",
+    }
     assert run.outputs["est"]["info"]["fit_inputs"] == ["f_train", "t_train"]
 
 
 _identifiers = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True).filter(
-    lambda s: not keyword.iskeyword(s) and s not in dir(__builtins__)
-    and s not in {"np", "get_ipython", "exit", "quit", "In", "Out"})
+    lambda s: (
+        not keyword.iskeyword(s)
+        and s not in dir(__builtins__)
+        and s not in {"np", "get_ipython", "exit", "quit", "In", "Out"}
+    )
+)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(names=st.lists(_identifiers, min_size=6, max_size=6, unique=True),
-       reg=st.floats(min_value=0.01, max_value=100, allow_nan=False),
-       iters=st.integers(min_value=100, max_value=500))
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    names=st.lists(_identifiers, min_size=6, max_size=6, unique=True),
+    reg=st.floats(min_value=0.01, max_value=100, allow_nan=False),
+    iters=st.integers(min_value=100, max_value=500),
+)
 def test_random_names_and_literals_are_captured(shell, names, reg, iters):
     p_reg, p_iter, data, labels, est, score = names
     cell = (
@@ -151,7 +179,8 @@ def test_failing_cell_records_failed_run_and_user_sees_exception(shell, capsys):
     assert run.status == "FAILED"
     assert "RuntimeError: no data" in run.error
     assert "nbmlops" not in run.error.split("Traceback")[1].split("RuntimeError")[0], (
-        "the stored traceback starts at the user's cell")
+        "the stored traceback starts at the user's cell"
+    )
     assert nbmlops.active_run() is None
 
 
@@ -201,8 +230,10 @@ def test_last_expression_is_displayed_and_events_fire_once(shell):
 
 
 def test_options_name_experiment_tags_params_metrics(shell):
-    cell = ("%%track --name tuned -e trials --tags team=risk owner=ana --params cfg "
-            "--metrics loss,n\ncfg = {'layers': [3, 2]}\nloss = 0.25\nn = len(cfg['layers'])\n")
+    cell = (
+        "%%track --name tuned -e trials --tags team=risk owner=ana --params cfg "
+        "--metrics loss,n\ncfg = {'layers': [3, 2]}\nloss = 0.25\nn = len(cfg['layers'])\n"
+    )
     assert shell.run_cell(cell).success
     run = _only_run()
     assert run.name == "tuned" and run.experiment == "trials"
@@ -229,8 +260,10 @@ def test_non_numeric_metric_request_warns_and_run_still_finishes(shell, capsys):
 
 
 def test_bools_and_strings_are_not_metrics_and_loops_are_not_params(shell):
-    cell = ("%%track\nimport numpy as np\nflag = np.mean([1, 2]) > 1\nname = 'a' + 'b'\n"
-            "total = 0\nfor i in range(3):\n    total += i\nratio = np.float32(0.5) * 1\n")
+    cell = (
+        "%%track\nimport numpy as np\nflag = np.mean([1, 2]) > 1\nname = 'a' + 'b'\n"
+        "total = 0\nfor i in range(3):\n    total += i\nratio = np.float32(0.5) * 1\n"
+    )
     assert shell.run_cell(cell).success
     run = _only_run()
     assert set(run.metrics) == {"total", "ratio"}
@@ -239,9 +272,11 @@ def test_bools_and_strings_are_not_metrics_and_loops_are_not_params(shell):
 
 
 def test_stdout_and_figures_are_artifacts(shell):
-    cell = ("%%track\nimport matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
-            "fig, ax = plt.subplots()\nax.plot([1, 2, 3])\nprint('hello from the cell')\n"
-            "import plotly.graph_objects as go\npfig = go.Figure(go.Bar(y=[1, 2]))\n")
+    cell = (
+        "%%track\nimport matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+        "fig, ax = plt.subplots()\nax.plot([1, 2, 3])\nprint('hello from the cell')\n"
+        "import plotly.graph_objects as go\npfig = go.Figure(go.Bar(y=[1, 2]))\n"
+    )
     assert shell.run_cell(cell).success
     run = _only_run()
     figures = [a for a in run.artifacts if a.startswith("figures/")]
@@ -254,8 +289,10 @@ def test_stdout_and_figures_are_artifacts(shell):
 
 
 def test_logging_api_inside_a_tracked_cell_goes_to_its_run(shell):
-    cell = ("%%track\nimport nbmlops\nfor step in range(5):\n"
-            "    nbmlops.log_metric('val_loss', 1 / (step + 1), step=step)\n")
+    cell = (
+        "%%track\nimport nbmlops\nfor step in range(5):\n"
+        "    nbmlops.log_metric('val_loss', 1 / (step + 1), step=step)\n"
+    )
     assert shell.run_cell(cell).success
     history = _only_run().metric_history("val_loss")
     assert list(history["step"]) == [0, 1, 2, 3, 4]

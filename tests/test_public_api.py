@@ -8,12 +8,42 @@ import sys
 import nbmlops
 
 EXPECTED = {
-    "ActiveRun", "Fingerprint", "IntegrityError", "InvalidArtifactName", "InvalidFilter",
-    "InvalidKey", "InvalidMetric", "InvalidParam", "NbmlopsError", "NoActiveRun", "Run",
-    "RunNotFound", "__version__", "active_run", "configure", "end_run", "errors", "experiments",
-    "fingerprint", "get_run", "get_settings", "load_ipython_extension", "log_artifact",
-    "log_dict", "log_figure", "log_input", "log_metric", "log_metrics", "log_output",
-    "log_param", "log_params", "log_text", "runs", "set_tag", "set_tags", "start_run",
+    "ActiveRun",
+    "Fingerprint",
+    "IntegrityError",
+    "InvalidArtifactName",
+    "InvalidFilter",
+    "InvalidKey",
+    "InvalidMetric",
+    "InvalidParam",
+    "NbmlopsError",
+    "NoActiveRun",
+    "Run",
+    "RunNotFound",
+    "__version__",
+    "active_run",
+    "configure",
+    "end_run",
+    "errors",
+    "experiments",
+    "fingerprint",
+    "get_run",
+    "get_settings",
+    "load_ipython_extension",
+    "log_artifact",
+    "log_dict",
+    "log_figure",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_output",
+    "log_param",
+    "log_params",
+    "log_text",
+    "runs",
+    "set_tag",
+    "set_tags",
+    "start_run",
 }
 
 
@@ -37,8 +67,10 @@ def test_unknown_attribute_is_attribute_error():
 
 
 def test_import_loads_no_heavy_dependency():
-    code = ("import sys, nbmlops; heavy = [m for m in ('pandas', 'sqlalchemy', 'sklearn', "
-            "'IPython', 'numpy') if m in sys.modules]; print(heavy)")
+    code = (
+        "import sys, nbmlops; heavy = [m for m in ('pandas', 'sqlalchemy', 'sklearn', "
+        "'IPython', 'numpy') if m in sys.modules]; print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -49,7 +81,9 @@ def test_errors_subclass_the_builtins_they_resemble():
     assert issubclass(errors.RunNotFound, KeyError)
     assert issubclass(errors.InvalidMetric, ValueError)
     assert issubclass(errors.ArtifactNotFound, FileNotFoundError)
-    assert all(issubclass(getattr(errors, n), errors.NbmlopsError)
-               for n in dir(errors) if n[0].isupper() and n != "NbmlopsError"
-               and isinstance(getattr(errors, n), type))
+    assert all(
+        issubclass(getattr(errors, n), errors.NbmlopsError)
+        for n in dir(errors)
+        if n[0].isupper() and n != "NbmlopsError" and isinstance(getattr(errors, n), type)
+    )
     assert str(errors.RunNotFound("abc")).startswith("no run with id 'abc'")

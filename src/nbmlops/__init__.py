@@ -77,4 +77,3 @@ def load_ipython_extension(ipython) -> None:
     from .magics import load_ipython_extension as load
 
     load(ipython)
-

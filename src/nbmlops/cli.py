@@ -49,21 +49,32 @@ def runs() -> None:
 
 @runs.command("ls")
 @click.option("--experiment", "-e", default=None, help="Only runs of this experiment.")
-@click.option("--filter", "-f", "filter_", default=None,
-              help='e.g. "metrics.accuracy > 0.9 and params.C == 0.5"')
+@click.option(
+    "--filter",
+    "-f",
+    "filter_",
+    default=None,
+    help='e.g. "metrics.accuracy > 0.9 and params.C == 0.5"',
+)
 @click.option("--order-by", "-o", default=None, help='e.g. "metrics.accuracy DESC"')
-@click.option("--limit", "-n", type=int, default=50, show_default=True,
-              help="Rows to show (0 = all).")
-@click.option("--columns", "-c", default=None,
-              help="Comma-separated columns to show (default: the run table's main columns).")
+@click.option(
+    "--limit", "-n", type=int, default=50, show_default=True, help="Rows to show (0 = all)."
+)
+@click.option(
+    "--columns",
+    "-c",
+    default=None,
+    help="Comma-separated columns to show (default: the run table's main columns).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
 def runs_ls(experiment, filter_, order_by, limit, columns, as_json) -> None:
     """Show runs, newest first."""
     from .tracking import runs as list_runs
 
     try:
-        frame = list_runs(experiment=experiment, filter=filter_, order_by=order_by,
-                          limit=limit or None)
+        frame = list_runs(
+            experiment=experiment, filter=filter_, order_by=order_by, limit=limit or None
+        )
     except NbmlopsError as exc:
         _fail(exc)
     if columns:
@@ -87,8 +98,9 @@ def runs_ls(experiment, filter_, order_by, limit, columns, as_json) -> None:
         shown["duration_s"] = shown["duration_s"].round(2)
     if not columns:
         metric_cols = [c for c in shown.columns if c.startswith("metrics.")][:6]
-        shown = shown[["run_id", "experiment", "name", "status", "start_time", "duration_s",
-                       *metric_cols]]
+        shown = shown[
+            ["run_id", "experiment", "name", "status", "start_time", "duration_s", *metric_cols]
+        ]
     click.echo(shown.fillna("").to_string(index=False))
 
 
@@ -103,13 +115,24 @@ def runs_show(run_id: str, as_json: bool) -> None:
         run = get_run(run_id)
         info = run.info
         record = {
-            "run_id": run.run_id, "name": info["name"], "experiment": info["experiment"],
-            "status": info["status"], "start_time": _when(info["start_time"]),
-            "end_time": _when(info["end_time"]), "duration_s": round(run.duration_s, 3),
-            "parent_run_id": info["parent_run_id"], "source": info["source"],
-            "git": run.git, "params": run.params, "metrics": run.metrics, "tags": run.tags,
-            "inputs": run.inputs, "outputs": run.outputs, "artifacts": run.artifacts,
-            "host": info["host"], "error": info["error"],
+            "run_id": run.run_id,
+            "name": info["name"],
+            "experiment": info["experiment"],
+            "status": info["status"],
+            "start_time": _when(info["start_time"]),
+            "end_time": _when(info["end_time"]),
+            "duration_s": round(run.duration_s, 3),
+            "parent_run_id": info["parent_run_id"],
+            "source": info["source"],
+            "git": run.git,
+            "params": run.params,
+            "metrics": run.metrics,
+            "tags": run.tags,
+            "inputs": run.inputs,
+            "outputs": run.outputs,
+            "artifacts": run.artifacts,
+            "host": info["host"],
+            "error": info["error"],
         }
     except NbmlopsError as exc:
         _fail(exc)
@@ -117,14 +140,24 @@ def runs_show(run_id: str, as_json: bool) -> None:
         click.echo(json.dumps(record, indent=2, default=str))
         return
     click.echo(f"run        {record['run_id']}  {record['name'] or ''}".rstrip())
-    for label in ("experiment", "status", "start_time", "end_time", "duration_s",
-                  "parent_run_id", "source", "host"):
+    for label in (
+        "experiment",
+        "status",
+        "start_time",
+        "end_time",
+        "duration_s",
+        "parent_run_id",
+        "source",
+        "host",
+    ):
         if record[label] is not None:
             click.echo(f"{label:<11}{record[label]}")
     git = record["git"]
     if git["commit"]:
-        click.echo(f"{'git':<11}{git['commit'][:12]} on {git['branch'] or '(detached)'}"
-                   + (" (dirty)" if git["dirty"] else ""))
+        click.echo(
+            f"{'git':<11}{git['commit'][:12]} on {git['branch'] or '(detached)'}"
+            + (" (dirty)" if git["dirty"] else "")
+        )
     for section in ("params", "metrics", "tags"):
         if record[section]:
             click.echo(f"\n{section}")
@@ -157,13 +190,17 @@ def doctor() -> None:
         click.echo(f"store          {_safe_url(settings.store_url)}")
         click.echo(f"artifacts      {settings.artifacts}")
         click.echo(f"experiment     {settings.experiment}")
-        click.echo(f"heartbeat      every {settings.heartbeat_s:g}s, stale after "
-                   f"{settings.stale_after_s:g}s")
+        click.echo(
+            f"heartbeat      every {settings.heartbeat_s:g}s, stale after "
+            f"{settings.stale_after_s:g}s"
+        )
         started = time.perf_counter()
         store = get_store(settings)
         opened_ms = (time.perf_counter() - started) * 1000
-        click.echo(f"schema         version {store.meta.schema_version()} "
-                   f"(this nbmlops: {SCHEMA_VERSION}); opened in {opened_ms:.0f} ms")
+        click.echo(
+            f"schema         version {store.meta.schema_version()} "
+            f"(this nbmlops: {SCHEMA_VERSION}); opened in {opened_ms:.0f} ms"
+        )
         killed = store.meta.reap_stale(settings.stale_after_s)
         counts = store.meta.counts()
         click.echo(f"experiments    {counts['experiments']}")
@@ -172,15 +209,19 @@ def doctor() -> None:
         click.echo(f"metric values  {counts['metrics']}")
         click.echo(f"artifacts      {counts['artifacts']}")
         if killed:
-            click.echo(f"stale runs     {len(killed)} marked KILLED now: "
-                       + ", ".join(r[:8] for r in killed))
+            click.echo(
+                f"stale runs     {len(killed)} marked KILLED now: "
+                + ", ".join(r[:8] for r in killed)
+            )
         else:
             click.echo("stale runs     none")
         running = store.meta.running_runs()
         for run in running:
             age = time.time() - run["heartbeat_at"]
-            click.echo(f"  running      {run['run_id'][:8]} {run['name'] or ''} on "
-                       f"{run['host']} pid {run['pid']}, heartbeat {age:.0f}s ago")
+            click.echo(
+                f"  running      {run['run_id'][:8]} {run['name'] or ''} on "
+                f"{run['host']} pid {run['pid']}, heartbeat {age:.0f}s ago"
+            )
         click.echo("ok")
     except NbmlopsError as exc:
         _fail(exc)

@@ -99,9 +99,7 @@ def get_settings() -> Settings:
             or f"sqlite:///{home / 'nbmlops.db'}"
         )
         artifacts = str(
-            _overrides.get("artifacts")
-            or os.environ.get("NBMLOPS_ARTIFACTS")
-            or home / "artifacts"
+            _overrides.get("artifacts") or os.environ.get("NBMLOPS_ARTIFACTS") or home / "artifacts"
         )
         experiment = str(
             _overrides.get("experiment")

@@ -31,7 +31,9 @@ def _parse_tags(values: list[str] | None) -> dict[str, str]:
     for item in _split_list(values):
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise NbmlopsError(f"--tags takes key=value pairs, got {item!r} (e.g. --tags team=risk)")
+            raise NbmlopsError(
+                f"--tags takes key=value pairs, got {item!r} (e.g. --tags team=risk)"
+            )
         tags[key.strip()] = value.strip()
     return tags
 
@@ -43,22 +45,30 @@ def _short(value: object) -> str:
     return text if len(text) <= 24 else text[:21] + "..."
 
 
-def summary_line(run_id: str, name: str | None, status: str, seconds: float,
-                 capture: CellCapture | None) -> str:
+def summary_line(
+    run_id: str, name: str | None, status: str, seconds: float, capture: CellCapture | None
+) -> str:
     """The one line shown under a tracked cell."""
     head = f"nbmlops ▸ run {run_id[:8]}" + (f" ({name})" if name else "")
     parts = [f"{head} {status} in {seconds:.2f}s"]
     if capture is not None:
-        plain = {k: val for k, val in capture.recorded_params.items()
-                 if not any(k.startswith(f"{e}.") for e in capture.estimators)}
+        plain = {
+            k: val
+            for k, val in capture.recorded_params.items()
+            if not any(k.startswith(f"{e}.") for e in capture.estimators)
+        }
         if plain:
             parts.append("params " + ", ".join(f"{k}={_short(val)}" for k, val in plain.items()))
         if capture.estimators:
-            parts.append(f"models {', '.join(capture.estimators)} "
-                         f"(+{capture.model_param_count} model params)")
+            parts.append(
+                f"models {', '.join(capture.estimators)} "
+                f"(+{capture.model_param_count} model params)"
+            )
         if capture.recorded_metrics:
-            parts.append("metrics " + ", ".join(
-                f"{k}={_short(val)}" for k, val in capture.recorded_metrics.items()))
+            parts.append(
+                "metrics "
+                + ", ".join(f"{k}={_short(val)}" for k, val in capture.recorded_metrics.items())
+            )
         if capture.inputs or capture.outputs:
             parts.append(f"data in {len(capture.inputs)} / out {len(capture.outputs)}")
         if capture.figures:
@@ -72,14 +82,32 @@ class TrackingMagics(Magics):
 
     @magic_arguments()
     @argument("--name", "-n", default=None, help="Run name.")
-    @argument("--experiment", "-e", default=None, help="Experiment (default: NBMLOPS_EXPERIMENT or 'default').")
-    @argument("--params", "-p", nargs="+", default=None,
-              help="Variables to record as params whatever their value (a,b or a b).")
-    @argument("--metrics", "-m", nargs="+", default=None,
-              help="Variables to record as metrics (a,b or a b).")
+    @argument(
+        "--experiment",
+        "-e",
+        default=None,
+        help="Experiment (default: NBMLOPS_EXPERIMENT or 'default').",
+    )
+    @argument(
+        "--params",
+        "-p",
+        nargs="+",
+        default=None,
+        help="Variables to record as params whatever their value (a,b or a b).",
+    )
+    @argument(
+        "--metrics",
+        "-m",
+        nargs="+",
+        default=None,
+        help="Variables to record as metrics (a,b or a b).",
+    )
     @argument("--tags", "-t", nargs="+", default=None, help="Tags as key=value pairs.")
-    @argument("--no-auto", action="store_true",
-              help="Record only --params/--metrics, the code and the environment.")
+    @argument(
+        "--no-auto",
+        action="store_true",
+        help="Record only --params/--metrics, the code and the environment.",
+    )
     @argument("--quiet", "-q", action="store_true", help="Do not print the summary line.")
     @cell_magic
     def track(self, line: str, cell: str) -> None:
@@ -101,9 +129,13 @@ class TrackingMagics(Magics):
             transformed = shell.transform_cell(cell)
             filename = shell.compile.cache(transformed, shell.execution_count, raw_code=cell)
             tree = shell.compile.ast_parse(transformed, filename=filename)
-            capture = CellCapture(analyze(tree), shell.user_ns, auto=not args.no_auto,
-                                  params=_split_list(args.params),
-                                  metrics=_split_list(args.metrics))
+            capture = CellCapture(
+                analyze(tree),
+                shell.user_ns,
+                auto=not args.no_auto,
+                params=_split_list(args.params),
+                metrics=_split_list(args.metrics),
+            )
             capture.before()
             with tee_output() as (out, err):
                 self._execute(tree, filename)
@@ -111,8 +143,7 @@ class TrackingMagics(Magics):
             status = KILLED if isinstance(exc, KeyboardInterrupt) else FAILED
             if capture is not None:
                 capture.record_failure(run, out, err)
-            self._finish(run, status, started, capture, format_exception(exc, filename),
-                         args.quiet)
+            self._finish(run, status, started, capture, format_exception(exc, filename), args.quiet)
             raise
         try:
             capture.record(run)
@@ -138,8 +169,15 @@ class TrackingMagics(Magics):
             interactive = ast.Interactive(body=[last])
             exec(shell.compile(interactive, filename, "single"), globals_, namespace)  # noqa: S102
 
-    def _finish(self, run, status: str, started: float, capture: CellCapture | None,
-                error: str | None, quiet: bool) -> None:
+    def _finish(
+        self,
+        run,
+        status: str,
+        started: float,
+        capture: CellCapture | None,
+        error: str | None,
+        quiet: bool,
+    ) -> None:
         try:
             run.end(status, error=error)
         except Exception as exc:  # noqa: BLE001 - the store failing must not hide the cell error
@@ -147,9 +185,13 @@ class TrackingMagics(Magics):
             return
         if quiet:
             return
-        line = summary_line(run.run_id, self._run_name(run), status,
-                            time.perf_counter() - started,
-                            capture if status == FINISHED else None)
+        line = summary_line(
+            run.run_id,
+            self._run_name(run),
+            status,
+            time.perf_counter() - started,
+            capture if status == FINISHED else None,
+        )
         print(line, file=sys.stderr if status != FINISHED else sys.stdout)
         for warning in capture.warnings if capture else []:
             print(f"nbmlops: {warning}", file=sys.stderr)
@@ -163,8 +205,13 @@ class TrackingMagics(Magics):
 
     @magic_arguments()
     @argument("--experiment", "-e", default=None, help="Only runs of this experiment.")
-    @argument("--filter", "-f", nargs="+", default=None,
-              help='Filter, e.g. "metrics.accuracy > 0.9 and params.C == 0.5".')
+    @argument(
+        "--filter",
+        "-f",
+        nargs="+",
+        default=None,
+        help='Filter, e.g. "metrics.accuracy > 0.9 and params.C == 0.5".',
+    )
     @argument("--order-by", "-o", nargs="+", default=None, help='e.g. "metrics.accuracy DESC".')
     @argument("--limit", "-l", type=int, default=20, help="Rows to show (default 20; 0 = all).")
     @line_magic

@@ -129,17 +129,41 @@ def test_any_fsspec_filesystem_works_and_is_verified():
 
 @pytest.mark.parametrize(
     ("name", "normalized"),
-    [("model.skops", "model.skops"), ("plots/roc.png", "plots/roc.png"),
-     ("plots/./roc.png", "plots/roc.png"), ("a//b.txt", "a/b.txt"), ("...", "..."),
-     ("v1..2/x", "v1..2/x")],
+    [
+        ("model.skops", "model.skops"),
+        ("plots/roc.png", "plots/roc.png"),
+        ("plots/./roc.png", "plots/roc.png"),
+        ("a//b.txt", "a/b.txt"),
+        ("...", "..."),
+        ("v1..2/x", "v1..2/x"),
+    ],
 )
 def test_relative_names_are_normalized(name: str, normalized: str):
     assert validate_artifact_name(name) == normalized
 
 
-BAD_NAMES = ["", "   ", "/etc/passwd", "//server/share", "../secret", "a/../../b", "a/../b",
-             "plots/..", "..", "a\\b.txt", "..\\x", "C:/windows", ".", "./", "a\x00b", "a\nb",
-             "x" * 1025, None, 7, b"bytes"]
+BAD_NAMES = [
+    "",
+    "   ",
+    "/etc/passwd",
+    "//server/share",
+    "../secret",
+    "a/../../b",
+    "a/../b",
+    "plots/..",
+    "..",
+    "a\\b.txt",
+    "..\\x",
+    "C:/windows",
+    ".",
+    "./",
+    "a\x00b",
+    "a\nb",
+    "x" * 1025,
+    None,
+    7,
+    b"bytes",
+]
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)
@@ -166,7 +190,8 @@ def test_trailing_slash_names_a_folder_not_a_file(run):
 
 _segment = st.text(
     alphabet=st.characters(categories=["L", "N"]) | st.sampled_from("._- "),
-    min_size=1, max_size=8,
+    min_size=1,
+    max_size=8,
 )
 
 
@@ -251,7 +276,9 @@ def test_same_content_in_two_runs_is_stored_once(backend):
         nbmlops.log_text("shared text", "other/name.txt")
     digest = hashlib.sha256(b"shared text").hexdigest()
     meta = get_store().meta
-    digests = {a["digest"] for r in (first, second) for a in meta.run_details(r.run_id)["artifacts"]}
+    digests = {
+        a["digest"] for r in (first, second) for a in meta.run_details(r.run_id)["artifacts"]
+    }
     assert digest in digests
     blob = _artifact_root() / "sha256" / digest[:2] / digest[2:]
     assert blob.read_bytes() == b"shared text"
@@ -320,14 +347,21 @@ def test_log_artifact_of_a_missing_path_records_nothing(run, tmp_path: Path):
 
 
 def test_log_dict_json_round_trip(run):
-    data = {"name": "model", "layers": [64, 32, 1], "dropout": 0.25, "nested": {"ok": True,
-            "none": None}, "unicode": "café ☕", "int": 12345678901234567890}
+    data = {
+        "name": "model",
+        "layers": [64, 32, 1],
+        "dropout": 0.25,
+        "nested": {"ok": True, "none": None},
+        "unicode": "café ☕",
+        "int": 12345678901234567890,
+    }
     assert nbmlops.log_dict(data, "config/params.json") == "config/params.json"
     raw = run.read_artifact("config/params.json")
     assert json.loads(raw) == data
     assert json.loads(nbmlops.get_run(run.run_id).read_text("config/params.json")) == data
-    media = {a["name"]: a["media_type"] for a in get_store().meta.run_details(run.run_id)[
-        "artifacts"]}
+    media = {
+        a["name"]: a["media_type"] for a in get_store().meta.run_details(run.run_id)["artifacts"]
+    }
     assert media["config/params.json"] == "application/json"
 
 
@@ -402,4 +436,5 @@ def test_every_accepted_set_of_names_can_be_downloaded(run, tmp_path: Path):
         return
     out = run.download_artifacts(tmp_path / "download")
     assert {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} == set(
-        run.artifacts)
+        run.artifacts
+    )

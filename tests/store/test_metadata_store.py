@@ -27,8 +27,13 @@ def _outside_any_git_repo(tmp_path, monkeypatch):
 
 def _row(**values) -> dict:
     now = time.time()
-    row = {"run_id": uuid.uuid4().hex, "name": None, "status": "RUNNING", "start_time": now,
-           "heartbeat_at": now}
+    row = {
+        "run_id": uuid.uuid4().hex,
+        "name": None,
+        "status": "RUNNING",
+        "start_time": now,
+        "heartbeat_at": now,
+    }
     row.update(values)
     return row
 
@@ -152,13 +157,18 @@ def test_latest_metric_keeps_greatest_step_then_timestamp_across_flushes(backend
     assert latest("loss") == 0.3
 
     # Out of order inside one batch as well.
-    meta.log_metrics([(rid, "acc", 0.7, 9, 10.0), (rid, "acc", 0.1, 2, 20.0),
-                      (rid, "acc", 0.4, 9, 5.0)])
+    meta.log_metrics(
+        [(rid, "acc", 0.7, 9, 10.0), (rid, "acc", 0.1, 2, 20.0), (rid, "acc", 0.4, 9, 5.0)]
+    )
     assert latest("acc") == 0.7
 
     history = meta.metric_history(rid, "loss")
     assert [(step, value) for _key, step, value, _ts in history] == [
-        (3, 0.9), (5, 0.5), (5, 0.1), (5, 0.2), (6, 0.3)
+        (3, 0.9),
+        (5, 0.5),
+        (5, 0.1),
+        (5, 0.2),
+        (6, 0.3),
     ]
 
 
@@ -214,14 +224,26 @@ def test_reap_stale_marks_only_stale_running_runs_killed(backend):
     now = time.time()
     stale = _row(name="stale", start_time=now - 1000, heartbeat_at=now - 500)
     fresh = _row(name="fresh")
-    old_finished = _row(name="old-finished", status="FINISHED", start_time=now - 1000,
-                        heartbeat_at=now - 500, end_time=now - 500)
-    old_failed = _row(name="old-failed", status="FAILED", start_time=now - 1000,
-                      heartbeat_at=now - 500, end_time=now - 400, error="Traceback ...")
+    old_finished = _row(
+        name="old-finished",
+        status="FINISHED",
+        start_time=now - 1000,
+        heartbeat_at=now - 500,
+        end_time=now - 500,
+    )
+    old_failed = _row(
+        name="old-failed",
+        status="FAILED",
+        start_time=now - 1000,
+        heartbeat_at=now - 500,
+        end_time=now - 400,
+        error="Traceback ...",
+    )
     for row in (stale, fresh, old_finished, old_failed):
         meta.create_run(row, "default")
-    meta.log_metrics([(stale["run_id"], "loss", 0.3, 1, now - 600),
-                      (stale["run_id"], "loss", 0.2, 2, now - 550)])
+    meta.log_metrics(
+        [(stale["run_id"], "loss", 0.3, 1, now - 600), (stale["run_id"], "loss", 0.2, 2, now - 550)]
+    )
     meta.log_params(stale["run_id"], {"C": "0.5"})
 
     assert meta.reap_stale(stale_after_s=60) == [stale["run_id"]]
@@ -238,7 +260,10 @@ def test_reap_stale_marks_only_stale_running_runs_killed(backend):
     assert meta.get_run(fresh["run_id"])["status"] == "RUNNING"
     finished = meta.get_run(old_finished["run_id"])
     assert (finished["status"], finished["end_time"], finished["error"]) == (
-        "FINISHED", pytest.approx(now - 500), None)
+        "FINISHED",
+        pytest.approx(now - 500),
+        None,
+    )
     failed = meta.get_run(old_failed["run_id"])
     assert (failed["status"], failed["error"]) == ("FAILED", "Traceback ...")
 

@@ -41,10 +41,14 @@ def _tables(engine: Engine) -> set[str]:
 
 def _versions(engine: Engine) -> list[tuple]:
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(
-            select(schema.schema_version.c.version, schema.schema_version.c.nbmlops_version)
-            .order_by(schema.schema_version.c.version)
-        ).all()]
+        return [
+            tuple(r)
+            for r in conn.execute(
+                select(
+                    schema.schema_version.c.version, schema.schema_version.c.nbmlops_version
+                ).order_by(schema.schema_version.c.version)
+            ).all()
+        ]
 
 
 def test_schema_version_is_latest_migration():
@@ -77,8 +81,11 @@ def test_store_with_a_newer_schema_is_refused_and_left_untouched(raw_engine):
     # A database that a future nbmlops has claimed, before it created anything we know.
     with raw_engine.begin() as conn:
         schema.schema_version.create(conn)
-        conn.execute(schema.schema_version.insert().values(
-            version=SCHEMA_VERSION + 1, applied_at=1.0, nbmlops_version="99.0"))
+        conn.execute(
+            schema.schema_version.insert().values(
+                version=SCHEMA_VERSION + 1, applied_at=1.0, nbmlops_version="99.0"
+            )
+        )
     url = nbmlops.get_settings().store_url
 
     with pytest.raises(SchemaVersionError, match=f"schema version {SCHEMA_VERSION + 1}") as info:
@@ -100,8 +107,11 @@ def test_populated_store_from_a_newer_nbmlops_keeps_its_runs(raw_engine):
         nbmlops.log_param("C", 0.5)
         nbmlops.log_metric("acc", 0.9)
     with raw_engine.begin() as conn:
-        conn.execute(schema.schema_version.insert().values(
-            version=SCHEMA_VERSION + 1, applied_at=time.time(), nbmlops_version="99.0"))
+        conn.execute(
+            schema.schema_version.insert().values(
+                version=SCHEMA_VERSION + 1, applied_at=time.time(), nbmlops_version="99.0"
+            )
+        )
         counts_before = {
             t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in ALL_TABLES
         }

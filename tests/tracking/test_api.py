@@ -55,8 +55,10 @@ def test_context_manager_ends_finished(backend):
 
 
 def test_exception_fails_run_with_traceback_and_propagates(backend):
-    with pytest.raises(ValueError, match="boom from helper") as info, \
-            nbmlops.start_run(name="bad") as run:
+    with (
+        pytest.raises(ValueError, match="boom from helper") as info,
+        nbmlops.start_run(name="bad") as run,
+    ):
         nbmlops.log_metric("before", 1.0)
         _raise_in_helper()
     assert info.type is ValueError
@@ -230,8 +232,9 @@ def test_get_run_by_full_id_and_unique_prefix(backend):
     assert nbmlops.get_run(f"  {run.run_id[:12]} ").run_id == run.run_id
 
 
-@pytest.mark.parametrize("bad", ["0" * 32, "f" * 31 + "0", "not-hex", "g", "", "   ",
-                                 "a" * 33, None, 42])
+@pytest.mark.parametrize(
+    "bad", ["0" * 32, "f" * 31 + "0", "not-hex", "g", "", "   ", "a" * 33, None, 42]
+)
 def test_get_run_unknown_id_is_run_not_found(backend, bad):
     with nbmlops.start_run():
         pass
@@ -285,14 +288,25 @@ def test_runs_columns_and_values(backend):
     rest = columns[6:]
     groups = [c.split(".", 1)[0] for c in rest]
     assert groups == sorted(groups, key=["params", "metrics", "tags"].index)
-    assert set(rest) == {"params.C", "params.kernel", "params.alpha", "metrics.acc",
-                         "metrics.loss", "tags.team", "tags.stage"}
+    assert set(rest) == {
+        "params.C",
+        "params.kernel",
+        "params.alpha",
+        "metrics.acc",
+        "metrics.loss",
+        "tags.team",
+        "tags.stage",
+    }
 
     assert frame["run_id"].tolist() == [second.run_id, first.run_id]  # newest first
     a = frame.iloc[1]
     assert (a["experiment"], a["name"], a["status"]) == ("default", "a", "FINISHED")
     assert (a["params.C"], a["params.kernel"], a["metrics.acc"], a["tags.team"]) == (
-        0.5, "rbf", 0.9, "risk")
+        0.5,
+        "rbf",
+        0.9,
+        "risk",
+    )
     assert pd.isna(a["metrics.loss"]) and pd.isna(a["params.alpha"])
     b = frame.iloc[0]
     assert (b["params.alpha"], b["metrics.loss"], b["tags.team"]) == (1, 0.1, "growth")
@@ -335,11 +349,27 @@ def test_configured_experiment_is_the_default(backend):
 
 def test_tags_and_params_keep_their_types(backend):
     with nbmlops.start_run(tags={"n": 3, "flag": True}) as run:
-        nbmlops.log_params({"as_str": "0.5", "as_float": 0.5, "as_int": 2, "as_bool": False,
-                            "as_none": None, "as_list": [1, "a"], "as_dict": {"k": [1.5]}})
+        nbmlops.log_params(
+            {
+                "as_str": "0.5",
+                "as_float": 0.5,
+                "as_int": 2,
+                "as_bool": False,
+                "as_none": None,
+                "as_list": [1, "a"],
+                "as_dict": {"k": [1.5]},
+            }
+        )
     params = run.params
-    assert params == {"as_str": "0.5", "as_float": 0.5, "as_int": 2, "as_bool": False,
-                      "as_none": None, "as_list": [1, "a"], "as_dict": {"k": [1.5]}}
+    assert params == {
+        "as_str": "0.5",
+        "as_float": 0.5,
+        "as_int": 2,
+        "as_bool": False,
+        "as_none": None,
+        "as_list": [1, "a"],
+        "as_dict": {"k": [1.5]},
+    }
     assert type(params["as_int"]) is int and type(params["as_bool"]) is bool
     assert run.tags == {"n": "3", "flag": "true"}
 
@@ -407,8 +437,11 @@ def test_log_input_series_and_ndarray(backend):
     assert y["digest"] != inputs["y_renamed"]["digest"]
     assert y["digest"] != inputs["y_changed"]["digest"]
     x = inputs["X"]
-    assert (x["kind"], x["shape"], x["schema"]) == ("numpy.ndarray", (2, 3),
-                                                    [("values", "float64")])
+    assert (x["kind"], x["shape"], x["schema"]) == (
+        "numpy.ndarray",
+        (2, 3),
+        [("values", "float64")],
+    )
     assert x["digest"] == inputs["X_copy"]["digest"]
     for name in ("X_changed", "X_reshaped", "X_float32"):
         assert inputs[name]["digest"] != x["digest"], name
@@ -445,9 +478,20 @@ def test_environment_is_captured(backend):
 
 def _git(repo: Path, *args: str) -> str:
     return subprocess.run(
-        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com",
-         "-c", "commit.gpgsign=false", *args],
-        cwd=repo, check=True, capture_output=True, text=True,
+        [
+            "git",
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            *args,
+        ],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
 
 
@@ -492,7 +536,9 @@ def test_source_is_recorded(backend, tmp_path, monkeypatch):
     with nbmlops.start_run() as from_notebook:
         pass
     assert (from_notebook.info["source"], from_notebook.info["source_kind"]) == (
-        str(notebook), "notebook")
+        str(notebook),
+        "notebook",
+    )
 
     monkeypatch.delenv("NBMLOPS_SOURCE")
     script = tmp_path / "train.py"
@@ -503,8 +549,7 @@ def test_source_is_recorded(backend, tmp_path, monkeypatch):
     monkeypatch.setattr(IPython, "get_ipython", lambda: None)  # not inside a shell
     with nbmlops.start_run() as from_script:
         pass
-    assert (from_script.info["source"], from_script.info["source_kind"]) == (
-        str(script), "script")
+    assert (from_script.info["source"], from_script.info["source_kind"]) == (str(script), "script")
 
 
 def test_code_and_process_identity_are_recorded(backend):

@@ -27,11 +27,21 @@ class Table:
 
 RUNS = [
     # name, params, metrics, tags, fails
-    ("svm-a", {"C": 0.5, "kernel": "rbf"}, {"accuracy": 0.95, "f1-macro": 0.85},
-     {"team": "risk", "my-tag": "x", "note": "a=b AND c"}, False),
+    (
+        "svm-a",
+        {"C": 0.5, "kernel": "rbf"},
+        {"accuracy": 0.95, "f1-macro": 0.85},
+        {"team": "risk", "my-tag": "x", "note": "a=b AND c"},
+        False,
+    ),
     ("svm-b", {"C": 1.0, "kernel": "linear"}, {"accuracy": 0.92}, {"team": "growth"}, False),
-    ("svm-c", {"C": 0.5, "kernel": "linear"}, {"accuracy": 0.80, "f1-macro": 0.7},
-     {"team": "risk"}, False),
+    (
+        "svm-c",
+        {"C": 0.5, "kernel": "linear"},
+        {"accuracy": 0.80, "f1-macro": 0.7},
+        {"team": "risk"},
+        False,
+    ),
     ("crashed", {"C": 2.0}, {}, {}, True),
 ]
 
@@ -84,8 +94,7 @@ def ordered(frame: pd.DataFrame) -> list[str]:
         ("params.kernel in ('rbf',)", {"svm-a"}),
         ("0.9 < metrics.accuracy", {"svm-a", "svm-b"}),  # constant on the left
         ("0.85 < metrics.accuracy < 0.94", {"svm-b"}),  # chained comparison
-        ("(params.C == 0.5 or params.C == 1.0) and metrics.accuracy > 0.9",
-         {"svm-a", "svm-b"}),
+        ("(params.C == 0.5 or params.C == 1.0) and metrics.accuracy > 0.9", {"svm-a", "svm-b"}),
     ],
 )
 def test_python_style_filters(table, text, expected):
@@ -114,7 +123,8 @@ def test_backticks_quote_names_with_dashes(table):
     assert names(nbmlops.runs(filter="`metrics.f1-macro` >= 0.8")) == {"svm-a"}
     assert names(nbmlops.runs(filter="`metrics.f1-macro` > 0")) == {"svm-a", "svm-c"}
     assert names(nbmlops.runs(filter="`tags.my-tag` == 'x' and metrics.accuracy > 0.9")) == {
-        "svm-a"}
+        "svm-a"
+    }
 
 
 def test_string_equality_on_status_name_and_tags(table):
@@ -145,8 +155,7 @@ def test_dates_compare_with_start_time(table):
     middle = pd.Timestamp(table.middle, unit="s", tz="UTC")
     later = {"svm-c", "crashed"}
     assert names(nbmlops.runs(filter=f"start_time >= '{middle.isoformat()}'")) == later
-    assert names(nbmlops.runs(filter=f"start_time < '{middle.isoformat()}'")) == {
-        "svm-a", "svm-b"}
+    assert names(nbmlops.runs(filter=f"start_time < '{middle.isoformat()}'")) == {"svm-a", "svm-b"}
     # A string without a zone is UTC; one with an offset means the same instant.
     naive = middle.tz_localize(None).isoformat()
     assert names(nbmlops.runs(filter=f"start_time > '{naive}'")) == later
@@ -162,10 +171,22 @@ def test_dates_compare_with_start_time(table):
 
 @pytest.mark.parametrize(
     "text",
-    ["metrics.accuracy >", "metrics.accuracy > > 1", "and", "((params.C == 1)", "",
-     "   ", "metrics.accuracy", "params.C == 0.5 and", "1 == 1",
-     "metrics.accuracy > metrics.accuracy", "status in 'FAILED'", "params.C + 1 > 2",
-     "start_time > 'not a date'", "__import__('os').system('true') == 0"],
+    [
+        "metrics.accuracy >",
+        "metrics.accuracy > > 1",
+        "and",
+        "((params.C == 1)",
+        "",
+        "   ",
+        "metrics.accuracy",
+        "params.C == 0.5 and",
+        "1 == 1",
+        "metrics.accuracy > metrics.accuracy",
+        "status in 'FAILED'",
+        "params.C + 1 > 2",
+        "start_time > 'not a date'",
+        "__import__('os').system('true') == 0",
+    ],
 )
 def test_invalid_filters_are_invalid_filter(table, text):
     with pytest.raises(InvalidFilter) as info:
@@ -223,18 +244,37 @@ def test_default_order_is_newest_first(table):
 
 def test_order_by(table):
     assert ordered(nbmlops.runs(order_by="metrics.accuracy DESC")) == [
-        "svm-a", "svm-b", "svm-c", "crashed"]  # missing values last
+        "svm-a",
+        "svm-b",
+        "svm-c",
+        "crashed",
+    ]  # missing values last
     assert ordered(nbmlops.runs(order_by="metrics.accuracy")) == [
-        "svm-c", "svm-b", "svm-a", "crashed"]
+        "svm-c",
+        "svm-b",
+        "svm-a",
+        "crashed",
+    ]
     assert ordered(nbmlops.runs(order_by="metrics.accuracy asc")) == [
-        "svm-c", "svm-b", "svm-a", "crashed"]
+        "svm-c",
+        "svm-b",
+        "svm-a",
+        "crashed",
+    ]
     assert ordered(nbmlops.runs(order_by="params.C ASC, metrics.accuracy DESC")) == [
-        "svm-a", "svm-c", "svm-b", "crashed"]
+        "svm-a",
+        "svm-c",
+        "svm-b",
+        "crashed",
+    ]
     assert ordered(nbmlops.runs(order_by=["params.C DESC", "metrics.accuracy"])) == [
-        "crashed", "svm-b", "svm-c", "svm-a"]
+        "crashed",
+        "svm-b",
+        "svm-c",
+        "svm-a",
+    ]
     assert ordered(nbmlops.runs(order_by="name")) == ["crashed", "svm-a", "svm-b", "svm-c"]
-    assert ordered(nbmlops.runs(order_by="start_time")) == [
-        "svm-a", "svm-b", "svm-c", "crashed"]
+    assert ordered(nbmlops.runs(order_by="start_time")) == ["svm-a", "svm-b", "svm-c", "crashed"]
     assert ordered(nbmlops.runs(order_by="`metrics.f1-macro` DESC"))[:2] == ["svm-a", "svm-c"]
 
 
@@ -250,8 +290,9 @@ def test_limit(table):
     empty = nbmlops.runs(limit=0)
     assert empty.empty and list(empty.columns)[:2] == ["run_id", "experiment"]
     # The limit applies after the filter.
-    assert ordered(nbmlops.runs(filter="params.C == 0.5", order_by="metrics.accuracy",
-                                limit=1)) == ["svm-c"]
+    assert ordered(
+        nbmlops.runs(filter="params.C == 0.5", order_by="metrics.accuracy", limit=1)
+    ) == ["svm-c"]
     assert ordered(nbmlops.runs(filter="status == 'FAILED'", limit=3)) == ["crashed"]
 
 

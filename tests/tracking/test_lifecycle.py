@@ -41,7 +41,9 @@ def test_sigkilled_process_reads_killed_with_metrics_logged_before(workspace: Pa
         """
     )
     child = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
         env=_env(workspace, NBMLOPS_HEARTBEAT_S="0.2", NBMLOPS_STALE_AFTER_S="1.5"),
     )
     run_id = child.stdout.readline().strip()
@@ -96,8 +98,13 @@ def test_eight_processes_write_one_sqlite_store_at_once(workspace: Path):
     script = WRITER.format(runs=runs_each, metrics=metrics_each)
     started = time.time()
     children = [
-        subprocess.Popen([sys.executable, "-c", script, str(w)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=_env(workspace))
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(w)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(workspace),
+        )
         for w in range(processes)
     ]
     outputs = [child.communicate(timeout=600) for child in children]
@@ -131,14 +138,27 @@ def test_exception_marks_run_failed_and_propagates(workspace):
 
 def test_script_exiting_with_open_run_ends_it(workspace: Path):
     ok = subprocess.run(
-        [sys.executable, "-c", "import nbmlops; r = nbmlops.start_run(name='open');"
-         "nbmlops.log_metric('x', 2.0); print(r.run_id)"],
-        capture_output=True, text=True, env=_env(workspace), check=True,
+        [
+            sys.executable,
+            "-c",
+            "import nbmlops; r = nbmlops.start_run(name='open');"
+            "nbmlops.log_metric('x', 2.0); print(r.run_id)",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(workspace),
+        check=True,
     )
     crashed = subprocess.run(
-        [sys.executable, "-c", "import nbmlops; r = nbmlops.start_run(name='crash');"
-         "print(r.run_id, flush=True); raise SystemError('oops')"],
-        capture_output=True, text=True, env=_env(workspace),
+        [
+            sys.executable,
+            "-c",
+            "import nbmlops; r = nbmlops.start_run(name='crash');"
+            "print(r.run_id, flush=True); raise SystemError('oops')",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(workspace),
     )
     assert crashed.returncode != 0
     finished = nbmlops.get_run(ok.stdout.strip())

@@ -58,8 +58,20 @@ def _same(a, b) -> bool:
 
 @pytest.mark.parametrize(
     "value",
-    ["0.5", "", None, [1.0], (1.0,), {"v": 1.0}, 1 + 2j, True, False, np.array([1.0, 2.0]),
-     np.bool_(True), object()],
+    [
+        "0.5",
+        "",
+        None,
+        [1.0],
+        (1.0,),
+        {"v": 1.0},
+        1 + 2j,
+        True,
+        False,
+        np.array([1.0, 2.0]),
+        np.bool_(True),
+        object(),
+    ],
     ids=lambda v: type(v).__name__,
 )
 def test_non_numeric_metric_is_invalid_metric_and_writes_nothing(run, value):
@@ -77,8 +89,14 @@ def test_non_numeric_metric_is_invalid_metric_and_writes_nothing(run, value):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(3, 3.0), (np.float32(0.5), 0.5), (np.int64(7), 7.0), (np.array(2.5), 2.5),
-     (Fraction(1, 4), 0.25), (2**70, float(2**70))],
+    [
+        (3, 3.0),
+        (np.float32(0.5), 0.5),
+        (np.int64(7), 7.0),
+        (np.array(2.5), 2.5),
+        (Fraction(1, 4), 0.25),
+        (2**70, float(2**70)),
+    ],
     ids=lambda v: type(v).__name__,
 )
 def test_numbers_of_any_numeric_type_are_metrics(run, value, expected):
@@ -114,9 +132,30 @@ def test_extreme_steps_are_kept(run):
 # -- keys -------------------------------------------------------------------------------------
 
 
-BAD_KEYS = ["", "x" * 251, " leading", "trailing ", "a\nb", "tab\there", "dollar$", "semi;colon",
-            "quote'", 'dq"', "back`tick", "eq=sign", "star*", "a\x00b", "pct%", "brace{",
-            "comma,", "slash\\", None, 3, b"bytes", ("t",)]
+BAD_KEYS = [
+    "",
+    "x" * 251,
+    " leading",
+    "trailing ",
+    "a\nb",
+    "tab\there",
+    "dollar$",
+    "semi;colon",
+    "quote'",
+    'dq"',
+    "back`tick",
+    "eq=sign",
+    "star*",
+    "a\x00b",
+    "pct%",
+    "brace{",
+    "comma,",
+    "slash\\",
+    None,
+    3,
+    b"bytes",
+    ("t",),
+]
 
 
 @pytest.mark.parametrize("key", BAD_KEYS, ids=repr)
@@ -153,9 +192,17 @@ def test_key_limits_and_allowed_punctuation(run):
     assert run.tags[longest] == "a" and run.tags[punctuated] == "b"
 
 
-@pytest.mark.parametrize("kwargs", [{"name": ""}, {"name": "a$b"}, {"experiment": "x" * 251},
-                                    {"experiment": "bad\nname"}, {"tags": {"": "v"}},
-                                    {"tags": {"ok": object()}}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"name": ""},
+        {"name": "a$b"},
+        {"experiment": "x" * 251},
+        {"experiment": "bad\nname"},
+        {"tags": {"": "v"}},
+        {"tags": {"ok": object()}},
+    ],
+)
 def test_start_run_with_bad_names_creates_no_run(backend, kwargs):
     with pytest.raises(NbmlopsError):
         nbmlops.start_run(**kwargs)
@@ -180,8 +227,19 @@ _circular.append(_circular)
 
 @pytest.mark.parametrize(
     "value",
-    [object(), _function, lambda: 1, _Custom(), {1, "a"}, np.arange(1000), _circular,
-     {"nested": object()}, "x" * 9000, b"raw bytes", 1 + 2j],
+    [
+        object(),
+        _function,
+        lambda: 1,
+        _Custom(),
+        {1, "a"},
+        np.arange(1000),
+        _circular,
+        {"nested": object()},
+        "x" * 9000,
+        b"raw bytes",
+        1 + 2j,
+    ],
     ids=lambda v: type(v).__name__,
 )
 def test_unserialisable_params_are_invalid_param_and_write_nothing(run, value):
@@ -207,17 +265,33 @@ def test_bad_tag_values_are_invalid_param_and_write_nothing(run, value):
 
 
 def test_numpy_values_and_paths_are_plain_params(run, tmp_path):
-    run.log_params({"f": np.float64(0.5), "i": np.int32(3), "b": np.bool_(True),
-                    "small": np.arange(3), "path": tmp_path / "data.csv", "s": {3, 1, 2}})
-    assert run.params == {"existing": 1, "f": 0.5, "i": 3, "b": True, "small": [0, 1, 2],
-                          "path": str(tmp_path / "data.csv"), "s": [1, 2, 3]}
+    run.log_params(
+        {
+            "f": np.float64(0.5),
+            "i": np.int32(3),
+            "b": np.bool_(True),
+            "small": np.arange(3),
+            "path": tmp_path / "data.csv",
+            "s": {3, 1, 2},
+        }
+    )
+    assert run.params == {
+        "existing": 1,
+        "f": 0.5,
+        "i": 3,
+        "b": True,
+        "small": [0, 1, 2],
+        "path": str(tmp_path / "data.csv"),
+        "s": [1, 2, 3],
+    }
 
 
 # -- run ids ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("run_id", ["0" * 32, "deadbeef" * 4, "zz", "", None, 12, "a" * 40,
-                                    "%", "_"])
+@pytest.mark.parametrize(
+    "run_id", ["0" * 32, "deadbeef" * 4, "zz", "", None, 12, "a" * 40, "%", "_"]
+)
 def test_unknown_run_ids_are_run_not_found(run, run_id):
     if isinstance(run_id, str) and run_id and run.run_id.startswith(run_id):
         pytest.skip("the random id of the fixture's run starts with this prefix")
@@ -228,8 +302,11 @@ def test_unknown_run_ids_are_run_not_found(run, run_id):
 # -- hypothesis -------------------------------------------------------------------------------
 
 _key_alphabet = st.characters(categories=["L", "N"]) | st.sampled_from("_-./ :")
-_keys = st.text(max_size=20) | st.text(alphabet=_key_alphabet, max_size=260) | st.text(
-    alphabet=_key_alphabet, min_size=245, max_size=255)
+_keys = (
+    st.text(max_size=20)
+    | st.text(alphabet=_key_alphabet, max_size=260)
+    | st.text(alphabet=_key_alphabet, min_size=245, max_size=255)
+)
 
 
 @DB_SETTINGS
@@ -260,8 +337,9 @@ def test_random_keys_round_trip_or_are_invalid_key(run, key):
 
 _json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
 )
 

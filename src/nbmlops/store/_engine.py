@@ -89,8 +89,15 @@ def _sqlite_engine(parsed) -> Engine:
 
 def _is_lock_error(exc: DBAPIError) -> bool:
     text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
-    return any(s in text for s in ("database is locked", "database is busy", "deadlock detected",
-                                   "could not serialize access"))
+    return any(
+        s in text
+        for s in (
+            "database is locked",
+            "database is busy",
+            "deadlock detected",
+            "could not serialize access",
+        )
+    )
 
 
 def run_with_retry(fn: Callable[[], T], *, deadline_s: float = 120.0) -> T:

@@ -102,7 +102,9 @@ tags = Table(
 metrics = Table(
     "metrics",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("run_id", String(RUN_ID_LEN), ForeignKey("runs.run_id"), nullable=False),
     Column("key", String(KEY_LEN), nullable=False),
     # NULL stands for NaN: SQLite cannot store a NaN REAL.

@@ -165,9 +165,11 @@ class MetadataStore:
         self._write(fn)
 
     def update_run(self, run_id: str, **values: Any) -> None:
-        self._write(lambda conn: conn.execute(
-            update(t.runs).where(t.runs.c.run_id == run_id).values(**values)
-        ))
+        self._write(
+            lambda conn: conn.execute(
+                update(t.runs).where(t.runs.c.run_id == run_id).values(**values)
+            )
+        )
 
     def log_params(self, run_id: str, params: dict[str, str]) -> None:
         """Insert JSON-encoded params; re-logging a key with a different value is an error."""
@@ -289,8 +291,11 @@ class MetadataStore:
             # A process that held the GIL past the stale timeout is alive after all.
             conn.execute(
                 update(t.runs)
-                .where(t.runs.c.run_id.in_(ids), t.runs.c.status == "KILLED",
-                       t.runs.c.error == KILLED_REASON)
+                .where(
+                    t.runs.c.run_id.in_(ids),
+                    t.runs.c.status == "KILLED",
+                    t.runs.c.error == KILLED_REASON,
+                )
                 .values(status="RUNNING", heartbeat_at=now, end_time=None, error=None)
             )
 
@@ -311,8 +316,7 @@ class MetadataStore:
                 conn.execute(
                     update(t.runs)
                     .where(t.runs.c.run_id.in_(ids))
-                    .values(status="KILLED", end_time=t.runs.c.heartbeat_at,
-                            error=KILLED_REASON)
+                    .values(status="KILLED", end_time=t.runs.c.heartbeat_at, error=KILLED_REASON)
                 )
             return list(ids)
 
@@ -339,13 +343,19 @@ class MetadataStore:
             raise RunNotFound(run_id)
         with read_transaction(self.engine) as conn:
             if len(run_id) == t.RUN_ID_LEN:
-                found = conn.execute(
-                    select(t.runs.c.run_id).where(t.runs.c.run_id == run_id)
-                ).scalars().all()
+                found = (
+                    conn.execute(select(t.runs.c.run_id).where(t.runs.c.run_id == run_id))
+                    .scalars()
+                    .all()
+                )
             else:
-                found = conn.execute(
-                    select(t.runs.c.run_id).where(t.runs.c.run_id.like(run_id + "%")).limit(6)
-                ).scalars().all()
+                found = (
+                    conn.execute(
+                        select(t.runs.c.run_id).where(t.runs.c.run_id.like(run_id + "%")).limit(6)
+                    )
+                    .scalars()
+                    .all()
+                )
         if not found:
             raise RunNotFound(run_id)
         if len(found) > 1:
@@ -354,11 +364,15 @@ class MetadataStore:
 
     def get_run(self, run_id: str) -> dict:
         with read_transaction(self.engine) as conn:
-            row = conn.execute(
-                select(t.runs, t.experiments.c.name.label("experiment"))
-                .join(t.experiments, t.experiments.c.experiment_id == t.runs.c.experiment_id)
-                .where(t.runs.c.run_id == run_id)
-            ).mappings().first()
+            row = (
+                conn.execute(
+                    select(t.runs, t.experiments.c.name.label("experiment"))
+                    .join(t.experiments, t.experiments.c.experiment_id == t.runs.c.experiment_id)
+                    .where(t.runs.c.run_id == run_id)
+                )
+                .mappings()
+                .first()
+            )
         if row is None:
             raise RunNotFound(run_id)
         return dict(row)
@@ -373,17 +387,28 @@ class MetadataStore:
                 select(t.tags.c.key, t.tags.c.value).where(t.tags.c.run_id == run_id)
             ).all()
             metrics = conn.execute(
-                select(t.latest_metrics.c.key, t.latest_metrics.c.value)
-                .where(t.latest_metrics.c.run_id == run_id)
+                select(t.latest_metrics.c.key, t.latest_metrics.c.value).where(
+                    t.latest_metrics.c.run_id == run_id
+                )
             ).all()
-            artifacts = conn.execute(
-                select(t.artifacts).where(t.artifacts.c.run_id == run_id)
-                .order_by(t.artifacts.c.name)
-            ).mappings().all()
-            data = conn.execute(
-                select(t.data_io).where(t.data_io.c.run_id == run_id)
-                .order_by(t.data_io.c.direction, t.data_io.c.created_at)
-            ).mappings().all()
+            artifacts = (
+                conn.execute(
+                    select(t.artifacts)
+                    .where(t.artifacts.c.run_id == run_id)
+                    .order_by(t.artifacts.c.name)
+                )
+                .mappings()
+                .all()
+            )
+            data = (
+                conn.execute(
+                    select(t.data_io)
+                    .where(t.data_io.c.run_id == run_id)
+                    .order_by(t.data_io.c.direction, t.data_io.c.created_at)
+                )
+                .mappings()
+                .all()
+            )
         return {
             "params": {k: json.loads(v) for k, v in sorted(params)},
             "tags": dict(sorted(tags)),
@@ -393,27 +418,36 @@ class MetadataStore:
         }
 
     def metric_history(self, run_id: str, key: str | None = None) -> list[tuple]:
-        query = select(t.metrics.c.key, t.metrics.c.step, t.metrics.c.value,
-                       t.metrics.c.timestamp).where(t.metrics.c.run_id == run_id)
+        query = select(
+            t.metrics.c.key, t.metrics.c.step, t.metrics.c.value, t.metrics.c.timestamp
+        ).where(t.metrics.c.run_id == run_id)
         if key is not None:
             query = query.where(t.metrics.c.key == key)
-        query = query.order_by(t.metrics.c.key, t.metrics.c.step, t.metrics.c.timestamp,
-                               t.metrics.c.id)
+        query = query.order_by(
+            t.metrics.c.key, t.metrics.c.step, t.metrics.c.timestamp, t.metrics.c.id
+        )
         with read_transaction(self.engine) as conn:
             return [tuple(r) for r in conn.execute(query).all()]
 
     def get_environment(self, env_id: str) -> dict | None:
         with read_transaction(self.engine) as conn:
-            row = conn.execute(
-                select(t.environments).where(t.environments.c.env_id == env_id)
-            ).mappings().first()
+            row = (
+                conn.execute(select(t.environments).where(t.environments.c.env_id == env_id))
+                .mappings()
+                .first()
+            )
         return dict(row) if row else None
 
     def list_runs(self, experiment: str | None = None) -> dict[str, list]:
         """Rows of runs (with experiment names) and their params, latest metrics and tags."""
         runs_q = select(
-            t.runs.c.run_id, t.experiments.c.name.label("experiment"), t.runs.c.name,
-            t.runs.c.status, t.runs.c.start_time, t.runs.c.end_time, t.runs.c.parent_run_id,
+            t.runs.c.run_id,
+            t.experiments.c.name.label("experiment"),
+            t.runs.c.name,
+            t.runs.c.status,
+            t.runs.c.start_time,
+            t.runs.c.end_time,
+            t.runs.c.parent_run_id,
         ).join(t.experiments, t.experiments.c.experiment_id == t.runs.c.experiment_id)
         if experiment is not None:
             runs_q = runs_q.where(t.experiments.c.name == experiment)
@@ -439,14 +473,23 @@ class MetadataStore:
         with read_transaction(self.engine) as conn:
             counts = (
                 select(t.runs.c.experiment_id, func.count().label("runs"))
-                .group_by(t.runs.c.experiment_id).subquery()
+                .group_by(t.runs.c.experiment_id)
+                .subquery()
             )
-            rows = conn.execute(
-                select(t.experiments.c.experiment_id, t.experiments.c.name,
-                       t.experiments.c.created_at, func.coalesce(counts.c.runs, 0).label("runs"))
-                .outerjoin(counts, counts.c.experiment_id == t.experiments.c.experiment_id)
-                .order_by(t.experiments.c.experiment_id)
-            ).mappings().all()
+            rows = (
+                conn.execute(
+                    select(
+                        t.experiments.c.experiment_id,
+                        t.experiments.c.name,
+                        t.experiments.c.created_at,
+                        func.coalesce(counts.c.runs, 0).label("runs"),
+                    )
+                    .outerjoin(counts, counts.c.experiment_id == t.experiments.c.experiment_id)
+                    .order_by(t.experiments.c.experiment_id)
+                )
+                .mappings()
+                .all()
+            )
         return [dict(r) for r in rows]
 
     def counts(self) -> dict[str, Any]:
@@ -454,9 +497,13 @@ class MetadataStore:
         with read_transaction(self.engine) as conn:
             out: dict[str, Any] = {
                 name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-                for name, table in (("experiments", t.experiments), ("runs", t.runs),
-                                    ("metrics", t.metrics), ("params", t.params),
-                                    ("artifacts", t.artifacts))
+                for name, table in (
+                    ("experiments", t.experiments),
+                    ("runs", t.runs),
+                    ("metrics", t.metrics),
+                    ("params", t.params),
+                    ("artifacts", t.artifacts),
+                )
             }
             out["by_status"] = dict(
                 conn.execute(select(t.runs.c.status, func.count()).group_by(t.runs.c.status)).all()
@@ -465,10 +512,19 @@ class MetadataStore:
 
     def running_runs(self) -> list[dict]:
         with read_transaction(self.engine) as conn:
-            rows = conn.execute(
-                select(t.runs.c.run_id, t.runs.c.name, t.runs.c.heartbeat_at, t.runs.c.host,
-                       t.runs.c.pid).where(t.runs.c.status == "RUNNING")
-            ).mappings().all()
+            rows = (
+                conn.execute(
+                    select(
+                        t.runs.c.run_id,
+                        t.runs.c.name,
+                        t.runs.c.heartbeat_at,
+                        t.runs.c.host,
+                        t.runs.c.pid,
+                    ).where(t.runs.c.status == "RUNNING")
+                )
+                .mappings()
+                .all()
+            )
         return [dict(r) for r in rows]
 
     def schema_version(self) -> int:

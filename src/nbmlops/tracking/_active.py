@@ -58,11 +58,17 @@ def _ensure_environment(store: Store) -> str:
     ident = (id(store), env.env_id)
     if ident not in _known_envs:
         digest, _size = store.artifacts.put_bytes(env.packages_text.encode())
-        store.meta.ensure_environment({
-            "env_id": env.env_id, "python": env.python, "implementation": env.implementation,
-            "platform": env.platform[:256], "packages_digest": digest,
-            "n_packages": len(env.packages), "created_at": time.time(),
-        })
+        store.meta.ensure_environment(
+            {
+                "env_id": env.env_id,
+                "python": env.python,
+                "implementation": env.implementation,
+                "platform": env.platform[:256],
+                "packages_digest": digest,
+                "n_packages": len(env.packages),
+                "created_at": time.time(),
+            }
+        )
         _known_envs.add(ident)
     return env.env_id
 
@@ -96,10 +102,19 @@ def start_run(
         run_id = uuid.uuid4().hex
         store.meta.create_run(
             {
-                "run_id": run_id, "name": name, "status": RUNNING, "start_time": now,
-                "heartbeat_at": now, "parent_run_id": parent, "source": source,
-                "source_kind": source_kind, "code": code, "host": host,
-                "pid": os.getpid(), "user_name": user, "env_id": env_id,
+                "run_id": run_id,
+                "name": name,
+                "status": RUNNING,
+                "start_time": now,
+                "heartbeat_at": now,
+                "parent_run_id": parent,
+                "source": source,
+                "source_kind": source_kind,
+                "code": code,
+                "host": host,
+                "pid": os.getpid(),
+                "user_name": user,
+                "env_id": env_id,
                 "git_commit": git.commit if git else None,
                 "git_branch": git.branch if git else None,
                 "git_dirty": git.dirty if git else None,
@@ -146,14 +161,16 @@ def log_params(params: dict[str, Any]) -> None:
     _require("log params").log_params(params)
 
 
-def log_metric(key: str, value: float, step: int | None = None,
-               timestamp: float | None = None) -> None:
+def log_metric(
+    key: str, value: float, step: int | None = None, timestamp: float | None = None
+) -> None:
     """Record a metric value of the active run (buffered)."""
     _require("log a metric").log_metric(key, value, step, timestamp)
 
 
-def log_metrics(metrics: dict[str, float], step: int | None = None,
-                timestamp: float | None = None) -> None:
+def log_metrics(
+    metrics: dict[str, float], step: int | None = None, timestamp: float | None = None
+) -> None:
     _require("log metrics").log_metrics(metrics, step, timestamp)
 
 

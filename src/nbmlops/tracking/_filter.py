@@ -81,8 +81,11 @@ class _Evaluator:
         if self.frame.empty:
             return pd.Series([], dtype=object, index=self.frame.index)
         close = difflib.get_close_matches(name, list(self.frame.columns), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else (
-            "; columns look like metrics.<key>, params.<key>, tags.<key>, status, name")
+        hint = (
+            f"; did you mean {', '.join(close)}?"
+            if close
+            else ("; columns look like metrics.<key>, params.<key>, tags.<key>, status, name")
+        )
         raise self.fail(f"no run has a column {name!r}{hint}")
 
     def value(self, node: ast.AST):
@@ -116,8 +119,12 @@ class _Evaluator:
     def compare(self, left, op: ast.cmpop, right) -> pd.Series:
         if not isinstance(left, pd.Series):
             if isinstance(right, pd.Series) and type(op) in _ORDERING:
-                flipped = {ast.Gt: ast.Lt(), ast.GtE: ast.LtE(), ast.Lt: ast.Gt(),
-                           ast.LtE: ast.GtE()}[type(op)]
+                flipped = {
+                    ast.Gt: ast.Lt(),
+                    ast.GtE: ast.LtE(),
+                    ast.Lt: ast.Gt(),
+                    ast.LtE: ast.GtE(),
+                }[type(op)]
                 return self.compare(right, flipped, left)
             if isinstance(right, pd.Series) and isinstance(op, (ast.Eq, ast.NotEq)):
                 return self.compare(right, op, left)
@@ -131,8 +138,11 @@ class _Evaluator:
             raise self.fail("compare a column with a constant, not with another column")
         if pd.api.types.is_datetime64_any_dtype(left) and isinstance(right, str):
             try:
-                right = pd.Timestamp(right, tz="UTC") if pd.Timestamp(right).tzinfo is None \
+                right = (
+                    pd.Timestamp(right, tz="UTC")
+                    if pd.Timestamp(right).tzinfo is None
                     else pd.Timestamp(right)
+                )
             except ValueError:
                 raise self.fail(f"{right!r} is not a date") from None
         present = left.notna()
@@ -143,8 +153,9 @@ class _Evaluator:
             compare = _ORDERING[type(op)]
             if isinstance(right, (int, float)) and not isinstance(right, bool):
                 numbers = pd.to_numeric(left.map(_number), errors="coerce")
-                return pd.Series(np.asarray(compare(numbers, right).fillna(False), dtype=bool),
-                                 index=left.index)
+                return pd.Series(
+                    np.asarray(compare(numbers, right).fillna(False), dtype=bool), index=left.index
+                )
             return left.map(lambda x: _safe_order(compare, x, right)).astype(bool)
         raise self.fail(f"operator {type(op).__name__} is not supported")
 
@@ -183,7 +194,7 @@ def apply_filter(frame: pd.DataFrame, text: str) -> pd.DataFrame:
     except SyntaxError as exc:
         raise InvalidFilter(
             f"cannot parse filter {text!r} ({exc.msg}); write e.g. "
-            "\"metrics.accuracy > 0.9 and params.C == 0.5\""
+            '"metrics.accuracy > 0.9 and params.C == 0.5"'
         ) from None
     mask = _Evaluator(frame, names, text).truth(tree.body)
     return frame[mask.to_numpy(dtype=bool)]
@@ -197,8 +208,9 @@ def apply_order(frame: pd.DataFrame, order_by: str | list[str]) -> pd.DataFrame:
         if not term:
             continue
         parts = term.rsplit(None, 1)
-        direction = parts[1].upper() if len(parts) == 2 and parts[1].upper() in (
-            "ASC", "DESC") else None
+        direction = (
+            parts[1].upper() if len(parts) == 2 and parts[1].upper() in ("ASC", "DESC") else None
+        )
         name = (parts[0] if direction else term).strip("`")
         if name not in frame.columns:
             if frame.empty:
@@ -219,5 +231,6 @@ def apply_order(frame: pd.DataFrame, order_by: str | list[str]) -> pd.DataFrame:
             return numeric if numeric.notna().any() else col.astype(str)
         return col
 
-    return frame.sort_values(columns, ascending=ascending, key=key, na_position="last",
-                             kind="stable")
+    return frame.sort_values(
+        columns, ascending=ascending, key=key, na_position="last", kind="stable"
+    )

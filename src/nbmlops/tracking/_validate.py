@@ -33,8 +33,10 @@ def key(kind: str, name: object) -> str:
     bad = sorted({ch for ch in name if not (ch.isalnum() or ch in _KEY_PUNCTUATION)})
     if bad:
         raise InvalidKey(
-            kind, name, f"characters {''.join(bad)!r} are not allowed "
-            "(use letters, digits and _ - . / : or space)"
+            kind,
+            name,
+            f"characters {''.join(bad)!r} are not allowed "
+            "(use letters, digits and _ - . / : or space)",
         )
     return name
 
@@ -49,8 +51,10 @@ def metric_value(name: str, value: object) -> float:
                 pass
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise InvalidMetric(
-                name, value, f"metrics are real numbers, not {type(value).__name__}; "
-                "log text as a tag or param instead"
+                name,
+                value,
+                f"metrics are real numbers, not {type(value).__name__}; "
+                "log text as a tag or param instead",
             )
     try:
         return float(value)
@@ -72,8 +76,10 @@ def metric_step(name: str, step: object) -> int:
 def metric_timestamp(name: str, timestamp: object) -> float:
     if timestamp is None:
         return time.time()
-    if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Real) or not math.isfinite(
-        float(timestamp)
+    if (
+        isinstance(timestamp, bool)
+        or not isinstance(timestamp, numbers.Real)
+        or not math.isfinite(float(timestamp))
     ):
         raise InvalidMetric(name, timestamp, "timestamp must be finite seconds since the epoch")
     return float(timestamp)
@@ -83,7 +89,11 @@ def _jsonable(value: object) -> object:
     """``json.dumps`` fallback: numpy scalars and paths become plain values."""
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         return value.item()  # type: ignore[union-attr]
-    if hasattr(value, "tolist") and getattr(value, "ndim", 2) <= 1 and getattr(value, "size", 1e9) <= 100:
+    if (
+        hasattr(value, "tolist")
+        and getattr(value, "ndim", 2) <= 1
+        and getattr(value, "size", 1e9) <= 100
+    ):
         return value.tolist()  # type: ignore[union-attr]
     if isinstance(value, os.PathLike):
         return os.fspath(value)
@@ -101,15 +111,19 @@ def param_json(name: str, value: object) -> str:
         text = json.dumps(value, default=_jsonable, sort_keys=True, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
         raise InvalidParam(
-            name, value, f"{exc}; params are numbers, strings, booleans, None or lists/dicts "
-            "of them: log str(value) if its text is what you want"
+            name,
+            value,
+            f"{exc}; params are numbers, strings, booleans, None or lists/dicts "
+            "of them: log str(value) if its text is what you want",
         ) from None
     except RecursionError:
         raise InvalidParam(name, value, "it refers to itself") from None
     if len(text) > MAX_VALUE_LEN:
         raise InvalidParam(
-            name, value, f"its JSON is {len(text)} characters, more than {MAX_VALUE_LEN}; "
-            "log large values as an artifact (log_dict / log_text)"
+            name,
+            value,
+            f"its JSON is {len(text)} characters, more than {MAX_VALUE_LEN}; "
+            "log large values as an artifact (log_dict / log_text)",
         )
     return text
 

@@ -74,8 +74,10 @@ class BackgroundWriter:
                 except Exception as exc:  # noqa: BLE001 - never lose rows to a transient error
                     with self._lock:
                         self._pending.setdefault(store, [])[:0] = rows
-                    self._warn(f"nbmlops: could not write {len(rows)} metric values yet ({exc}); "
-                               "will retry")
+                    self._warn(
+                        f"nbmlops: could not write {len(rows)} metric values yet ({exc}); "
+                        "will retry"
+                    )
                     raise
 
     # -- the thread ----------------------------------------------------------------------------

@@ -81,8 +81,15 @@ def tee_output() -> Iterator[tuple[_Tee, _Tee]]:
 class CellCapture:
     """Capture of one cell run, following the rules in :mod:`nbmlops.tracking.cell`."""
 
-    def __init__(self, plan: CellPlan, namespace: dict[str, Any], *, auto: bool = True,
-                 params: list[str] | None = None, metrics: list[str] | None = None):
+    def __init__(
+        self,
+        plan: CellPlan,
+        namespace: dict[str, Any],
+        *,
+        auto: bool = True,
+        params: list[str] | None = None,
+        metrics: list[str] | None = None,
+    ):
         self.plan = plan
         self.ns = namespace
         self.auto = auto
@@ -110,12 +117,18 @@ class CellCapture:
                 self._input_rows.append(self._data_row("input", name, value, now))
         self._figures_before = set(open_matplotlib_figures())
 
-    def _data_row(self, direction: str, name: str, value: Any, now: float,
-                  info: dict | None = None) -> dict:
+    def _data_row(
+        self, direction: str, name: str, value: Any, now: float, info: dict | None = None
+    ) -> dict:
         fp = fingerprint(value)
         assert fp is not None  # callers check is_data first
-        return {"direction": direction, "name": name, **fp.as_row(),
-                "info": json.dumps(info) if info else None, "created_at": now}
+        return {
+            "direction": direction,
+            "name": name,
+            **fp.as_row(),
+            "info": json.dumps(info) if info else None,
+            "created_at": now,
+        }
 
     def record(self, run: Run) -> None:
         """Write everything captured to ``run`` (params and data in one transaction each)."""
@@ -143,23 +156,38 @@ class CellCapture:
             value = self.ns.get(name)
             if not is_metric_value(value):
                 self.warnings.append(
-                    f"--metrics {name}: {type(value).__name__} is not a real number, not recorded")
+                    f"--metrics {name}: {type(value).__name__} is not a real number, not recorded"
+                )
             else:
                 metrics[name] = value
 
         if self.auto:
-            fitted = [n for n in dict.fromkeys([*self.plan.assigned, *self.plan.fits])
-                      if is_fitted_estimator(self.ns.get(n))]
+            fitted = [
+                n
+                for n in dict.fromkeys([*self.plan.assigned, *self.plan.fits])
+                if is_fitted_estimator(self.ns.get(n))
+            ]
             for name in fitted:
                 model = self.ns[name]
                 model_params = estimator_params(model, name)
                 self.model_param_count += len(model_params)
                 params.update(model_params)
-                info = {"class": model_params[f"{name}.class"],
-                        "fit_inputs": self.plan.fits.get(name, [])}
-                data_rows.append({"direction": "output", "name": name, "kind": "estimator",
-                                  "digest": estimator_digest(model), "shape": None,
-                                  "schema": None, "info": json.dumps(info), "created_at": now})
+                info = {
+                    "class": model_params[f"{name}.class"],
+                    "fit_inputs": self.plan.fits.get(name, []),
+                }
+                data_rows.append(
+                    {
+                        "direction": "output",
+                        "name": name,
+                        "kind": "estimator",
+                        "digest": estimator_digest(model),
+                        "shape": None,
+                        "schema": None,
+                        "info": json.dumps(info),
+                        "created_at": now,
+                    }
+                )
                 remember_fitted(model, run.run_id)
                 self.estimators.append(name)
             trained_on = {a for args in self.plan.fits.values() for a in args}
@@ -243,4 +271,3 @@ class CellCapture:
                 text += f"\n[nbmlops: output truncated at {MAX_CAPTURED_OUTPUT} characters]\n"
             if text:
                 run.log_text(text, name)
-

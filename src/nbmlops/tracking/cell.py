@@ -71,8 +71,9 @@ def _loads(node: ast.AST) -> list[str]:
 
 
 def _stores(node: ast.AST) -> list[str]:
-    return [n.id for n in _walk_scope(node)
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+    return [
+        n.id for n in _walk_scope(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    ]
 
 
 def _base_name(node: ast.AST) -> str | None:
@@ -84,15 +85,19 @@ def _base_name(node: ast.AST) -> str | None:
 
 def _fit_args(call: ast.Call) -> list[str]:
     names = [a.id for a in call.args if isinstance(a, ast.Name)]
-    names += [k.value.id for k in call.keywords
-              if k.arg in ("X", "y") and isinstance(k.value, ast.Name)]
+    names += [
+        k.value.id for k in call.keywords if k.arg in ("X", "y") and isinstance(k.value, ast.Name)
+    ]
     return names
 
 
 def _fit_call(node: ast.AST) -> ast.Call | None:
     """The ``….fit(…)`` call at the end of a call chain, e.g. ``LR(C=1).fit(X, y)``."""
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and node.func.attr in FIT_METHODS):
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in FIT_METHODS
+    ):
         return node
     return None
 

@@ -75,7 +75,11 @@ def current_environment() -> Environment:
 def _git(args: list[str], cwd: Path) -> str | None:
     try:
         out = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=GIT_TIMEOUT_S,
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
@@ -109,8 +113,11 @@ def _notebook_path() -> str | None:
     if shell is None:
         return None
     ns = shell.user_ns
-    for candidate in (ns.get("__vsc_ipynb_file__"), ns.get("__session__"),
-                      os.environ.get("JPY_SESSION_NAME")):
+    for candidate in (
+        ns.get("__vsc_ipynb_file__"),
+        ns.get("__session__"),
+        os.environ.get("JPY_SESSION_NAME"),
+    ):
         if isinstance(candidate, str) and candidate:
             return candidate
     return None

@@ -22,7 +22,7 @@ def is_matplotlib_figure(obj: object) -> bool:
 
 def figure_bytes(figure: object, name: str) -> tuple[bytes, str]:
     """Serialize ``figure`` in the format ``name``'s extension asks for."""
-    ext = name[name.rfind("."):].lower() if "." in name else ""
+    ext = name[name.rfind(".") :].lower() if "." in name else ""
     if is_plotly_figure(figure):
         if ext == ".html":
             # The plotly.js bundle is loaded from its CDN: a self-contained file is ~4 MB.

@@ -75,24 +75,32 @@ def runs(
             extra[run_id][f"tags.{key}"] = value
     records = [
         {
-            "run_id": r["run_id"], "experiment": r["experiment"], "name": r["name"],
-            "status": r["status"], "start_time": r["start_time"],
+            "run_id": r["run_id"],
+            "experiment": r["experiment"],
+            "name": r["name"],
+            "status": r["status"],
+            "start_time": r["start_time"],
             "duration_s": (r["end_time"] or now) - r["start_time"],
             **extra[r["run_id"]],
         }
         for r in data["runs"]
     ]
     frame = pd.DataFrame.from_records(records)
-    dynamic = sorted({c for rec in extra.values() for c in rec},
-                     key=lambda c: (("params.", "metrics.", "tags.").index(c.split(".")[0] + "."), c))
+    dynamic = sorted(
+        {c for rec in extra.values() for c in rec},
+        key=lambda c: (("params.", "metrics.", "tags.").index(c.split(".")[0] + "."), c),
+    )
     frame = frame.reindex(columns=BASE_COLUMNS + dynamic)
     frame["start_time"] = pd.to_datetime(frame["start_time"].astype(float), unit="s", utc=True)
     frame["duration_s"] = frame["duration_s"].astype(float)
     for column in dynamic:
         if column.startswith("metrics."):
             frame[column] = frame[column].astype(float)
-    frame = apply_order(frame, order_by) if order_by else frame.sort_values(
-        "start_time", ascending=False, kind="stable")
+    frame = (
+        apply_order(frame, order_by)
+        if order_by
+        else frame.sort_values("start_time", ascending=False, kind="stable")
+    )
     if filter is not None:
         frame = apply_filter(frame, filter)
     if limit is not None:

@@ -60,18 +60,30 @@ class Run:
         if encoded:
             self._store.meta.log_params(self.run_id, encoded)
 
-    def log_metric(self, key: str, value: float, step: int | None = None,
-                   timestamp: float | None = None) -> None:
+    def log_metric(
+        self, key: str, value: float, step: int | None = None, timestamp: float | None = None
+    ) -> None:
         """Record one metric value (buffered; written within ``flush_s``)."""
-        row = (self.run_id, v.key("metric", key), v.metric_value(key, value),
-               v.metric_step(key, step), v.metric_timestamp(key, timestamp))
+        row = (
+            self.run_id,
+            v.key("metric", key),
+            v.metric_value(key, value),
+            v.metric_step(key, step),
+            v.metric_timestamp(key, timestamp),
+        )
         writer.add(self._store, [row])
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None,
-                    timestamp: float | None = None) -> None:
+    def log_metrics(
+        self, metrics: dict[str, float], step: int | None = None, timestamp: float | None = None
+    ) -> None:
         rows = [
-            (self.run_id, v.key("metric", k), v.metric_value(k, val), v.metric_step(k, step),
-             v.metric_timestamp(k, timestamp))
+            (
+                self.run_id,
+                v.key("metric", k),
+                v.metric_value(k, val),
+                v.metric_step(k, step),
+                v.metric_timestamp(k, timestamp),
+            )
             for k, val in dict(metrics).items()
         ]
         if rows:
@@ -98,13 +110,23 @@ class Run:
         fp = fingerprint(data)
         if fp is None:
             raise v.InvalidParam(
-                name, data, f"log_{direction} takes a pandas DataFrame/Series or a numpy array, "
-                f"not {type(data).__name__}"
+                name,
+                data,
+                f"log_{direction} takes a pandas DataFrame/Series or a numpy array, "
+                f"not {type(data).__name__}",
             )
-        self._store.meta.add_data_io(self.run_id, [{
-            "direction": direction, "name": name, **fp.as_row(),
-            "info": json.dumps(info) if info else None, "created_at": time.time(),
-        }])
+        self._store.meta.add_data_io(
+            self.run_id,
+            [
+                {
+                    "direction": direction,
+                    "name": name,
+                    **fp.as_row(),
+                    "info": json.dumps(info) if info else None,
+                    "created_at": time.time(),
+                }
+            ],
+        )
 
     def _record_data_rows(self, rows: list[dict]) -> None:
         if rows:
@@ -116,7 +138,9 @@ class Run:
         if not source.exists():
             raise ArtifactNotFound(f"cannot log artifact: {str(source)!r} does not exist")
         base = validate_artifact_name(name or source.name)
-        files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+        files = (
+            [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+        )
         names = [
             validate_artifact_name(
                 base if source.is_file() else f"{base}/{file.relative_to(source).as_posix()}"
@@ -136,8 +160,9 @@ class Run:
         name = validate_artifact_name(name)
         check_no_clash(self._store.meta.artifact_names(self.run_id), [name])
         digest, size = self._store.artifacts.put_bytes(bytes(data))
-        self._store.meta.add_artifacts(self.run_id, [self._artifact_row(name, digest, size,
-                                                                         media_type)])
+        self._store.meta.add_artifacts(
+            self.run_id, [self._artifact_row(name, digest, size, media_type)]
+        )
         return name
 
     def log_text(self, text: str, name: str) -> str:
@@ -156,8 +181,9 @@ class Run:
                 raise InvalidArtifactName(
                     name, "writing YAML needs PyYAML (pip install pyyaml); or use a .json name"
                 ) from None
-            return self.log_bytes(yaml.safe_dump(data, sort_keys=False).encode(), name,
-                                  "application/yaml")
+            return self.log_bytes(
+                yaml.safe_dump(data, sort_keys=False).encode(), name, "application/yaml"
+            )
         try:
             text = json.dumps(data, indent=2, default=v._jsonable, ensure_ascii=False)
         except (TypeError, ValueError) as exc:
@@ -173,14 +199,20 @@ class Run:
         data, media_type = figure_bytes(figure, name)
         return self.log_bytes(data, name, media_type)
 
-    def _artifact_row(self, name: str, digest: str, size: int,
-                      media_type: str | None = None) -> dict:
+    def _artifact_row(
+        self, name: str, digest: str, size: int, media_type: str | None = None
+    ) -> dict:
         if media_type is None:
             import mimetypes
 
             media_type = mimetypes.guess_type(name)[0]
-        return {"name": name, "digest": digest, "size": size, "media_type": media_type,
-                "created_at": time.time()}
+        return {
+            "name": name,
+            "digest": digest,
+            "size": size,
+            "media_type": media_type,
+            "created_at": time.time(),
+        }
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -260,13 +292,15 @@ class Run:
 
     @property
     def inputs(self) -> dict[str, dict]:
-        return {d["name"]: _data_view(d) for d in self._details()["data"]
-                if d["direction"] == "input"}
+        return {
+            d["name"]: _data_view(d) for d in self._details()["data"] if d["direction"] == "input"
+        }
 
     @property
     def outputs(self) -> dict[str, dict]:
-        return {d["name"]: _data_view(d) for d in self._details()["data"]
-                if d["direction"] == "output"}
+        return {
+            d["name"]: _data_view(d) for d in self._details()["data"] if d["direction"] == "output"
+        }
 
     @property
     def artifacts(self) -> list[str]:
@@ -285,9 +319,14 @@ class Run:
         if env is None:
             return {}
         packages = self._store.artifacts.get_bytes(env["packages_digest"], "packages.txt")
-        return {"python": env["python"], "implementation": env["implementation"],
-                "platform": env["platform"], "host": row["host"], "user": row["user_name"],
-                "packages": packages.decode().split()}
+        return {
+            "python": env["python"],
+            "implementation": env["implementation"],
+            "platform": env["platform"],
+            "host": row["host"],
+            "user": row["user_name"],
+            "packages": packages.decode().split(),
+        }
 
     def read_artifact(self, name: str) -> bytes:
         """The bytes of an artifact, verified against its sha256 (``IntegrityError`` if not)."""
@@ -337,13 +376,19 @@ class Run:
         """A few lines: id, name, status, duration, params and metrics."""
         row = self._row()
         details = self._details()
-        lines = [f"run {self.run_id}  {row['name'] or ''}".rstrip(),
-                 f"  experiment {row['experiment']}  status {row['status']}  "
-                 f"duration {self.duration_s:.2f}s"]
+        lines = [
+            f"run {self.run_id}  {row['name'] or ''}".rstrip(),
+            f"  experiment {row['experiment']}  status {row['status']}  "
+            f"duration {self.duration_s:.2f}s",
+        ]
         if details["params"]:
-            lines.append("  params  " + ", ".join(f"{k}={p!r}" for k, p in details["params"].items()))
+            lines.append(
+                "  params  " + ", ".join(f"{k}={p!r}" for k, p in details["params"].items())
+            )
         if details["metrics"]:
-            lines.append("  metrics " + ", ".join(f"{k}={_fmt(m)}" for k, m in details["metrics"].items()))
+            lines.append(
+                "  metrics " + ", ".join(f"{k}={_fmt(m)}" for k, m in details["metrics"].items())
+            )
         return "\n".join(lines)
 
 
