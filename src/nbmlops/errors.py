@@ -121,3 +121,77 @@ class InvalidFilter(NbmlopsError, ValueError):
 
 class ExperimentNotFound(NbmlopsError, KeyError):
     """No experiment has that name."""
+
+
+# -- model registry ---------------------------------------------------------------------------
+
+
+class InvalidModel(NbmlopsError, ValueError):
+    """What was given cannot be registered: not fitted, not a model, or a bad name/alias."""
+
+
+class ModelNotFound(NbmlopsError, KeyError):
+    """No registered model, version or alias matches."""
+
+
+class InvalidTransition(NbmlopsError, ValueError):
+    """A promotion, rollback or alias change that would break the registry's rules."""
+
+
+class UntrustedModelError(NbmlopsError):
+    """Loading the model could run code that nbmlops cannot vouch for."""
+
+    def __init__(self, uri: str, reason: str, types: list[str] | None = None):
+        self.uri = uri
+        self.types = list(types or [])
+        super().__init__(
+            f"refusing to load {uri}: {reason}. If you trust where this model came from, load it "
+            f"with trusted=True (e.g. nbmlops.load_model({uri!r}, trusted=True))"
+        )
+
+
+class SchemaViolation(NbmlopsError, ValueError):
+    """Data does not match the schema a model (or expectation) was built for."""
+
+    def __init__(
+        self,
+        message: str,
+        missing: list[str] | None = None,
+        mistyped: dict[str, tuple[str, str]] | None = None,
+        unknown_categories: dict[str, list] | None = None,
+    ):
+        self.missing = list(missing or [])
+        self.mistyped = dict(mistyped or {})
+        self.unknown_categories = dict(unknown_categories or {})
+        super().__init__(message)
+
+
+class GateFailed(NbmlopsError):
+    """A quality gate did not pass; nothing was changed.
+
+    ``table`` is a pandas DataFrame with one row per gate: ``gate, value, threshold, passed``.
+    """
+
+    def __init__(self, subject: str, table, message: str | None = None):
+        self.subject = subject
+        self.table = table
+        lines = []
+        for row in table.itertuples(index=False):
+            mark = "PASS" if row.passed else "FAIL"
+            detail = row.detail if getattr(row, "detail", None) else ""
+            lines.append(
+                f"  [{mark}] {row.gate}: {_fmt(row.value)} vs {_fmt(row.threshold)}"
+                + (f" ({detail})" if detail else "")
+            )
+        failed = int((~table["passed"].astype(bool)).sum())
+        super().__init__(
+            message
+            or f"{subject}: {failed} of {len(table)} gates failed, nothing was changed\n"
+            + "\n".join(lines)
+        )
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "—" if value is None else str(value)

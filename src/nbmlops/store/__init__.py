@@ -14,6 +14,7 @@ from ._engine import reset_after_fork
 from .artifacts import ArtifactStore, check_no_clash, validate_artifact_name
 from .metadata import KILLED_REASON, TERMINAL, MetadataStore
 from .migrations import LATEST as SCHEMA_VERSION
+from .models import ModelRecords
 
 __all__ = [
     "KILLED_REASON",
@@ -21,6 +22,7 @@ __all__ = [
     "TERMINAL",
     "ArtifactStore",
     "MetadataStore",
+    "ModelRecords",
     "Store",
     "check_no_clash",
     "get_store",
@@ -35,6 +37,7 @@ class Store:
         self.settings = settings
         self.meta = MetadataStore(settings.store_url)
         self.artifacts = ArtifactStore(settings.artifacts)
+        self.models = ModelRecords(self.meta)
 
     def __repr__(self) -> str:
         return f"Store({self.meta!r}, {self.artifacts!r})"

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 KEY_LEN = 250
@@ -152,3 +153,100 @@ data_io = Table(
     Column("created_at", Float, nullable=False),
     Index("ix_data_io_digest", "digest"),
 )
+
+
+# -- model registry (schema version 2) ---------------------------------------------------------
+
+MODEL_NAME_LEN = 128
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(MODEL_NAME_LEN), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("description", Text, nullable=True),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String(MODEL_NAME_LEN), ForeignKey("registered_models.name"), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    # None (just registered), "staging", "production" or "archived".
+    Column("stage", String(16), nullable=True),
+    Column("run_id", String(RUN_ID_LEN), ForeignKey("runs.run_id"), nullable=True),
+    Column("flavor", String(16), nullable=False),  # "skops" | "pickle" | "cloudpickle"
+    Column("digest", String(DIGEST_LEN), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("model_class", String(512), nullable=False),
+    Column("model_digest", String(DIGEST_LEN), nullable=True),  # estimator_digest of the object
+    Column("untrusted_types", Text, nullable=True),  # JSON list, what skops flagged at save
+    Column("packages", Text, nullable=False),  # JSON {package: version} at save time
+    Column("signature", Text, nullable=True),  # JSON, see nbmlops.registry.signature
+    Column("description", Text, nullable=True),
+    Column("tags", Text, nullable=True),  # JSON object
+    Column("card", Text, nullable=True),  # JSON object: intended_use, limitations, …
+    Column("created_at", Float, nullable=False),
+    Column("user_name", String(256), nullable=True),
+    # The database itself guarantees at most one production version per name.
+    Index(
+        "uq_model_versions_one_production",
+        "name",
+        unique=True,
+        sqlite_where=text("stage = 'production'"),
+        postgresql_where=text("stage = 'production'"),
+    ),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("name", String(MODEL_NAME_LEN), ForeignKey("registered_models.name"), primary_key=True),
+    Column("alias", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+model_transitions = Table(
+    "model_transitions",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("name", String(MODEL_NAME_LEN), ForeignKey("registered_models.name"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("action", String(16), nullable=False),  # register | promote | rollback | alias | unalias
+    Column("from_stage", String(64), nullable=True),
+    Column("to_stage", String(64), nullable=True),
+    Column("user_name", String(256), nullable=True),
+    Column("at", Float, nullable=False),
+    Column("reason", Text, nullable=True),
+    Index("ix_model_transitions_name", "name", "id"),
+)
+
+# Metrics computed by ``nbmlops.evaluate`` and stored on a version ("" segment = overall).
+model_metrics = Table(
+    "model_metrics",
+    metadata,
+    Column("name", String(MODEL_NAME_LEN), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("segment", String(KEY_LEN), primary_key=True),
+    Column("key", String(KEY_LEN), primary_key=True),
+    Column("value", Float, nullable=True),
+    Column("n", BigInteger, nullable=False),
+    Column("dataset_digest", String(DIGEST_LEN), nullable=True),
+    Column("at", Float, nullable=False),
+)
+
+V1_TABLES = (
+    schema_version,
+    experiments,
+    environments,
+    runs,
+    params,
+    tags,
+    metrics,
+    latest_metrics,
+    artifacts,
+    data_io,
+)
+V2_TABLES = (registered_models, model_versions, model_aliases, model_transitions, model_metrics)

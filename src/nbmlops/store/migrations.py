@@ -19,12 +19,17 @@ from ._engine import run_with_retry, write_transaction
 
 
 def _v1_initial(conn: Connection) -> None:
-    _schema.metadata.create_all(conn, checkfirst=True)
+    _schema.metadata.create_all(conn, tables=list(_schema.V1_TABLES), checkfirst=True)
+
+
+def _v2_registry(conn: Connection) -> None:
+    _schema.metadata.create_all(conn, tables=list(_schema.V2_TABLES), checkfirst=True)
 
 
 # Append new steps here; never edit a released one. Each runs inside the upgrade transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "experiments, runs, params, metrics, tags, artifacts, data_io, environments", _v1_initial),
+    (2, "model registry: models, versions, aliases, transitions, metrics", _v2_registry),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -40,6 +40,30 @@ def is_metric_value(value: object) -> bool:
     return isinstance(value, numbers.Real)
 
 
+MAX_CATEGORY_LEVELS = 1000
+
+
+def fit_input_info(value: Any) -> dict:
+    """What data passed to ``fit`` records besides its fingerprint: its category levels,
+    which the model registry turns into a signature."""
+    info: dict[str, Any] = {"used_in_fit": True}
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(value, pd.DataFrame):
+        levels = {
+            str(name): [c.item() if hasattr(c, "item") else c for c in dtype.categories]
+            for name, dtype in value.dtypes.items()
+            if isinstance(dtype, pd.CategoricalDtype)
+            and len(dtype.categories) <= MAX_CATEGORY_LEVELS
+        }
+        if levels:
+            try:
+                json.dumps(levels)
+                info["categories"] = levels
+            except (TypeError, ValueError):  # exotic level types: the dtype is still checked
+                pass
+    return info
+
+
 class _Tee(io.TextIOBase):
     """Writes to the real stream and keeps a bounded copy."""
 
@@ -194,9 +218,12 @@ class CellCapture:
             for name in self.plan.assigned:
                 value = self.ns.get(name)
                 if is_data(value):
-                    info = {"used_in_fit": True} if name in trained_on else None
+                    info = fit_input_info(value) if name in trained_on else None
                     data_rows.append(self._data_row("output", name, value, now, info))
                     self.outputs.append(name)
+            for row in data_rows:
+                if row["direction"] == "input" and row["name"] in trained_on:
+                    row["info"] = json.dumps(fit_input_info(self.ns.get(row["name"])))
 
         self._log_params(run, params)
         self._log_metrics(run, metrics)

@@ -1,0 +1,41 @@
+"""The model registry: versions, stages and aliases, gated promotion, rollback, signatures,
+model cards and safe (skops) persistence.
+
+>>> import nbmlops
+>>> mv = nbmlops.register_model(model, "churn")  # doctest: +SKIP
+>>> nbmlops.promote("churn", mv.version, reason="first model", gates=["metrics.f1 >= 0.8"])  # doctest: +SKIP
+>>> nbmlops.load_model("models:/churn@production")  # doctest: +SKIP
+"""
+
+from .card import ModelCard, model_card
+from .evaluate import evaluate
+from .lifecycle import delete_alias, model_history, promote, rollback, set_alias
+from .persistence import PackageVersionWarning
+from .signature import Signature
+from .versions import (
+    ModelVersion,
+    get_model,
+    load_model,
+    model_versions,
+    models,
+    register_model,
+)
+
+__all__ = [
+    "ModelCard",
+    "ModelVersion",
+    "PackageVersionWarning",
+    "Signature",
+    "delete_alias",
+    "evaluate",
+    "get_model",
+    "load_model",
+    "model_card",
+    "model_history",
+    "model_versions",
+    "models",
+    "promote",
+    "register_model",
+    "rollback",
+    "set_alias",
+]

@@ -1,0 +1,159 @@
+"""``evaluate``: standard metrics of a model version on labelled data, overall and per segment,
+stored on the version so gates and model cards can use them."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidModel
+from ..tracking import _validate as v
+from ..tracking.fingerprint import fingerprint
+from .versions import ModelVersion, resolve
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CLASSIFICATION = ("accuracy", "precision", "recall", "f1", "roc_auc")
+REGRESSION = ("mae", "rmse", "r2")
+MAX_SEGMENTS = 200
+
+
+def _classification(y, pred, proba, classes) -> dict[str, float]:
+    from sklearn import metrics as m
+
+    binary = len(classes) == 2
+    average = "binary" if binary else "macro"
+    extra = {"pos_label": classes[1]} if binary else {}
+    out = {
+        "accuracy": m.accuracy_score(y, pred),
+        "precision": m.precision_score(y, pred, average=average, zero_division=0, **extra),
+        "recall": m.recall_score(y, pred, average=average, zero_division=0, **extra),
+        "f1": m.f1_score(y, pred, average=average, zero_division=0, **extra),
+        "roc_auc": math.nan,
+    }
+    if proba is not None and len(set(y)) > 1:
+        try:
+            if binary:
+                out["roc_auc"] = m.roc_auc_score(y, proba[:, 1])
+            elif len(set(y)) == len(classes):
+                out["roc_auc"] = m.roc_auc_score(
+                    y, proba, multi_class="ovr", average="macro", labels=list(classes)
+                )
+        except ValueError:
+            pass  # e.g. labels the model never saw: AUC is undefined, leave it NaN
+    return {k: float(val) for k, val in out.items()}
+
+
+def _regression(y, pred) -> dict[str, float]:
+    from sklearn import metrics as m
+
+    return {
+        "mae": float(m.mean_absolute_error(y, pred)),
+        "rmse": float(math.sqrt(m.mean_squared_error(y, pred))),
+        "r2": float(m.r2_score(y, pred)) if len(y) > 1 else math.nan,
+    }
+
+
+def _segment_labels(X, segments) -> tuple[list[str], Any]:
+    """``(names, labels)``: one label string per row, e.g. ``region=north``."""
+    import numpy as np
+    import pandas as pd
+
+    if segments is None:
+        return [], None
+    if isinstance(segments, str):
+        segments = [segments]
+    if isinstance(segments, (list, tuple)) and all(isinstance(s, str) for s in segments):
+        if not isinstance(X, pd.DataFrame):
+            raise InvalidModel("segments by column name need X as a DataFrame")
+        missing = [s for s in segments if s not in X.columns]
+        if missing:
+            raise InvalidModel(f"segment columns not in X: {', '.join(missing)}")
+        parts = [X[s].astype(str).radd(f"{s}=") for s in segments]
+        labels = parts[0]
+        for part in parts[1:]:
+            labels = labels + "," + part
+        return list(segments), labels.to_numpy()
+    values = pd.Series(np.asarray(segments)).astype(str)
+    if len(values) != len(X):
+        raise InvalidModel(
+            f"segments has {len(values)} labels for {len(X)} rows; give one label per row"
+        )
+    name = getattr(segments, "name", None) or "segment"
+    return [str(name)], values.radd(f"{name}=").to_numpy()
+
+
+def evaluate(
+    model: ModelVersion | str,
+    X: Any,
+    y: Any,
+    segments: str | list[str] | Any = None,
+    trusted: bool | list[str] = False,
+) -> pd.DataFrame:
+    """Score ``model`` on ``X, y``; store and return the metrics, overall and per segment.
+
+    Classification: accuracy, precision, recall, f1 (binary for two classes, else macro) and
+    ROC AUC when the model has ``predict_proba``. Regression: MAE, RMSE, R². ``segments`` is
+    a column of ``X``, a list of columns, or one label per row. The result has one row per
+    segment (``""`` is the whole data) with ``n`` and one column per metric.
+
+    >>> import nbmlops
+    >>> nbmlops.evaluate("models:/churn/3", X_test, y_test, segments="region")  # doctest: +SKIP
+    """
+    import numpy as np
+    import pandas as pd
+
+    mv = model if isinstance(model, ModelVersion) else resolve(model)
+    estimator = mv._model_for(trusted)
+    data = mv.signature.check(X, mv.uri)
+    y_true = np.asarray(y)
+    if len(y_true) != len(X):
+        raise InvalidModel(f"X has {len(X)} rows but y has {len(y_true)}")
+    if len(y_true) == 0:
+        raise InvalidModel("cannot evaluate on empty data")
+    pred = np.asarray(estimator.predict(data))
+    output = mv.signature.output or {}
+    is_classifier = output.get("kind") == "classes" or hasattr(estimator, "classes_")
+    proba = None
+    if is_classifier and hasattr(estimator, "predict_proba"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            proba = np.asarray(estimator.predict_proba(data))
+    classes = list(getattr(estimator, "classes_", np.unique(y_true)))
+
+    def score(mask) -> dict[str, float]:
+        yt, yp = y_true[mask], pred[mask]
+        if is_classifier:
+            return _classification(yt, yp, None if proba is None else proba[mask], classes)
+        return _regression(yt, yp)
+
+    everything = np.ones(len(y_true), dtype=bool)
+    results = {"": (int(len(y_true)), score(everything))}
+    _names, labels = _segment_labels(X, segments)
+    if labels is not None:
+        unique = pd.unique(labels)
+        if len(unique) > MAX_SEGMENTS:
+            raise InvalidModel(
+                f"segments has {len(unique)} distinct values; at most {MAX_SEGMENTS} are "
+                "evaluated (bin a numeric column first)"
+            )
+        for label in sorted(unique):
+            mask = labels == label
+            segment = str(label)[: v.MAX_KEY_LEN]
+            results[segment] = (int(mask.sum()), score(mask))
+    digest = fingerprint(X).digest if fingerprint(X) is not None else None
+    now = time.time()
+    rows = [
+        {"segment": seg, "key": key, "value": value, "n": n, "dataset_digest": digest, "at": now}
+        for seg, (n, values) in results.items()
+        for key, value in values.items()
+    ]
+    mv._store.models.save_metrics(mv.name, mv.version, rows)
+    metric_names = list(CLASSIFICATION if is_classifier else REGRESSION)
+    return pd.DataFrame(
+        [{"segment": seg, "n": n, **values} for seg, (n, values) in results.items()],
+        columns=["segment", "n", *metric_names],
+    )

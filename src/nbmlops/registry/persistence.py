@@ -1,0 +1,182 @@
+"""Saving and loading model objects without running code nobody vouched for.
+
+scikit-learn estimators (and pipelines, searches, … built from them) are saved with skops,
+whose loader builds only the types it is told to trust. nbmlops trusts skops' own defaults plus
+classes defined inside scikit-learn itself (its Cython tree and neighbour structures, scorers,
+splitters); any other type named in the file (a custom transformer, a function) makes the load
+fail with :class:`~nbmlops.errors.UntrustedModelError` unless ``trusted=True``.
+
+Anything skops cannot save is pickled (cloudpickle when installed, for lambdas and notebook
+classes); a pickle can run arbitrary code when loaded, so loading one always needs
+``trusted=True``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import io
+import pickle
+import platform
+import sys
+import warnings
+from typing import Any
+
+from ..errors import InvalidModel, UntrustedModelError
+
+SKOPS = "skops"
+PICKLE = "pickle"
+CLOUDPICKLE = "cloudpickle"
+FLAVORS = (SKOPS, PICKLE, CLOUDPICKLE)
+_TRUSTED_PACKAGE = "sklearn"
+# Versions worth comparing when a model is loaded somewhere else.
+_CORE_PACKAGES = ("scikit-learn", "numpy", "scipy", "pandas", "skops")
+
+
+class PackageVersionWarning(UserWarning):
+    """A model is loaded under package versions that differ from the ones it was saved with."""
+
+
+def _is_estimator(obj: object) -> bool:
+    base = sys.modules.get("sklearn.base")
+    return base is not None and isinstance(obj, base.BaseEstimator)
+
+
+def serialize(model: Any) -> tuple[str, bytes, list[str]]:
+    """``(flavor, bytes, untrusted types)`` for ``model``; skops for scikit-learn objects."""
+    if _is_estimator(model):
+        import skops.io as sio
+
+        try:
+            data = sio.dumps(model)
+        except Exception as exc:  # noqa: BLE001 - fall back to pickle below, but say why
+            warnings.warn(
+                f"skops cannot save this {type(model).__name__} ({exc}); it is pickled "
+                "instead and loading it will need trusted=True",
+                UserWarning,
+                stacklevel=3,
+            )
+        else:
+            return SKOPS, data, sorted(sio.get_untrusted_types(data=data))
+    try:
+        return PICKLE, pickle.dumps(model, protocol=5), []
+    except Exception as first:  # noqa: BLE001 - lambdas, notebook-defined classes …
+        try:
+            import cloudpickle
+        except ImportError:
+            raise InvalidModel(
+                f"cannot save {type(model).__name__}: pickle failed ({first}); install "
+                "cloudpickle (pip install cloudpickle) to save objects defined in a notebook"
+            ) from None
+        try:
+            return CLOUDPICKLE, cloudpickle.dumps(model, protocol=5), []
+        except Exception as exc:  # noqa: BLE001
+            raise InvalidModel(f"cannot save {type(model).__name__}: {exc}") from None
+
+
+def _is_sklearn_class(type_name: str) -> bool:
+    """True when ``type_name`` names a class defined in scikit-learn (imported to check)."""
+    module_name, _, attr = type_name.rpartition(".")
+    if not module_name or module_name.split(".")[0] != _TRUSTED_PACKAGE:
+        return False
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError):
+        return False
+    return isinstance(obj, type) and obj.__module__.split(".")[0] == _TRUSTED_PACKAGE
+
+
+def untrusted_types(data: bytes) -> list[str]:
+    """The types a skops file names that are neither skops defaults nor scikit-learn classes."""
+    import skops.io as sio
+
+    return sorted(t for t in sio.get_untrusted_types(data=data) if not _is_sklearn_class(t))
+
+
+def deserialize(flavor: str, data: bytes, uri: str, trusted: bool | list[str] = False) -> Any:
+    """Load bytes written by :func:`serialize`.
+
+    ``trusted=True`` loads whatever the file holds; a list of type names trusts those types
+    (skops only); ``False`` refuses pickles and unknown skops types.
+    """
+    if flavor == SKOPS:
+        import skops.io as sio
+
+        flagged = untrusted_types(data)
+        allowed = list(trusted) if isinstance(trusted, (list, tuple)) else []
+        refused = [t for t in flagged if t not in allowed]
+        if refused and trusted is not True:
+            raise UntrustedModelError(
+                uri,
+                f"it contains types that are not part of scikit-learn: {', '.join(refused)}; "
+                "loading them could run their code",
+                refused,
+            )
+        return sio.loads(data, trusted=sorted(sio.get_untrusted_types(data=data)))
+    if flavor in (PICKLE, CLOUDPICKLE):
+        if trusted is not True:
+            raise UntrustedModelError(
+                uri, f"it is stored as a {flavor} file, and unpickling can run arbitrary code"
+            )
+        if flavor == CLOUDPICKLE:
+            try:
+                import cloudpickle  # noqa: F401 - registers what its pickles need
+            except ImportError:
+                raise InvalidModel(
+                    f"{uri} was saved with cloudpickle; install it: pip install cloudpickle"
+                ) from None
+        return pickle.load(io.BytesIO(data))  # noqa: S301 - trusted=True was given
+    raise InvalidModel(f"{uri} has an unknown storage format {flavor!r}; upgrade nbmlops")
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _distribution_of(module: str) -> str | None:
+    top = module.split(".")[0]
+    names = importlib.metadata.packages_distributions().get(top)
+    return names[0] if names else None
+
+
+def package_versions(model: Any) -> dict[str, str]:
+    """Python and the versions of the packages the model's behaviour depends on."""
+    found = {"python": platform.python_version()}
+    dists = list(_CORE_PACKAGES)
+    own = _distribution_of(type(model).__module__)
+    if own and own not in dists:
+        dists.append(own)
+    for dist in dists:
+        version = _version(dist)
+        if version is not None:
+            found[dist] = version
+    return found
+
+
+def version_differences(saved: dict[str, str]) -> dict[str, tuple[str, str | None]]:
+    """``{package: (saved, now)}`` for each package whose version differs from the saved one."""
+    diffs: dict[str, tuple[str, str | None]] = {}
+    for dist, then in saved.items():
+        now = platform.python_version() if dist == "python" else _version(dist)
+        if dist == "python":
+            # Patch releases do not change pickled behaviour; compare major.minor.
+            if now.rsplit(".", 1)[0] != then.rsplit(".", 1)[0]:
+                diffs[dist] = (then, now)
+        elif now != then:
+            diffs[dist] = (then, now)
+    return diffs
+
+
+def warn_on_version_differences(uri: str, saved: dict[str, str]) -> None:
+    diffs = version_differences(saved)
+    if diffs:
+        listed = ", ".join(f"{d} {a} → {b or 'not installed'}" for d, (a, b) in diffs.items())
+        warnings.warn(
+            f"{uri} was saved under other package versions ({listed}); predictions may "
+            "differ. Re-train or pin those versions to be sure.",
+            PackageVersionWarning,
+            stacklevel=3,
+        )

@@ -1,0 +1,552 @@
+"""Registering models and reading them back: ``register_model``, ``ModelVersion``,
+``get_model``, ``load_model``, ``models`` and ``model_versions``."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..config import get_settings
+from ..errors import InvalidModel, RunNotFound
+from ..store import Store, get_store
+from ..tracking import _validate as v
+from ..tracking._active import active_run
+from ..tracking.environment import process_identity
+from ..tracking.estimators import (
+    class_path,
+    estimator_digest,
+    is_estimator,
+    is_fitted_estimator,
+    run_that_fitted,
+)
+from ..tracking.run import Run
+from . import persistence
+from ._names import ModelRef, model_name, parse_ref
+from .signature import Signature
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _store() -> Store:
+    return get_store(get_settings())
+
+
+def _user() -> str | None:
+    return process_identity()[1]
+
+
+class ModelVersion:
+    """One registered version of a model: metadata, lineage, the model itself and its stage.
+
+    >>> import nbmlops
+    >>> mv = nbmlops.get_model("models:/churn@production")  # doctest: +SKIP
+    >>> mv.predict(new_customers)  # doctest: +SKIP
+    """
+
+    def __init__(self, store: Store, name: str, version: int):
+        self._store = store
+        self.name = name
+        self.version = version
+
+    def __repr__(self) -> str:
+        row = self._row()
+        where = ", ".join(filter(None, [row["stage"], *row["aliases"]]))
+        return f"<ModelVersion {self.uri}" + (f" ({where})" if where else "") + ">"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ModelVersion) and (other.name, other.version) == (
+            self.name,
+            self.version,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.version))
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+    # -- metadata ------------------------------------------------------------------------------
+
+    def _row(self) -> dict:
+        return self._store.models.get_version(self.name, self.version)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """Every stored field of the version."""
+        return self._row()
+
+    @property
+    def stage(self) -> str | None:
+        """``staging``, ``production``, ``archived`` or None (registered, never promoted)."""
+        return self._row()["stage"]
+
+    @property
+    def aliases(self) -> list[str]:
+        return self._row()["aliases"]
+
+    @property
+    def run_id(self) -> str | None:
+        return self._row()["run_id"]
+
+    @property
+    def run(self) -> Run | None:
+        run_id = self.run_id
+        return Run(self._store, run_id) if run_id else None
+
+    @property
+    def description(self) -> str | None:
+        return self._row()["description"]
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return json.loads(self._row()["tags"] or "{}")
+
+    @property
+    def card_fields(self) -> dict[str, str]:
+        """User-written model card fields (``intended_use``, ``limitations``, …)."""
+        return json.loads(self._row()["card"] or "{}")
+
+    @property
+    def signature(self) -> Signature:
+        text = self._row()["signature"]
+        return Signature.from_dict(json.loads(text)) if text else Signature()
+
+    @property
+    def packages(self) -> dict[str, str]:
+        """Python and package versions when the model was saved."""
+        return json.loads(self._row()["packages"])
+
+    @property
+    def flavor(self) -> str:
+        return self._row()["flavor"]
+
+    @property
+    def model_class(self) -> str:
+        return self._row()["model_class"]
+
+    @property
+    def created_at(self) -> float:
+        return self._row()["created_at"]
+
+    @property
+    def evaluation(self) -> pd.DataFrame:
+        """Metrics stored by :func:`nbmlops.evaluate`: one row per segment ("" = overall)."""
+        import pandas as pd
+
+        rows = self._store.models.version_metrics(self.name, self.version)
+        if not rows:
+            return pd.DataFrame(columns=["segment", "n"])
+        frame = pd.DataFrame(rows)
+        wide = frame.pivot_table(
+            index="segment", columns="key", values="value", aggfunc="first", dropna=False
+        )
+        counts = frame.groupby("segment")["n"].first()
+        wide.insert(0, "n", counts)
+        wide = wide.reset_index()
+        wide.columns.name = None
+        return wide
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The run's latest metrics, overridden by the version's overall evaluation."""
+        merged: dict[str, float] = {}
+        run = self.run
+        if run is not None:
+            try:
+                merged.update(run.metrics)
+            except RunNotFound:
+                pass
+        for row in self._store.models.version_metrics(self.name, self.version):
+            if row["segment"] == "":
+                merged[row["key"]] = float("nan") if row["value"] is None else row["value"]
+        return merged
+
+    def update(
+        self,
+        description: str | None = None,
+        tags: dict[str, Any] | None = None,
+        **card_fields: str,
+    ) -> ModelVersion:
+        """Edit the description, tags (merged) and model card fields (``intended_use``,
+        ``limitations``, ``ethical_considerations``, …; ``None`` removes a field)."""
+        values: dict[str, Any] = {}
+        if description is not None:
+            values["description"] = _text("description", description)
+        if tags is not None:
+            merged = {**self.tags, **_encode_tags(tags)}
+            values["tags"] = json.dumps(merged)
+        if card_fields:
+            fields = self.card_fields
+            for key, value in card_fields.items():
+                v.key("model card field", key)
+                if value is None:
+                    fields.pop(key, None)
+                else:
+                    fields[key] = _text(key, value)
+            values["card"] = json.dumps(fields)
+        if values:
+            self._store.models.update_version(self.name, self.version, **values)
+        return self
+
+    # -- the model -----------------------------------------------------------------------------
+
+    def load(self, trusted: bool | list[str] = False) -> Any:
+        """The model object, read and verified against its sha256 on every call
+        (``IntegrityError`` if the stored file changed).
+
+        scikit-learn models load safely by default; pickled models and skops files naming
+        other types need ``trusted=True`` (or the list of type names to trust).
+        """
+        row = self._row()
+        data = self._store.artifacts.get_bytes(row["digest"], f"{self.uri} ({row['flavor']})")
+        model = persistence.deserialize(row["flavor"], data, self.uri, trusted)
+        persistence.warn_on_version_differences(self.uri, json.loads(row["packages"]))
+        return model
+
+    def _model_for(self, trusted: bool | list[str]) -> Any:
+        # predict() on the same object reuses the model it loaded (with the same trust).
+        key = trusted if isinstance(trusted, bool) else tuple(sorted(trusted))
+        cached = self.__dict__.get("_loaded")
+        if cached is None or cached[0] != key:
+            cached = (key, self.load(trusted))
+            self.__dict__["_loaded"] = cached
+        return cached[1]
+
+    def predict(self, data: Any, trusted: bool | list[str] = False) -> Any:
+        """Check ``data`` against the signature (``SchemaViolation`` names what is wrong),
+        then return ``model.predict(data)``. The model is loaded once per ``ModelVersion``."""
+        model = self._model_for(trusted)
+        if not hasattr(model, "predict"):
+            raise InvalidModel(f"{self.uri} ({self.model_class}) has no predict method")
+        return model.predict(self.signature.check(data, self.uri))
+
+    def predict_proba(self, data: Any, trusted: bool | list[str] = False) -> Any:
+        """Class probabilities, after the same schema check as :meth:`predict`."""
+        model = self._model_for(trusted)
+        if not hasattr(model, "predict_proba"):
+            raise InvalidModel(f"{self.uri} ({self.model_class}) has no predict_proba method")
+        return model.predict_proba(self.signature.check(data, self.uri))
+
+    # -- lifecycle shortcuts -------------------------------------------------------------------
+
+    def promote(
+        self, to: str = "production", reason: str | None = None, gates: list[str] | None = None
+    ) -> ModelVersion:
+        from .lifecycle import promote
+
+        return promote(self.name, self.version, to=to, reason=reason, gates=gates)
+
+    def set_alias(self, alias: str, reason: str | None = None) -> ModelVersion:
+        from .lifecycle import set_alias
+
+        return set_alias(self.name, alias, self.version, reason=reason)
+
+    def card(self):
+        """The model card of this version (Markdown and HTML)."""
+        from .card import ModelCard
+
+        return ModelCard(self)
+
+    # -- display -------------------------------------------------------------------------------
+
+    def summary(self) -> str:
+        row = self._row()
+        where = ", ".join(filter(None, [row["stage"], *row["aliases"]])) or "no stage"
+        lines = [
+            f"{self.uri}  [{where}]",
+            f"  {row['model_class']} ({row['flavor']}), registered "
+            f"{_when(row['created_at'])} by {row['user_name'] or 'unknown'}",
+        ]
+        if row["run_id"]:
+            lines.append(f"  run {row['run_id']}")
+        metrics = self.metrics
+        if metrics:
+            lines.append("  metrics " + ", ".join(f"{k}={m:.4g}" for k, m in metrics.items()))
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(self.summary())
+
+    def _repr_html_(self) -> str:
+        return self.card().to_html(compact=True)
+
+
+def _when(timestamp: float | None) -> str:
+    import datetime as dt
+
+    if timestamp is None:
+        return "-"
+    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _text(field: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidModel(f"{field} must be a string, got {type(value).__name__}")
+    if "\x00" in value:
+        raise InvalidModel(f"{field} cannot contain NUL characters")
+    return value
+
+
+def _encode_tags(tags: dict[str, Any]) -> dict[str, str]:
+    if not isinstance(tags, dict):
+        raise InvalidModel(f"tags must be a dict of key -> value, got {type(tags).__name__}")
+    return {v.key("tag", k): v.tag_value(k, val) for k, val in tags.items()}
+
+
+# -- registering ------------------------------------------------------------------------------
+
+
+def _check_model(model: Any) -> None:
+    if model is None or isinstance(model, (str, bytes, int, float, dict, list, tuple)):
+        raise InvalidModel(
+            f"register_model takes a fitted model object, got {type(model).__name__}"
+        )
+    if is_estimator(model):
+        if not is_fitted_estimator(model):
+            raise InvalidModel(
+                f"this {type(model).__name__} is not fitted: call .fit(X, y) before registering it"
+            )
+        return
+    if not (
+        callable(getattr(model, "predict", None)) or callable(getattr(model, "transform", None))
+    ):
+        raise InvalidModel(
+            f"a {type(model).__name__} has neither predict nor transform; register a fitted "
+            "estimator (scikit-learn or any object with .predict)"
+        )
+
+
+def _resolve_run(store: Store, model: Any, run: Any) -> str | None:
+    if run is None:
+        found = run_that_fitted(model)
+        if found is None:
+            active = active_run()
+            found = active.run_id if active is not None else None
+        return found
+    if isinstance(run, Run):
+        return run.run_id
+    if isinstance(run, str):
+        return store.meta.resolve_run_id(run)
+    raise InvalidModel(f"run= takes a Run or a run id, got {type(run).__name__}")
+
+
+def _signature_from_run(store: Store, run_id: str, model: Any) -> Signature | None:
+    """The schema of the data the run recorded as this model's training input."""
+    details = store.meta.run_details(run_id)
+    data = details["data"]
+    digest = estimator_digest(model) if is_estimator(model) else None
+    fit_inputs: list[str] = []
+    for row in data:
+        if row["kind"] == "estimator" and row["digest"] == digest:
+            fit_inputs = json.loads(row["info"] or "{}").get("fit_inputs", [])
+            break
+    if not fit_inputs:
+        return None
+    by_name = {r["name"]: r for r in data if r["kind"] != "estimator" and r["schema"]}
+    row = by_name.get(fit_inputs[0])
+    if row is None:
+        return None
+    info = json.loads(row["info"] or "{}")
+    return Signature.from_schema(
+        json.loads(row["schema"]),
+        info.get("categories"),
+        model,
+        f"run {run_id[:8]}: {fit_inputs[0]}",
+    )
+
+
+def _signature(store: Store, model: Any, run_id: str | None, input_example: Any) -> Signature:
+    if input_example is not None:
+        signature = Signature.from_frame(input_example, model)
+        method = getattr(model, "predict", None) or getattr(model, "transform", None)
+        try:
+            method(
+                signature.check(input_example).iloc[:5]
+                if hasattr(input_example, "iloc")
+                else input_example[:5]
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure means the example is wrong
+            raise InvalidModel(
+                f"input_example does not work with the model: {type(exc).__name__}: {exc}"
+            ) from None
+        return signature
+    if run_id is not None:
+        found = _signature_from_run(store, run_id, model)
+        if found is not None:
+            return found
+    return Signature.from_model(model)
+
+
+def register_model(
+    model: Any,
+    name: str,
+    run: Run | str | None = None,
+    description: str | None = None,
+    tags: dict[str, Any] | None = None,
+    input_example: Any = None,
+) -> ModelVersion:
+    """Store ``model`` as the next version of ``name`` and return it.
+
+    The producing run is found automatically when the model was fitted in a ``%%track`` cell
+    (or inside the active run); its recorded training data gives the signature unless
+    ``input_example`` is given.
+
+    >>> import nbmlops
+    >>> mv = nbmlops.register_model(model, "churn", description="GBM on 2024 data")  # doctest: +SKIP
+    >>> mv.version  # doctest: +SKIP
+    1
+    """
+    name = model_name(name)
+    _check_model(model)
+    if description is not None:
+        description = _text("description", description)
+    encoded_tags = _encode_tags(tags or {})
+    store = _store()
+    run_id = _resolve_run(store, model, run)
+    signature = _signature(store, model, run_id, input_example)
+    flavor, data, untrusted = persistence.serialize(model)
+    digest, size = store.artifacts.put_bytes(data)
+    row = {
+        "stage": None,
+        "run_id": run_id,
+        "flavor": flavor,
+        "digest": digest,
+        "size": size,
+        "model_class": class_path(model),
+        "model_digest": estimator_digest(model) if is_estimator(model) else None,
+        "untrusted_types": json.dumps(untrusted),
+        "packages": json.dumps(persistence.package_versions(model)),
+        "signature": signature.to_json(),
+        "description": description,
+        "tags": json.dumps(encoded_tags),
+        "card": json.dumps({}),
+        "created_at": time.time(),
+        "user_name": _user(),
+    }
+    version = store.models.register(name, row, _user(), description)
+    if run_id is not None:
+        # The run lists the model file among its artifacts, so its lineage reads both ways.
+        extension = "skops" if flavor == persistence.SKOPS else "pkl"
+        store.meta.add_artifacts(
+            run_id,
+            [
+                {
+                    "name": f"models/{name}/v{version}/model.{extension}",
+                    "digest": digest,
+                    "size": size,
+                    "media_type": "application/octet-stream",
+                    "created_at": row["created_at"],
+                }
+            ],
+        )
+    return ModelVersion(store, name, version)
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def resolve(ref: str | ModelRef, version: int | None = None) -> ModelVersion:
+    store = _store()
+    parsed = ref if isinstance(ref, ModelRef) else parse_ref(ref, version)
+    number = parsed.version
+    if number is None:
+        number = store.models.resolve(parsed.name, parsed.selector or "production")
+    mv = ModelVersion(store, parsed.name, number)
+    mv._row()  # raises ModelNotFound for a missing version
+    return mv
+
+
+def get_model(ref: str, version: int | None = None) -> ModelVersion:
+    """The :class:`ModelVersion` that ``ref`` names.
+
+    ``ref`` is ``models:/NAME/VERSION``, ``models:/NAME@ALIAS`` (a stage such as
+    ``production``, a free alias or ``latest``), ``NAME@ALIAS``, or ``NAME`` with
+    ``version=`` (without it: the production version).
+    """
+    return resolve(ref, version)
+
+
+def load_model(ref: str, version: int | None = None, trusted: bool | list[str] = False) -> Any:
+    """Load the model object ``ref`` names, e.g. ``load_model("models:/churn@production")``.
+
+    Safe by default: see :meth:`ModelVersion.load` for ``trusted``.
+    """
+    return resolve(ref, version).load(trusted)
+
+
+def models() -> pd.DataFrame:
+    """Every registered model: versions, latest and production version, aliases."""
+    import pandas as pd
+
+    rows = _store().models.list_models()
+    frame = pd.DataFrame(
+        [
+            {
+                "name": r["name"],
+                "versions": int(r["versions"] or 0),
+                "latest_version": r["latest_version"],
+                "production_version": r["production_version"],
+                "aliases": ", ".join(f"{a}={ver}" for a, ver in sorted(r["aliases"].items())),
+                "description": r["description"],
+                "updated_at": r["updated_at"],
+            }
+            for r in rows
+        ],
+        columns=[
+            "name",
+            "versions",
+            "latest_version",
+            "production_version",
+            "aliases",
+            "description",
+            "updated_at",
+        ],
+    )
+    frame["updated_at"] = pd.to_datetime(frame["updated_at"].astype(float), unit="s", utc=True)
+    for column in ("latest_version", "production_version"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+def model_versions(name: str) -> pd.DataFrame:
+    """The versions of ``name``: stage, aliases, run, class, metrics (``metrics.*``)."""
+    import pandas as pd
+
+    store = _store()
+    name = model_name(name)
+    rows = store.models.list_versions(name)
+    records = []
+    for r in rows:
+        mv = ModelVersion(store, name, r["version"])
+        records.append(
+            {
+                "version": r["version"],
+                "stage": r["stage"],
+                "aliases": ", ".join(r["aliases"]),
+                "run_id": r["run_id"],
+                "model_class": r["model_class"],
+                "flavor": r["flavor"],
+                "created_at": r["created_at"],
+                "user": r["user_name"],
+                "description": r["description"],
+                **{f"metrics.{k}": val for k, val in mv.metrics.items()},
+            }
+        )
+    base = [
+        "version",
+        "stage",
+        "aliases",
+        "run_id",
+        "model_class",
+        "flavor",
+        "created_at",
+        "user",
+        "description",
+    ]
+    metric_cols = sorted({c for rec in records for c in rec if c.startswith("metrics.")})
+    frame = pd.DataFrame.from_records(records, columns=base + metric_cols)
+    frame["created_at"] = pd.to_datetime(frame["created_at"].astype(float), unit="s", utc=True)
+    return frame
