@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import nbmlops
+from nbmlops.store import SCHEMA_VERSION
 
 
 def cli(workspace: Path, *args: str) -> subprocess.CompletedProcess:
@@ -80,7 +81,7 @@ def test_doctor_reports_workspace_counts_and_marks_stale_runs(workspace):
     out = cli(workspace, "doctor")
     assert out.returncode == 0, out.stderr
     assert str(workspace) in out.stdout
-    assert "schema         version 1" in out.stdout
+    assert f"schema         version {SCHEMA_VERSION}" in out.stdout
     assert "runs           3" in out.stdout
     assert f"1 marked KILLED now: {run.run_id[:8]}" in out.stdout
     assert nbmlops.get_run(run.run_id).status == "KILLED"
@@ -100,3 +101,82 @@ def test_doctor_on_a_bad_store_url_explains(tmp_path):
     )
     assert out.returncode == 2
     assert "cannot parse store URL" in out.stderr and "Traceback" not in out.stderr
+
+
+# -- models --------------------------------------------------------------------------------------
+
+
+def _two_models() -> None:
+    from sklearn.datasets import load_iris
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    for depth, f1 in ((1, 0.6), (3, 0.95)):
+        with nbmlops.start_run(name=f"depth-{depth}") as run:
+            model = DecisionTreeClassifier(max_depth=depth).fit(X, y)
+            nbmlops.log_metric("f1", f1)
+        nbmlops.register_model(model, "iris", run=run, input_example=X)
+
+
+def test_models_ls_show_promote_rollback_and_card(workspace, tmp_path):
+    empty = cli(workspace, "models", "ls")
+    assert empty.returncode == 0 and "no models yet" in empty.stdout
+    _two_models()
+    listed = cli(workspace, "models", "ls")
+    assert listed.returncode == 0, listed.stderr
+    assert "iris" in listed.stdout
+
+    promoted = cli(workspace, "models", "promote", "iris", "1", "--reason", "first")
+    assert promoted.returncode == 0, promoted.stderr
+    assert "models:/iris/1 is now production" in promoted.stdout
+    gated = cli(
+        workspace,
+        "models",
+        "promote",
+        "iris",
+        "2",
+        "-g",
+        "metrics.f1 >= 0.9",
+        "-g",
+        "metrics.f1 >= champion.metrics.f1",
+        "-r",
+        "better",
+    )
+    assert gated.returncode == 0, gated.stderr
+    assert nbmlops.get_model("iris").version == 2
+
+    shown = cli(workspace, "models", "show", "iris", "--history")
+    assert shown.returncode == 0, shown.stderr
+    assert "production" in shown.stdout and "archived" in shown.stdout
+    assert "better" in shown.stdout and "history" in shown.stdout
+    as_json = json.loads(cli(workspace, "models", "show", "iris", "--json").stdout)
+    assert [v["stage"] for v in as_json["versions"]] == ["archived", "production"]
+
+    rolled = cli(workspace, "models", "rollback", "iris", "-r", "v2 misbehaves")
+    assert rolled.returncode == 0, rolled.stderr
+    assert "models:/iris/1 is production again" in rolled.stdout
+    assert nbmlops.get_model("iris").version == 1
+
+    card = cli(workspace, "models", "card", "iris@production", "--out", str(tmp_path / "c.html"))
+    assert card.returncode == 0, card.stderr
+    assert "Model card: iris v1" in (tmp_path / "c.html").read_text()
+    markdown = cli(workspace, "models", "card", "models:/iris/2")
+    assert markdown.stdout.startswith("# Model card: iris v2")
+    doctor = cli(workspace, "doctor")
+    assert "models         1 (2 versions)" in doctor.stdout
+
+
+def test_models_cli_failures_exit_nonzero_with_the_reason(workspace):
+    _two_models()
+    nbmlops.promote("iris", 2)
+    gate = cli(
+        workspace, "models", "promote", "iris", "1", "-g", "metrics.f1 >= champion.metrics.f1"
+    )
+    assert gate.returncode == 1
+    assert "[FAIL] metrics.f1 >= champion.metrics.f1" in gate.stderr
+    assert nbmlops.get_model("iris").version == 2
+    unknown = cli(workspace, "models", "show", "irs")
+    assert unknown.returncode == 2 and "did you mean iris" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    nothing = cli(workspace, "models", "rollback", "iris")
+    assert nothing.returncode == 2 and "nothing to roll back to" in nothing.stderr

@@ -1,4 +1,5 @@
-"""IPython magics: ``%%track`` records a cell as a run; ``%runs`` shows the run table.
+"""IPython magics: ``%%track`` records a cell as a run; ``%runs`` shows the run table;
+``%register`` and ``%models`` work with the model registry.
 
 ``%load_ext nbmlops`` registers them. The tracked cell is executed in the user namespace with
 IPython's own compiler and display hook (never a nested ``run_cell``, which would fire
@@ -228,9 +229,83 @@ class TrackingMagics(Magics):
         )
 
 
+@magics_class
+class RegistryMagics(Magics):
+    """``%register`` and ``%models``."""
+
+    @magic_arguments()
+    @argument("variable", help="The notebook variable holding the fitted model.")
+    @argument("--name", "-n", required=True, help="Registered model name, e.g. churn.")
+    @argument("--description", "-d", nargs="+", default=None, help="What this version is.")
+    @argument(
+        "--input-example",
+        "-x",
+        default=None,
+        help="Variable holding example input (DataFrame): gives the signature.",
+    )
+    @argument("--alias", "-a", default=None, help="Also point this free alias at the version.")
+    @argument(
+        "--stage",
+        "-s",
+        default=None,
+        choices=["staging", "production"],
+        help="Also promote the new version to this stage.",
+    )
+    @line_magic
+    def register(self, line: str):
+        """Register a fitted model from the notebook: ``%register model --name churn``.
+
+        The run that fitted it (a ``%%track`` cell) is found automatically.
+        """
+        args = parse_argstring(self.register, line)
+        from . import registry
+
+        ns = self.shell.user_ns
+        if args.variable not in ns:
+            raise NbmlopsError(
+                f"%register: no variable named {args.variable!r} in the notebook; "
+                "give the name of the fitted model, e.g. %register model --name churn"
+            )
+        example = None
+        if args.input_example is not None:
+            if args.input_example not in ns:
+                raise NbmlopsError(f"%register: no variable named {args.input_example!r}")
+            example = ns[args.input_example]
+        mv = registry.register_model(
+            ns[args.variable],
+            args.name,
+            description=" ".join(args.description) if args.description else None,
+            input_example=example,
+        )
+        if args.alias:
+            registry.set_alias(mv.name, args.alias, mv.version)
+        if args.stage:
+            registry.promote(mv.name, mv.version, to=args.stage, reason="%register --stage")
+        run = f" from run {mv.run_id[:8]}" if mv.run_id else ""
+        print(f"nbmlops ▸ registered {mv.uri}{run} ({mv.flavor})")
+        return mv
+
+    @magic_arguments()
+    @argument("name", nargs="?", default=None, help="Show the versions of this model.")
+    @argument("--history", action="store_true", help="Show the model's transition history.")
+    @line_magic
+    def models(self, line: str = ""):
+        """``%models`` lists registered models; ``%models NAME`` its versions;
+        ``%models NAME --history`` its transitions."""
+        args = parse_argstring(self.models, line)
+        from . import registry
+
+        if args.name is None:
+            return registry.models()
+        if args.history:
+            return registry.model_history(args.name)
+        return registry.model_versions(args.name)
+
+
 def load_ipython_extension(ipython) -> None:
     """Register the nbmlops magics with ``ipython``."""
     ipython.register_magics(TrackingMagics)
+    ipython.register_magics(RegistryMagics)
 
 
-__all__ = ["TrackingMagics", "load_ipython_extension", "summary_line"]
+__all__ = ["RegistryMagics", "TrackingMagics", "load_ipython_extension", "summary_line"]

@@ -181,3 +181,42 @@ def test_concurrent_first_opens_apply_each_migration_once(raw_engine):
     finally:
         for store in opened:
             store.dispose()
+
+
+def test_a_version_1_store_is_upgraded_in_place_keeping_its_runs(raw_engine):
+    # A workspace written before the model registry existed (schema 1), holding one run …
+    from nbmlops.store.migrations import _v1_initial
+
+    now = time.time()
+    with raw_engine.begin() as conn:
+        _v1_initial(conn)
+        conn.execute(
+            schema.schema_version.insert().values(
+                version=1, applied_at=now, nbmlops_version="0.1.0"
+            )
+        )
+        conn.execute(schema.experiments.insert().values(name="default", created_at=now))
+        experiment_id = conn.execute(select(schema.experiments.c.experiment_id)).scalar_one()
+        conn.execute(
+            schema.runs.insert().values(
+                run_id="a" * 32,
+                experiment_id=experiment_id,
+                name="old",
+                status="FINISHED",
+                start_time=now,
+                end_time=now + 1,
+                heartbeat_at=now + 1,
+            )
+        )
+        conn.execute(
+            schema.latest_metrics.insert().values(
+                run_id="a" * 32, key="acc", value=0.5, step=0, timestamp=now
+            )
+        )
+    assert "model_versions" not in _tables(raw_engine)
+    # … opened by this nbmlops gains the registry tables and keeps what it had.
+    nbmlops.configure(reset=True)
+    assert nbmlops.get_run("a" * 32).metrics == {"acc": 0.5}
+    assert _tables(raw_engine) >= ALL_TABLES
+    assert [v for v, _ in _versions(raw_engine)] == [v for v, _d, _s in MIGRATIONS]
+    assert nbmlops.models().empty

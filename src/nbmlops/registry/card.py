@@ -166,13 +166,16 @@ class ModelCard:
             )
         if row["source"]:
             lineage["Notebook / script"] = row["source"]
-        trained = []
-        for name, data in {**run.inputs, **run.outputs}.items():
-            if data["info"].get("used_in_fit"):
-                shape = "×".join(map(str, data["shape"] or ()))
-                trained.append(f"{name} ({shape}, sha256 {data['digest'][:12]}…)")
+        inputs, outputs = run.inputs, run.outputs
+        # Data passed to fit in a %%track cell; else whatever the run logged as its inputs.
+        trained = {
+            n: d for n, d in {**inputs, **outputs}.items() if d["info"].get("used_in_fit")
+        } or {n: d for n, d in inputs.items() if d["kind"] != "estimator"}
         if trained:
-            lineage["Training data"] = "; ".join(trained)
+            lineage["Training data"] = "; ".join(
+                f"{name} ({'×'.join(map(str, data['shape'] or ()))}, sha256 {data['digest'][:12]}…)"
+                for name, data in trained.items()
+            )
         features = [c.name for c in mv.signature.columns]
         if features:
             lineage["Features"] = ", ".join(features)

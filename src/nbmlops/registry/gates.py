@@ -135,7 +135,8 @@ class _Evaluator:
             return float(self.candidate[key])
         raise InvalidModel(
             f"cannot read gate {self.gate!r}: unknown name {ref!r} (use metrics.KEY or "
-            "champion.metrics.KEY)"
+            "champion.metrics.KEY, and backticks around names with other characters: "
+            "`metrics.f1-macro`)"
         )
 
 

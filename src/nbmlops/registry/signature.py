@@ -265,9 +265,9 @@ def output_of(model: Any) -> dict:
         except TypeError:
             pass
     if hasattr(model, "predict"):
-        from sklearn.base import is_regressor
+        from sklearn.base import BaseEstimator, is_regressor
 
-        if is_regressor(model):
+        if isinstance(model, BaseEstimator) and is_regressor(model):
             return {"kind": "number"}
         return {"kind": "array"}
     if hasattr(model, "transform"):
