@@ -1,14 +1,98 @@
-"""Every example notebook runs top to bottom under papermill, in a throwaway workspace."""
+"""Every example notebook runs top to bottom under papermill, in a throwaway workspace, and
+leaves behind what its text promises."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import nbmlops
 
-NOTEBOOKS = sorted((Path(__file__).parent.parent / "example_notebooks").glob("[0-9]*.ipynb"))
+# Papermill outputs saved next to the notebooks (``*.out.ipynb``, git-ignored) are not examples.
+NOTEBOOKS = sorted(
+    path
+    for path in (Path(__file__).parent.parent / "example_notebooks").glob("[0-9]*.ipynb")
+    if not path.name.endswith(".out.ipynb")
+)
+
+
+def check_track_experiments() -> None:
+    frame = nbmlops.runs()
+    assert len(frame) >= 3, "the example tracks several cells"
+    assert set(frame["status"]) == {"FINISHED"}
+    assert frame["metrics.accuracy"].notna().any()
+
+
+def check_model_registry() -> None:
+    # Two versions of one model; the rollback put the tree (version 1) back in production.
+    listed = nbmlops.models().set_index("name")
+    assert list(listed.index) == ["cancer"]
+    assert listed.loc["cancer", "versions"] == 2
+    assert listed.loc["cancer", "latest_version"] == 2
+    assert listed.loc["cancer", "production_version"] == 1
+
+    tree = nbmlops.get_model("models:/cancer@production")
+    logreg = nbmlops.get_model("models:/cancer/2")
+    assert tree.version == 1 and tree.stage == "production"
+    assert tree.model_class == "sklearn.tree.DecisionTreeClassifier"
+    assert logreg.stage == "archived"
+    assert logreg.model_class == "sklearn.pipeline.Pipeline"
+
+    # Every change, in order; the gated promotion that failed left no row.
+    history = nbmlops.model_history("cancer")
+    changes = history.assign(to_stage=history["to_stage"].fillna(""))
+    assert list(changes[["version", "action", "to_stage"]].itertuples(index=False, name=None)) == [
+        (1, "register", ""),
+        (2, "register", ""),
+        (1, "promote", "production"),
+        (1, "promote", "archived"),
+        (2, "promote", "production"),
+        (2, "rollback", "archived"),
+        (1, "rollback", "production"),
+    ]
+    assert history["reason"].iloc[2:].notna().all(), "every promotion and rollback says why"
+
+    runs = nbmlops.runs(experiment="registry-tour").set_index("run_id")
+    for mv in (tree, logreg):
+        # Lineage: each version points at the FINISHED %%track run that fitted it ...
+        assert mv.run_id in runs.index
+        assert nbmlops.get_run(mv.run_id).status == "FINISHED"
+        assert f"models/cancer/v{mv.version}/model.skops" in mv.run.artifacts
+        # ... whose training data gave the signature: the 30 float columns of the dataset.
+        assert mv.signature.source.endswith(": Xtr")
+        assert len(mv.signature.columns) == 30
+        assert mv.signature.output == {"kind": "classes", "classes": [0, 1]}
+        # evaluate() stored overall and per-segment metrics, which gates and cards read.
+        evaluation = mv.evaluation.set_index("segment")
+        assert set(evaluation.index) == {
+            "",
+            "radius_band=small",
+            "radius_band=medium",
+            "radius_band=large",
+        }
+        assert evaluation.loc["", "n"] == sum(
+            evaluation.loc[f"radius_band={band}", "n"] for band in ("small", "medium", "large")
+        )
+        for metric in ("accuracy", "precision", "recall", "f1", "roc_auc"):
+            assert 0.0 <= mv.metrics[metric] <= 1.0
+        assert mv.metrics["f1"] == pytest.approx(evaluation.loc["", "f1"])
+        assert mv.metrics["f1"] >= 0.9
+    assert logreg.metrics["f1"] >= tree.metrics["f1"], "the gates the notebook passed"
+
+    # The production model loads safely and predicts; the card fields were written.
+    model = nbmlops.load_model("models:/cancer@production")
+    assert type(model).__name__ == "DecisionTreeClassifier"
+    assert set(tree.card_fields) == {"intended_use", "limitations"}
+    card = nbmlops.model_card("cancer").to_markdown()
+    assert tree.card_fields["intended_use"] in card
+
+
+CHECKS: dict[str, Callable[[], None]] = {
+    "01_track_experiments": check_track_experiments,
+    "02_model_registry": check_model_registry,
+}
 
 
 @pytest.mark.slow
@@ -16,6 +100,9 @@ NOTEBOOKS = sorted((Path(__file__).parent.parent / "example_notebooks").glob("[0
 def test_example_notebook_runs_under_papermill(notebook: Path, workspace: Path, tmp_path: Path):
     import papermill
 
+    check = CHECKS.get(notebook.stem)
+    if check is None:
+        pytest.fail(f"add the assertions for {notebook.name} to CHECKS in {Path(__file__).name}")
     output = tmp_path / notebook.name
     # The kernel inherits NBMLOPS_HOME from the workspace fixture: the repository is untouched.
     papermill.execute_notebook(
@@ -25,7 +112,4 @@ def test_example_notebook_runs_under_papermill(notebook: Path, workspace: Path, 
         cwd=str(notebook.parent),
         progress_bar=False,
     )
-    frame = nbmlops.runs()
-    assert len(frame) >= 3, "the example tracks several cells"
-    assert set(frame["status"]) == {"FINISHED"}
-    assert frame["metrics.accuracy"].notna().any()
+    check()

@@ -279,3 +279,15 @@ def test_database_refuses_a_second_production_row(three_versions):
             .values(stage="production")
         )
     assert _stages()[2] is None
+
+
+def test_models_table_updated_at_moves_with_every_change(three_versions):
+    registered = nbmlops.models().loc[0, "updated_at"]
+    time.sleep(0.05)
+    nbmlops.promote("iris", 1)
+    promoted = nbmlops.models().loc[0, "updated_at"]
+    assert promoted > registered
+    time.sleep(0.05)
+    nbmlops.set_alias("iris", "shadow", 2)
+    assert nbmlops.models().loc[0, "updated_at"] > promoted
+    assert nbmlops.models().loc[0, "production_version"] == 1

@@ -466,9 +466,17 @@ class ModelRecords:
                     versions.c.name,
                     func.count().label("versions"),
                     func.max(versions.c.version).label("latest_version"),
-                    func.max(versions.c.created_at).label("updated_at"),
                 )
                 .group_by(versions.c.name)
+                .subquery()
+            )
+            # The last change of any kind: registration, promotion, rollback, alias.
+            changed = (
+                select(
+                    t.model_transitions.c.name,
+                    func.max(t.model_transitions.c.at).label("updated_at"),
+                )
+                .group_by(t.model_transitions.c.name)
                 .subquery()
             )
             production = (
@@ -484,12 +492,13 @@ class ModelRecords:
                         t.registered_models.c.created_at,
                         counts.c.versions,
                         counts.c.latest_version,
-                        counts.c.updated_at,
+                        changed.c.updated_at,
                         production.c.production_version,
                     )
                     .select_from(t.registered_models)
                     .join(counts, counts.c.name == t.registered_models.c.name, isouter=True)
                     .join(production, production.c.name == t.registered_models.c.name, isouter=True)
+                    .join(changed, changed.c.name == t.registered_models.c.name, isouter=True)
                     .order_by(t.registered_models.c.name)
                 )
                 .mappings()
