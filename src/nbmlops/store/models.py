@@ -11,7 +11,6 @@ This module speaks rows and plain values; the user-facing objects live in
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -60,6 +59,14 @@ class ModelRecords:
             select(t.registered_models.c.name)
             .where(t.registered_models.c.name == name)
             .with_for_update()
+        ).scalar()
+        if found is None:
+            raise ModelNotFound(self._unknown_model_message(conn, name))
+
+    def _require_model(self, conn: Connection, name: str) -> None:
+        """Raise ``ModelNotFound`` (suggesting close names) unless ``name`` is registered."""
+        found = conn.execute(
+            select(t.registered_models.c.name).where(t.registered_models.c.name == name)
         ).scalar()
         if found is None:
             raise ModelNotFound(self._unknown_model_message(conn, name))
@@ -347,16 +354,6 @@ class ModelRecords:
         with read_transaction(self.engine) as conn:
             return fn(conn)
 
-    def model_exists(self, name: str) -> bool:
-        return self._read(
-            lambda conn: (
-                conn.execute(
-                    select(t.registered_models.c.name).where(t.registered_models.c.name == name)
-                ).scalar()
-                is not None
-            )
-        )
-
     def get_version(self, name: str, version: int) -> dict:
         def fn(conn):
             row = (
@@ -369,13 +366,7 @@ class ModelRecords:
                 .first()
             )
             if row is None:
-                if (
-                    conn.execute(
-                        select(t.registered_models.c.name).where(t.registered_models.c.name == name)
-                    ).scalar()
-                    is None
-                ):
-                    raise ModelNotFound(self._unknown_model_message(conn, name))
+                self._require_model(conn, name)
                 latest = conn.execute(
                     select(func.max(t.model_versions.c.version)).where(
                         t.model_versions.c.name == name
@@ -402,13 +393,7 @@ class ModelRecords:
         """The version number that ``latest``, a stage or an alias of ``name`` points to."""
 
         def fn(conn):
-            if (
-                conn.execute(
-                    select(t.registered_models.c.name).where(t.registered_models.c.name == name)
-                ).scalar()
-                is None
-            ):
-                raise ModelNotFound(self._unknown_model_message(conn, name))
+            self._require_model(conn, name)
             if selector == "latest":
                 found = conn.execute(
                     select(func.max(t.model_versions.c.version)).where(
@@ -518,13 +503,7 @@ class ModelRecords:
 
     def list_versions(self, name: str) -> list[dict]:
         def fn(conn):
-            if (
-                conn.execute(
-                    select(t.registered_models.c.name).where(t.registered_models.c.name == name)
-                ).scalar()
-                is None
-            ):
-                raise ModelNotFound(self._unknown_model_message(conn, name))
+            self._require_model(conn, name)
             rows = (
                 conn.execute(
                     select(t.model_versions)
@@ -547,13 +526,7 @@ class ModelRecords:
 
     def history(self, name: str) -> list[dict]:
         def fn(conn):
-            if (
-                conn.execute(
-                    select(t.registered_models.c.name).where(t.registered_models.c.name == name)
-                ).scalar()
-                is None
-            ):
-                raise ModelNotFound(self._unknown_model_message(conn, name))
+            self._require_model(conn, name)
             return [
                 dict(r)
                 for r in conn.execute(
@@ -585,19 +558,3 @@ class ModelRecords:
                 .all()
             ]
         )
-
-    def versions_of_run(self, run_id: str) -> list[tuple[str, int]]:
-        return self._read(
-            lambda conn: [
-                tuple(r)
-                for r in conn.execute(
-                    select(t.model_versions.c.name, t.model_versions.c.version).where(
-                        t.model_versions.c.run_id == run_id
-                    )
-                ).all()
-            ]
-        )
-
-
-def decode_json(text: str | None, default: Any) -> Any:
-    return default if text is None else json.loads(text)
