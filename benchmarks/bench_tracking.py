@@ -51,7 +51,9 @@ N_METRICS = 10
 N_STEPS = 10_000
 SPEEDUP_TARGET = 10.0
 IMPORT_TARGET_S = 0.5
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import RESULTS, write_section  # noqa: E402
+
 # MLflow 3 sends usage telemetry from background threads; keep the network out of the timings.
 NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true"}
 
@@ -385,7 +387,7 @@ def report(
 ) -> str:
     env = environment()
     lines = [
-        "# Tracking benchmark: nbmlops vs MLflow (SQLite backend)",
+        "## Tracking benchmark: nbmlops vs MLflow (SQLite backend)",
         "",
         "Made by `benchmarks/bench_tracking.py`; the numbers below come from one run of:",
         "",
@@ -401,13 +403,13 @@ def report(
         "network time is measured). One warm-up run per tool first, so schema creation and "
         "first-run costs are excluded from (a) and (b).",
         "",
-        f"## (a) one run: start, log_params({N_PARAMS}), log_metrics({N_METRICS}), end",
+        f"### (a) one run: start, log_params({N_PARAMS}), log_metrics({N_METRICS}), end",
         "",
         f"{plan.small_runs} repetitions, the two tools interleaved.",
         "",
         *table(small),
         "",
-        f"## (b) {N_STEPS:,} `log_metric(key, value, step=i)` calls in one run, end included",
+        f"### (b) {N_STEPS:,} `log_metric(key, value, step=i)` calls in one run, end included",
         "",
         f"Median of {plan.steps_nbmlops} runs (nbmlops) and {plan.steps_mlflow} (MLflow). "
         "nbmlops buffers metric values and writes the rest when the run ends, so ending the "
@@ -415,7 +417,7 @@ def report(
         "",
         *table(steps),
         "",
-        "## (c) import time, fresh interpreter",
+        "### (c) import time, fresh interpreter",
         "",
         f"Median of {plan.imports} subprocesses. `import nbmlops` loads only the package "
         "`__init__`: its public names are resolved lazily, so that number alone says little. "
@@ -430,7 +432,7 @@ def report(
         "",
         *table(cold),
         "",
-        "## Targets",
+        "### Targets",
         "",
         "| target | measured | result |",
         "|---|---:|---|",
@@ -507,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(text)
     if not args.no_write:
-        RESULTS.write_text(text)
+        write_section("bench_tracking", text)
         print(f"written to {RESULTS}")
     missed = [g for g in goals if not g.passed]
     return 1 if args.check and missed else 0

@@ -9,6 +9,17 @@ import nbmlops
 
 EXPECTED = {
     "ActiveRun",
+    "ColumnExpectation",
+    "DriftReport",
+    "Expectations",
+    "MonitoringError",
+    "ValidationResult",
+    "drift_report",
+    "drift_reports",
+    "expectations_from",
+    "load_drift_report",
+    "load_expectations",
+    "validate",
     "Fingerprint",
     "GateFailed",
     "InvalidModel",

@@ -195,3 +195,10 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return "—" if value is None else str(value)
+
+
+# -- monitoring -------------------------------------------------------------------------------
+
+
+class MonitoringError(NbmlopsError, ValueError):
+    """A drift report or data validation cannot be computed from what was given."""

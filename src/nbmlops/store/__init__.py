@@ -15,6 +15,7 @@ from .artifacts import ArtifactStore, check_no_clash, validate_artifact_name
 from .metadata import KILLED_REASON, TERMINAL, MetadataStore
 from .migrations import LATEST as SCHEMA_VERSION
 from .models import ModelRecords
+from .monitoring import MonitoringRecords
 
 __all__ = [
     "KILLED_REASON",
@@ -23,6 +24,7 @@ __all__ = [
     "ArtifactStore",
     "MetadataStore",
     "ModelRecords",
+    "MonitoringRecords",
     "Store",
     "check_no_clash",
     "get_store",
@@ -38,6 +40,7 @@ class Store:
         self.meta = MetadataStore(settings.store_url)
         self.artifacts = ArtifactStore(settings.artifacts)
         self.models = ModelRecords(self.meta)
+        self.monitoring = MonitoringRecords(self.meta)
 
     def __repr__(self) -> str:
         return f"Store({self.meta!r}, {self.artifacts!r})"

@@ -237,6 +237,45 @@ model_metrics = Table(
     Column("at", Float, nullable=False),
 )
 
+# -- monitoring (schema version 3) --------------------------------------------------------------
+
+drift_reports = Table(
+    "drift_reports",
+    metadata,
+    Column("report_id", String(RUN_ID_LEN), primary_key=True),
+    Column("name", String(KEY_LEN), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("run_id", String(RUN_ID_LEN), ForeignKey("runs.run_id"), nullable=True),
+    Column("model_name", String(MODEL_NAME_LEN), nullable=True),
+    Column("model_version", Integer, nullable=True),
+    Column("dataset_drift", Boolean, nullable=False),
+    Column("n_drifted", Integer, nullable=False),
+    Column("n_columns", Integer, nullable=False),
+    Column("drifted_columns", Text, nullable=False),  # JSON list
+    Column("reference_rows", BigInteger, nullable=False),
+    Column("current_rows", BigInteger, nullable=False),
+    Column("json_digest", String(DIGEST_LEN), nullable=False),
+    Column("html_digest", String(DIGEST_LEN), nullable=False),
+    Column("html_size", BigInteger, nullable=False),
+    Index("ix_drift_reports_created", "created_at"),
+    Index("ix_drift_reports_model", "model_name", "model_version"),
+)
+
+expectation_suites = Table(
+    "expectation_suites",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("name", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("run_id", String(RUN_ID_LEN), ForeignKey("runs.run_id"), nullable=True),
+    Column("model_name", String(MODEL_NAME_LEN), nullable=True),
+    Column("model_version", Integer, nullable=True),
+    Column("document", Text, nullable=False),  # JSON of the suite
+    Index("ix_expectation_suites_name", "name", "id"),
+)
+
 V1_TABLES = (
     schema_version,
     experiments,
@@ -250,3 +289,4 @@ V1_TABLES = (
     data_io,
 )
 V2_TABLES = (registered_models, model_versions, model_aliases, model_transitions, model_metrics)
+V3_TABLES = (drift_reports, expectation_suites)

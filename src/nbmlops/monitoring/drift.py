@@ -1,0 +1,654 @@
+"""``drift_report``: per-column drift between a reference and a current DataFrame.
+
+Test choice (``method="auto"``), per column, on its non-missing values:
+
+============  ======================  =========================================
+column        reference ≤ 1000 values  reference > 1000 values
+============  ======================  =========================================
+numeric       ``ks`` (p-value)         ``wasserstein`` (normalized, ≥ 0.1)
+categorical   ``chi2`` (p-value)       ``jensenshannon`` (≥ 0.1)
+============  ======================  =========================================
+
+Numeric columns with at most 5 distinct values are compared as categories; booleans, strings
+and pandas categoricals are categorical; datetimes are compared as seconds since 1970 (noted).
+p-values are corrected for multiple testing across columns (Benjamini-Hochberg by default)
+and a column drifts when its adjusted p-value is below the threshold (0.05). PSI is reported
+for every column, and orders the summary.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import MonitoringError
+from . import stats
+
+METHODS = ("ks", "chi2", "wasserstein", "jensenshannon", "psi")
+P_VALUE_METHODS = ("ks", "chi2")
+DEFAULT_THRESHOLDS = {
+    "ks": 0.05,
+    "chi2": 0.05,
+    "wasserstein": 0.1,
+    "jensenshannon": 0.1,
+    "psi": 0.2,
+}
+SMALL_SAMPLE = 1000
+FEW_VALUES = 5
+HIST_BINS = 40
+ECDF_POINTS = 101
+TOP_CATEGORIES = 30
+TOP_SEGMENTS = 10
+NULL_SHIFT = 0.05
+PROGRESS_CELLS = 5_000_000
+
+
+@dataclass
+class ColumnDrift:
+    """Everything computed for one column: the test, PSI, missing values, notes, plot data."""
+
+    column: str
+    role: str  # feature | target | prediction
+    kind: str  # numeric | categorical | datetime | empty
+    method: str | None
+    statistic: float | None
+    p_value: float | None
+    threshold: float | None
+    psi: float
+    n_reference: int
+    n_current: int
+    null_reference: float
+    null_current: float
+    notes: list[str] = field(default_factory=list)
+    p_adjusted: float | None = None
+    drifted: bool = False
+    plot: dict[str, Any] = field(default_factory=dict)
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    # Kept while the report is computed (segment attribution), never serialized.
+    _bins: Any = None
+
+    @property
+    def null_shift(self) -> bool:
+        return abs(self.null_current - self.null_reference) >= NULL_SHIFT
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        out["null_shift"] = self.null_shift
+        return out
+
+
+# -- preparing a column ------------------------------------------------------------------------
+
+
+@dataclass
+class _Prepared:
+    kind: str
+    ref: Any  # numeric: sorted float array; categorical: pandas Series of values
+    cur: Any
+    n_ref_total: int
+    n_cur_total: int
+    notes: list[str]
+
+
+def _is_categorical_dtype(series) -> bool:
+    import pandas as pd
+
+    dtype = series.dtype
+    return (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+    )
+
+
+def _numeric_values(series, notes: list[str], side: str) -> np.ndarray:
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        values = series.dropna()
+        if getattr(values.dt, "tz", None) is not None:
+            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        return values.astype("datetime64[ns]").astype("int64").to_numpy() / 1e9
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    infinite = np.isinf(values)
+    if infinite.any():
+        notes.append(f"{int(infinite.sum())} infinite values in {side} ignored")
+    return values[np.isfinite(values)]
+
+
+def _prepare(column: str, reference, current, categorical: set[str]) -> _Prepared:
+    import pandas as pd
+
+    notes: list[str] = []
+    ref_s, cur_s = reference[column], current[column]
+    is_datetime = [pd.api.types.is_datetime64_any_dtype(s.dtype) for s in (ref_s, cur_s)]
+    if any(is_datetime) and not all(is_datetime):
+        raise MonitoringError(
+            f"column {column!r} is a datetime in one frame and not in the other "
+            f"({ref_s.dtype} vs {cur_s.dtype}); convert both the same way"
+        )
+    if column in categorical or _is_categorical_dtype(ref_s) or _is_categorical_dtype(cur_s):
+        if (
+            column not in categorical
+            and (
+                pd.api.types.is_numeric_dtype(ref_s.dtype)
+                != pd.api.types.is_numeric_dtype(cur_s.dtype)
+            )
+            and not (pd.api.types.is_bool_dtype(ref_s) and pd.api.types.is_bool_dtype(cur_s))
+        ):
+            notes.append(f"dtypes differ ({ref_s.dtype} vs {cur_s.dtype}): compared as categories")
+        ref_v, cur_v = _category_values(ref_s), _category_values(cur_s)
+        return _Prepared("categorical", ref_v, cur_v, len(ref_s), len(cur_s), notes)
+    kind = "datetime" if all(is_datetime) else "numeric"
+    if kind == "datetime":
+        notes.append("datetimes compared as seconds since 1970-01-01 UTC")
+    ref_v = _numeric_values(ref_s, notes, "reference")
+    cur_v = _numeric_values(cur_s, notes, "current")
+    ref_v.sort()
+    cur_v.sort()
+    if kind == "numeric" and _few_distinct(ref_v, cur_v):
+        n_distinct = len(np.unique(np.concatenate([ref_v, cur_v])))
+        notes.append(f"{n_distinct} distinct values: compared as categories")
+        return _Prepared(
+            "categorical", pd.Series(ref_v), pd.Series(cur_v), len(ref_s), len(cur_s), notes
+        )
+    return _Prepared(kind, ref_v, cur_v, len(ref_s), len(cur_s), notes)
+
+
+def _few_distinct(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> bool:
+    """At most FEW_VALUES distinct values across both sorted arrays (and at least one)."""
+    distinct = []
+    for values in (ref_sorted, cur_sorted):
+        if len(values) == 0:
+            continue
+        if np.count_nonzero(values[1:] != values[:-1]) + 1 > FEW_VALUES:
+            return False
+        distinct.append(values[np.concatenate([[True], values[1:] != values[:-1]])])
+    return bool(distinct) and len(np.unique(np.concatenate(distinct))) <= FEW_VALUES
+
+
+def _category_values(series):
+    values = series.dropna()
+    if values.dtype == object:
+        # Mixed types (1 and "1") must not collide: keep them apart by type and value.
+        kinds = values.map(type)
+        if kinds.nunique() > 1:
+            values = values.map(lambda v: f"{v!r}" if not isinstance(v, str) else v)
+    return values
+
+
+# -- one column --------------------------------------------------------------------------------
+
+
+def _choose(method: str, kind: str, n_ref: int, column: str) -> str:
+    if method == "auto":
+        if kind in ("numeric", "datetime"):
+            return "ks" if n_ref <= SMALL_SAMPLE else "wasserstein"
+        return "chi2" if n_ref <= SMALL_SAMPLE else "jensenshannon"
+    if method not in METHODS:
+        raise MonitoringError(
+            f"unknown method {method!r} for column {column!r}: use 'auto' or one of "
+            f"{', '.join(METHODS)}"
+        )
+    if kind == "categorical" and method in ("ks", "wasserstein"):
+        raise MonitoringError(
+            f"{method} needs numbers but column {column!r} is categorical; use chi2, "
+            "jensenshannon or psi for it"
+        )
+    return method
+
+
+def _numeric_column(col: ColumnDrift, prep: _Prepared, method: str) -> None:
+    ref, cur = prep.ref, prep.cur
+    edges = stats.quantile_edges(ref)
+    ref_counts, cur_counts = stats.bin_counts(ref, edges), stats.bin_counts(cur, edges)
+    col.psi = stats.psi(ref_counts, cur_counts)
+    col._bins = ("numeric", edges)
+    if method == "ks":
+        col.statistic, col.p_value = stats.ks_test(ref, cur)
+    elif method == "wasserstein":
+        col.statistic = stats.wasserstein_normalized(ref, cur)
+    elif method == "jensenshannon":
+        col.statistic = stats.jensen_shannon(ref_counts, cur_counts)
+    elif method == "chi2":
+        col.statistic, col.p_value = stats.chi2_test(ref_counts, cur_counts)
+    else:
+        col.statistic = col.psi
+    if ref[0] == ref[-1]:
+        col.notes.append(f"constant in reference ({_fmt(ref[0])})")
+    if cur[0] == cur[-1] and len(cur) > 1:
+        col.notes.append(f"constant in current ({_fmt(cur[0])})")
+    col.plot = _numeric_plot(ref, cur)
+
+
+def _numeric_plot(ref: np.ndarray, cur: np.ndarray) -> dict[str, Any]:
+    both_lo, both_hi = min(ref[0], cur[0]), max(ref[-1], cur[-1])
+    # Tails beyond the 0.5-99.5 percentiles would squash the interesting part of the plot.
+    lo = min(stats.sorted_quantile(ref, 0.005), stats.sorted_quantile(cur, 0.005))
+    hi = max(stats.sorted_quantile(ref, 0.995), stats.sorted_quantile(cur, 0.995))
+    if not hi > lo:
+        lo, hi = both_lo - 0.5, both_hi + 0.5
+    edges = np.linspace(lo, hi, HIST_BINS + 1)
+    ref_counts = np.diff(np.searchsorted(ref, edges, side="left"))
+    cur_counts = np.diff(np.searchsorted(cur, edges, side="left"))
+    ref_counts[-1] += np.sum(ref == edges[-1])
+    cur_counts[-1] += np.sum(cur == edges[-1])
+    qs = np.linspace(0, 1, ECDF_POINTS)
+    return {
+        "type": "numeric",
+        "edges": _round(edges),
+        "reference": _round(ref_counts / len(ref)),
+        "current": _round(cur_counts / len(cur)),
+        "ecdf_q": _round(qs),
+        "ecdf_reference": _round(stats.sorted_quantile(ref, qs)),
+        "ecdf_current": _round(stats.sorted_quantile(cur, qs)),
+        "mean": [float(ref.mean()), float(cur.mean())],
+        "std": [float(ref.std()), float(cur.std())],
+        "quantiles": {
+            str(q): [float(stats.sorted_quantile(ref, q)), float(stats.sorted_quantile(cur, q))]
+            for q in (0.05, 0.5, 0.95)
+        },
+    }
+
+
+def _categorical_column(col: ColumnDrift, prep: _Prepared, method: str) -> None:
+    import pandas as pd
+
+    ref_counts_s = _value_counts(prep.ref)
+    cur_counts_s = _value_counts(prep.cur)
+    keys = ref_counts_s.index.union(cur_counts_s.index, sort=False)
+    ref_counts = ref_counts_s.reindex(keys, fill_value=0).to_numpy(dtype=float)
+    cur_counts = cur_counts_s.reindex(keys, fill_value=0).to_numpy(dtype=float)
+    col.psi = stats.psi(ref_counts, cur_counts)
+    col._bins = ("categorical", pd.Index(keys))
+    if method == "chi2":
+        col.statistic, col.p_value = stats.chi2_test(ref_counts, cur_counts)
+    elif method == "jensenshannon":
+        col.statistic = stats.jensen_shannon(ref_counts, cur_counts)
+    else:  # psi
+        col.statistic = col.psi
+    unseen = [k for k, r, c in zip(keys, ref_counts, cur_counts, strict=True) if r == 0 and c > 0]
+    if unseen:
+        share = cur_counts[ref_counts == 0].sum() / max(cur_counts.sum(), 1)
+        shown = ", ".join(map(str, unseen[:5])) + (" …" if len(unseen) > 5 else "")
+        col.notes.append(
+            f"{len(unseen)} categories unseen in reference ({shown}): {share:.1%} of current rows"
+        )
+    gone = int(((ref_counts > 0) & (cur_counts == 0)).sum())
+    if gone:
+        col.notes.append(f"{gone} reference categories absent from current")
+    if (ref_counts > 0).sum() == 1:
+        col.notes.append("constant in reference")
+    col.plot = _categorical_plot(keys, ref_counts, cur_counts)
+
+
+def _value_counts(values):
+    """Counts of the values present (a categorical's unused levels are not values)."""
+    import pandas as pd
+
+    counts = values.value_counts(sort=False)
+    counts = counts[counts > 0]
+    if isinstance(counts.index, pd.CategoricalIndex):
+        counts.index = pd.Index(counts.index.astype(object), dtype=object)
+    return counts
+
+
+def _categorical_plot(keys, ref_counts: np.ndarray, cur_counts: np.ndarray) -> dict[str, Any]:
+    ref_share, cur_share = stats.shares(ref_counts), stats.shares(cur_counts)
+    order = np.argsort(-(ref_share + cur_share), kind="stable")
+    top = order[:TOP_CATEGORIES]
+    labels = [str(keys[i]) for i in top]
+    ref_top, cur_top = list(ref_share[top]), list(cur_share[top])
+    if len(order) > TOP_CATEGORIES:
+        rest = order[TOP_CATEGORIES:]
+        labels.append(f"(other {len(rest)})")
+        ref_top.append(float(ref_share[rest].sum()))
+        cur_top.append(float(cur_share[rest].sum()))
+    return {
+        "type": "categorical",
+        "categories": labels,
+        "reference": _round(np.asarray(ref_top)),
+        "current": _round(np.asarray(cur_top)),
+        "n_categories": int(len(keys)),
+    }
+
+
+def _round(values: np.ndarray) -> list[float]:
+    return [float(f"{v:.6g}") for v in np.asarray(values, dtype=float)]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def column_drift(
+    column: str,
+    reference,
+    current,
+    role: str,
+    method: str,
+    threshold: float | None,
+    categorical: set[str],
+) -> ColumnDrift:
+    """Compute the drift of one column (its p-value is corrected later, with the others)."""
+    prep = _prepare(column, reference, current, categorical)
+    n_ref, n_cur = len(prep.ref), len(prep.cur)
+    col = ColumnDrift(
+        column=column,
+        role=role,
+        kind=prep.kind,
+        method=None,
+        statistic=None,
+        p_value=None,
+        threshold=None,
+        psi=0.0,
+        n_reference=n_ref,
+        n_current=n_cur,
+        null_reference=1 - n_ref / prep.n_ref_total if prep.n_ref_total else 0.0,
+        null_current=1 - n_cur / prep.n_cur_total if prep.n_cur_total else 0.0,
+        notes=list(prep.notes),
+    )
+    if col.null_shift:
+        col.notes.append(f"missing values {col.null_reference:.1%} → {col.null_current:.1%}")
+    if n_ref == 0 or n_cur == 0:
+        col.kind = "empty" if n_ref == 0 and n_cur == 0 else col.kind
+        if n_ref == 0 and n_cur == 0:
+            col.notes.append("all values missing in both frames: nothing to compare")
+        elif n_cur == 0:
+            col.drifted = True
+            col.notes.append("all values missing in current (present in reference)")
+        else:
+            col.drifted = True
+            col.notes.append("all values missing in reference (present in current)")
+        return col
+    chosen = _choose(method, prep.kind, n_ref, column)
+    col.method = chosen
+    col.threshold = DEFAULT_THRESHOLDS[chosen] if threshold is None else float(threshold)
+    if prep.kind == "categorical":
+        _categorical_column(col, prep, chosen)
+    else:
+        _numeric_column(col, prep, chosen)
+    if chosen not in P_VALUE_METHODS:
+        col.drifted = bool(col.statistic >= col.threshold)
+    return col
+
+
+# -- segments ----------------------------------------------------------------------------------
+
+
+def _segment_codes(reference, current, segment: str):
+    import pandas as pd
+
+    ref_s = reference[segment].astype(object).where(reference[segment].notna(), "(missing)")
+    cur_s = current[segment].astype(object).where(current[segment].notna(), "(missing)")
+    codes, labels = pd.factorize(pd.concat([ref_s, cur_s], ignore_index=True), sort=False)
+    return codes[: len(ref_s)], codes[len(ref_s) :], [str(x) for x in labels]
+
+
+def _bin_index(col: ColumnDrift, series) -> tuple[np.ndarray, np.ndarray]:
+    """``(bin index, valid mask)`` of each row of ``series`` in the column's PSI bins."""
+    import pandas as pd
+
+    kind, bins = col._bins
+    if kind == "numeric":
+        notes: list[str] = []
+        if pd.api.types.is_datetime64_any_dtype(series.dtype):
+            valid = series.notna().to_numpy()
+            values = np.full(len(series), np.nan)
+            values[valid] = _numeric_values(series, notes, "")
+        else:
+            values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            valid = np.isfinite(values)
+        index = np.searchsorted(bins, np.where(valid, values, 0.0), side="right")
+        return index, valid
+    values = _category_values(series.where(series.notna(), None)).reindex(series.index)
+    index = bins.get_indexer(values)
+    valid = index >= 0
+    return np.where(valid, index, 0), valid
+
+
+def segment_attribution(col: ColumnDrift, reference, current, segment: str) -> list[dict]:
+    """Rank the values of ``segment`` by their share of the column's PSI.
+
+    PSI = Σ_b (c_b − r_b)·ln(c_b / r_b); splitting c_b − r_b into each segment's rows gives
+    an additive contribution per segment: Σ_b (c_sb/N_c − r_sb/N_r)·ln(c_b / r_b).
+    """
+    if col._bins is None:
+        return []
+    ref_codes, cur_codes, labels = _segment_codes(reference, current, segment)
+    ref_bins, ref_ok = _bin_index(col, reference[col.column])
+    cur_bins, cur_ok = _bin_index(col, current[col.column])
+    n_bins = (len(col._bins[1]) + 1) if col._bins[0] == "numeric" else len(col._bins[1])
+    k = len(labels)
+    ref_table = (
+        np.bincount(ref_codes[ref_ok] * n_bins + ref_bins[ref_ok], minlength=k * n_bins)
+        .reshape(k, n_bins)
+        .astype(float)
+    )
+    cur_table = (
+        np.bincount(cur_codes[cur_ok] * n_bins + cur_bins[cur_ok], minlength=k * n_bins)
+        .reshape(k, n_bins)
+        .astype(float)
+    )
+    n_ref, n_cur = ref_table.sum(), cur_table.sum()
+    if n_ref == 0 or n_cur == 0:
+        return []
+    r = np.maximum(ref_table.sum(axis=0) / n_ref, stats.PSI_EPS)
+    c = np.maximum(cur_table.sum(axis=0) / n_cur, stats.PSI_EPS)
+    log_ratio = np.log(c / r)
+    contribution = ((cur_table / n_cur - ref_table / n_ref) * log_ratio).sum(axis=1)
+    total = contribution.sum()
+    rows = []
+    for i in np.argsort(-contribution, kind="stable")[:TOP_SEGMENTS]:
+        ref_rows, cur_rows = ref_table[i].sum(), cur_table[i].sum()
+        own = stats.psi(ref_table[i], cur_table[i]) if ref_rows and cur_rows else math.nan
+        rows.append(
+            {
+                "segment": segment,
+                "value": labels[i],
+                "contribution": float(contribution[i]),
+                "share_of_psi": float(contribution[i] / total) if total > 0 else math.nan,
+                "rows_reference": float(ref_rows / n_ref),
+                "rows_current": float(cur_rows / n_cur),
+                "segment_psi": float(own),
+            }
+        )
+    return rows
+
+
+# -- the report --------------------------------------------------------------------------------
+
+
+def _per_column(option, column: str, default):
+    if isinstance(option, dict):
+        return option.get(column, default)
+    return default if option is None else option
+
+
+def _check_columns(reference, current, columns, extra: list[str]) -> list[str]:
+    import pandas as pd
+
+    for name, frame in (("reference", reference), ("current", current)):
+        if not isinstance(frame, pd.DataFrame):
+            raise MonitoringError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
+    ref_cols = [str(c) for c in reference.columns]
+    cur_cols = [str(c) for c in current.columns]
+    if len(set(ref_cols)) != len(ref_cols) or len(set(cur_cols)) != len(cur_cols):
+        raise MonitoringError("column names must be unique in both frames")
+    if columns is None:
+        only_ref = [c for c in ref_cols if c not in cur_cols]
+        only_cur = [c for c in cur_cols if c not in ref_cols]
+        if only_ref or only_cur:
+            parts = []
+            if only_ref:
+                parts.append(f"only in reference: {', '.join(map(repr, only_ref))}")
+            if only_cur:
+                parts.append(f"only in current: {', '.join(map(repr, only_cur))}")
+            raise MonitoringError(
+                "the frames have different columns (" + "; ".join(parts) + "); pass "
+                "columns=[...] to compare the shared ones"
+            )
+        chosen = [c for c in ref_cols if c not in extra]
+    else:
+        if isinstance(columns, str):
+            columns = [columns]
+        chosen = [str(c) for c in columns]
+        missing = {
+            "reference": [c for c in chosen + extra if c not in ref_cols],
+            "current": [c for c in chosen + extra if c not in cur_cols],
+        }
+        problems = [
+            f"{side} lacks {', '.join(map(repr, cols))}" for side, cols in missing.items() if cols
+        ]
+        if problems:
+            raise MonitoringError("; ".join(problems))
+    for c in extra:
+        if c not in ref_cols or c not in cur_cols:
+            raise MonitoringError(f"column {c!r} must be in both frames")
+    if not chosen:
+        raise MonitoringError("no columns to compare")
+    return chosen
+
+
+def drift_report(
+    reference,
+    current,
+    target: str | None = None,
+    prediction: str | None = None,
+    columns: list[str] | None = None,
+    categorical: list[str] | None = None,
+    method: str | dict[str, str] = "auto",
+    threshold: float | dict[str, float] | None = None,
+    correction: str | None = "fdr_bh",
+    segments: list[str] | str | None = None,
+    drift_share: float = 0.5,
+    progress: bool | None = None,
+):
+    """Compare ``current`` with ``reference`` column by column; return a :class:`DriftReport`.
+
+    ``method`` and ``threshold`` take one value for all columns or a dict per column.
+    ``segments`` names columns whose values are ranked by how much of each drifted column's
+    PSI they explain. The dataset drifts when at least ``drift_share`` of the feature columns
+    drift. ``target`` and ``prediction`` are checked for drift too, and when both are in both
+    frames the model's performance in each frame is compared.
+
+    >>> import nbmlops
+    >>> report = nbmlops.drift_report(train_df, last_week_df, segments=["country"])  # doctest: +SKIP
+    >>> report.drifted_columns  # doctest: +SKIP
+    """
+    from .performance import performance_drift
+    from .report import DriftReport
+
+    started = time.perf_counter()
+    if isinstance(segments, str):
+        segments = [segments]
+    segments = list(segments or [])
+    roles = {c: r for c, r in ((target, "target"), (prediction, "prediction")) if c is not None}
+    if not 0 < drift_share <= 1:
+        raise MonitoringError(f"drift_share is a fraction in (0, 1], got {drift_share!r}")
+    chosen = _check_columns(reference, current, columns, [*roles, *segments])
+    chosen = [c for c in chosen if c not in roles] + list(roles)
+    if isinstance(method, str) and method != "auto" and method not in METHODS:
+        raise MonitoringError(
+            f"unknown method {method!r}: use 'auto' or one of {', '.join(METHODS)}"
+        )
+    for option_name, option in (("method", method), ("threshold", threshold)):
+        if isinstance(option, dict):
+            unknown = [c for c in option if c not in chosen]
+            if unknown:
+                raise MonitoringError(
+                    f"{option_name} names columns that are not compared: {', '.join(unknown)}"
+                )
+    if (
+        threshold is not None
+        and not isinstance(threshold, dict)
+        and (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, (int, float))
+            or not (threshold > 0)
+        )
+    ):
+        raise MonitoringError(f"threshold must be a positive number, got {threshold!r}")
+    cat_set = {str(c) for c in (categorical or [])}
+    unknown_cat = [c for c in cat_set if c not in chosen]
+    if unknown_cat:
+        raise MonitoringError(f"categorical names columns that are not compared: {unknown_cat}")
+    reference = reference.rename(columns=str)
+    current = current.rename(columns=str)
+
+    cells = (len(reference) + len(current)) * len(chosen)
+    show_progress = cells >= PROGRESS_CELLS if progress is None else bool(progress)
+
+    def one(column: str) -> ColumnDrift:
+        return column_drift(
+            column,
+            reference,
+            current,
+            roles.get(column, "feature"),
+            _per_column(method, column, "auto"),
+            _per_column(threshold, column, None),
+            cat_set,
+        )
+
+    workers = min(4, os.cpu_count() or 1) if cells >= 1_000_000 else 1
+    if workers > 1:
+        # numpy sorts and pandas counting release the GIL: columns run side by side.
+        with ThreadPoolExecutor(workers) as pool:
+            results = _with_progress(pool.map(one, chosen), len(chosen), show_progress)
+    else:
+        results = _with_progress(map(one, chosen), len(chosen), show_progress)
+    columns_out = list(results)
+
+    pvalues = np.array([c.p_value if c.p_value is not None else np.nan for c in columns_out])
+    adjusted = stats.adjust_pvalues(pvalues, correction)
+    for col, adj in zip(columns_out, adjusted, strict=True):
+        if col.method in P_VALUE_METHODS:
+            col.p_adjusted = float(adj)
+            col.drifted = bool(adj < col.threshold)
+    for col in columns_out:
+        if col.drifted and segments:
+            for segment in segments:
+                if segment != col.column:
+                    col.segments += segment_attribution(col, reference, current, segment)
+            col.segments.sort(key=lambda s: -s["contribution"])
+        col._bins = None
+
+    performance = None
+    if target is not None and prediction is not None:
+        performance = performance_drift(reference, current, target, prediction)
+    return DriftReport(
+        columns=columns_out,
+        reference_shape=tuple(reference.shape),
+        current_shape=tuple(current.shape),
+        options={
+            "method": method,
+            "threshold": threshold,
+            "correction": correction,
+            "drift_share": drift_share,
+            "segments": segments,
+            "target": target,
+            "prediction": prediction,
+            "categorical": sorted(cat_set),
+        },
+        performance=performance,
+        seconds=time.perf_counter() - started,
+        created_at=time.time(),
+    )
+
+
+def _with_progress(iterable, total: int, show: bool):
+    if not show:
+        return list(iterable)
+    from tqdm.auto import tqdm
+
+    return list(tqdm(iterable, total=total, desc="drift", unit="column"))
+
+
+__all__ = ["ColumnDrift", "column_drift", "drift_report", "segment_attribution"]
