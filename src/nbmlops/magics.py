@@ -1,5 +1,5 @@
 """IPython magics: ``%%track`` records a cell as a run; ``%runs`` shows the run table;
-``%register`` and ``%models`` work with the model registry.
+``%register`` and ``%models`` work with the model registry; ``%drift`` compares two frames.
 
 ``%load_ext nbmlops`` registers them. The tracked cell is executed in the user namespace with
 IPython's own compiler and display hook (never a nested ``run_cell``, which would fire
@@ -302,10 +302,63 @@ class RegistryMagics(Magics):
         return registry.model_versions(args.name)
 
 
+@magics_class
+class MonitoringMagics(Magics):
+    """``%drift``."""
+
+    @magic_arguments()
+    @argument("reference", help="Reference DataFrame variable (or a .csv/.parquet path).")
+    @argument("current", help="Current DataFrame variable (or a .csv/.parquet path).")
+    @argument("--target", "-y", default=None, help="Target column.")
+    @argument("--prediction", "-p", default=None, help="Prediction column.")
+    @argument("--segments", "-s", nargs="+", default=None, help="Segment columns (a,b or a b).")
+    @argument("--columns", "-c", nargs="+", default=None, help="Only these columns.")
+    @argument("--html", default=None, help="Also write the standalone HTML report here.")
+    @argument("--save", default=None, help="Save the report in the workspace under this name.")
+    @line_magic
+    def drift(self, line: str):
+        """Drift report of two DataFrames: ``%drift REF CUR [--target y] [--prediction p]
+        [--segments country] [--html out.html] [--save NAME]``."""
+        args = parse_argstring(self.drift, line)
+        from .monitoring import drift_report
+        from .monitoring.io import read_frame
+
+        frames = []
+        for name in (args.reference, args.current):
+            if name in self.shell.user_ns:
+                frames.append(self.shell.user_ns[name])
+            elif name.endswith((".csv", ".parquet", ".pq")):
+                frames.append(read_frame(name))
+            else:
+                raise NbmlopsError(
+                    f"%drift: {name!r} is neither a notebook variable nor a .csv/.parquet file"
+                )
+        report = drift_report(
+            frames[0],
+            frames[1],
+            target=args.target,
+            prediction=args.prediction,
+            columns=_split_list(args.columns) or None,
+            segments=_split_list(args.segments) or None,
+        )
+        if args.html:
+            report.to_html(args.html)
+        if args.save:
+            report.save(name=args.save)
+        return report
+
+
 def load_ipython_extension(ipython) -> None:
     """Register the nbmlops magics with ``ipython``."""
     ipython.register_magics(TrackingMagics)
     ipython.register_magics(RegistryMagics)
+    ipython.register_magics(MonitoringMagics)
 
 
-__all__ = ["RegistryMagics", "TrackingMagics", "load_ipython_extension", "summary_line"]
+__all__ = [
+    "MonitoringMagics",
+    "RegistryMagics",
+    "TrackingMagics",
+    "load_ipython_extension",
+    "summary_line",
+]

@@ -178,9 +178,13 @@ def _category_values(series):
     values = series.dropna()
     if values.dtype == object:
         # Mixed types (1 and "1") must not collide: keep them apart by type and value.
-        kinds = values.map(type)
-        if kinds.nunique() > 1:
-            values = values.map(lambda v: f"{v!r}" if not isinstance(v, str) else v)
+        is_text = values.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+        if not is_text.all():
+            others = {repr(v) for v in values[~is_text].unique()}
+            # 1 and "1" must stay apart: a string that looks like another value is quoted.
+            values = values.map(
+                lambda v: (repr(v) if v in others else v) if isinstance(v, str) else repr(v)
+            )
     return values
 
 
@@ -374,7 +378,8 @@ def column_drift(
     if prep.kind == "categorical":
         _categorical_column(col, prep, chosen)
     else:
-        _numeric_column(col, prep, chosen)
+        with np.errstate(over="ignore", invalid="ignore"):  # values near ±1e308
+            _numeric_column(col, prep, chosen)
     if chosen not in P_VALUE_METHODS:
         col.drifted = bool(col.statistic >= col.threshold)
     return col
@@ -472,7 +477,9 @@ def _per_column(option, column: str, default):
     return default if option is None else option
 
 
-def _check_columns(reference, current, columns, extra: list[str]) -> list[str]:
+def _check_columns(reference, current, columns, roles: list[str], segments: list[str]) -> list[str]:
+    """The feature columns to compare (target and prediction excluded), after checking that
+    every named column is in both frames."""
     import pandas as pd
 
     for name, frame in (("reference", reference), ("current", current)):
@@ -495,24 +502,33 @@ def _check_columns(reference, current, columns, extra: list[str]) -> list[str]:
                 "the frames have different columns (" + "; ".join(parts) + "); pass "
                 "columns=[...] to compare the shared ones"
             )
-        chosen = [c for c in ref_cols if c not in extra]
+        chosen = [c for c in ref_cols if c not in roles]
     else:
         if isinstance(columns, str):
             columns = [columns]
         chosen = [str(c) for c in columns]
         missing = {
-            "reference": [c for c in chosen + extra if c not in ref_cols],
-            "current": [c for c in chosen + extra if c not in cur_cols],
+            "reference": [c for c in chosen if c not in ref_cols],
+            "current": [c for c in chosen if c not in cur_cols],
         }
         problems = [
             f"{side} lacks {', '.join(map(repr, cols))}" for side, cols in missing.items() if cols
         ]
         if problems:
             raise MonitoringError("; ".join(problems))
-    for c in extra:
-        if c not in ref_cols or c not in cur_cols:
-            raise MonitoringError(f"column {c!r} must be in both frames")
-    if not chosen:
+    extra = [*roles, *segments]
+    lacking = {
+        side: [c for c in extra if c not in cols]
+        for side, cols in (("reference", ref_cols), ("current", cur_cols))
+    }
+    problems = [
+        f"{side} lacks {', '.join(map(repr, cols))}" for side, cols in lacking.items() if cols
+    ]
+    if problems:
+        raise MonitoringError(
+            "; ".join(problems) + " (target, prediction and segments must be in both frames)"
+        )
+    if not chosen and not extra:
         raise MonitoringError("no columns to compare")
     return chosen
 
@@ -553,7 +569,7 @@ def drift_report(
     roles = {c: r for c, r in ((target, "target"), (prediction, "prediction")) if c is not None}
     if not 0 < drift_share <= 1:
         raise MonitoringError(f"drift_share is a fraction in (0, 1], got {drift_share!r}")
-    chosen = _check_columns(reference, current, columns, [*roles, *segments])
+    chosen = _check_columns(reference, current, columns, list(roles), segments)
     chosen = [c for c in chosen if c not in roles] + list(roles)
     if isinstance(method, str) and method != "auto" and method not in METHODS:
         raise MonitoringError(

@@ -26,9 +26,15 @@ PSI_BINS = 10
 
 def ks_test(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
     """Two-sample Kolmogorov-Smirnov: ``(statistic, p-value)`` from ``scipy.stats.ks_2samp``."""
+    import warnings
+
     from scipy import stats
 
-    result = stats.ks_2samp(reference, current)
+    with warnings.catch_warnings():
+        # scipy notes when it falls back from the exact to the asymptotic p-value; both are
+        # scipy's own answer.
+        warnings.filterwarnings("ignore", "ks_2samp: Exact calculation", RuntimeWarning)
+        result = stats.ks_2samp(reference, current)
     return float(result.statistic), float(result.pvalue)
 
 
@@ -74,8 +80,9 @@ def wasserstein(reference_sorted: np.ndarray, current_sorted: np.ndarray) -> flo
 
 def wasserstein_normalized(reference_sorted: np.ndarray, current_sorted: np.ndarray) -> float:
     """Wasserstein-1 divided by the reference standard deviation (floored at 0.001)."""
-    scale = max(float(np.std(reference_sorted)), WASSERSTEIN_MIN_STD)
-    return wasserstein(reference_sorted, current_sorted) / scale
+    with np.errstate(over="ignore", invalid="ignore"):  # values near 1e308 overflow
+        scale = max(float(np.std(reference_sorted)), WASSERSTEIN_MIN_STD)
+        return wasserstein(reference_sorted, current_sorted) / scale
 
 
 def shares(counts: np.ndarray) -> np.ndarray:
