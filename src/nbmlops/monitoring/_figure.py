@@ -72,6 +72,9 @@ def _column_traces(col: dict, visible: bool) -> list[dict]:
                     "type": "bar",
                     "x": categories,
                     "y": plot.get(side, []),
+                    # Side by side within the overlay bar mode the histograms need.
+                    "width": 0.4,
+                    "offset": -0.4 if side == "reference" else 0.0,
                     "name": side,
                     "marker": {"color": color},
                     "xaxis": "x",
@@ -126,6 +129,26 @@ def _title(col: dict) -> str:
     return " · ".join(parts)
 
 
+def _axes(col: dict) -> dict[str, Any]:
+    """Axis settings for one column: plotly keeps an axis' type and range across updates,
+    so switching from a numeric to a categorical column must reset them."""
+    categorical = (col.get("plot") or {}).get("type") != "numeric"
+    if col.get("segments"):
+        segment_title = "share of PSI by segment"
+    elif col.get("drifted"):
+        segment_title = "no segments given (segments=[...])"
+    else:
+        segment_title = "segments are ranked for drifted columns"
+    settings: dict[str, Any] = {
+        "xaxis.type": "category" if categorical else "linear",
+        "xaxis2.type": "linear",
+        "xaxis3.title.text": segment_title,
+    }
+    for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2", "xaxis3", "yaxis3"):
+        settings[f"{axis}.autorange"] = True
+    return settings
+
+
 def drift_figure(columns: list[dict], dataset_title: str) -> dict[str, Any]:
     """The figure dict for the given column results (``ColumnDrift.to_dict()``)."""
     traces: list[dict] = []
@@ -140,11 +163,11 @@ def drift_figure(columns: list[dict], dataset_title: str) -> dict[str, Any]:
             {
                 "label": f"{mark}{_esc(col['column'])}",
                 "method": "update",
-                "args": [{"visible": visible}, {"title.text": _title(col)}],
+                "args": [{"visible": visible}, {"title.text": _title(col), **_axes(col)}],
             }
         )
     first = columns[0] if columns else {"column": "", "psi": 0.0}
-    layout = {
+    layout: dict[str, Any] = {
         "title": {
             "text": _title(first) if columns else dataset_title,
             "x": 0.01,
@@ -185,4 +208,11 @@ def drift_figure(columns: list[dict], dataset_title: str) -> dict[str, Any]:
             "layout": {"font": {"family": "system-ui, sans-serif"}, "plot_bgcolor": "#f7f7f9"}
         },
     }
+    if columns:
+        for key, value in _axes(first).items():  # the first column's axes, as nested dicts
+            axis, *path = key.split(".")
+            target = layout.setdefault(axis, {})
+            for part in path[:-1]:
+                target = target.setdefault(part, {})
+            target[path[-1]] = value
     return {"data": traces, "layout": layout}
