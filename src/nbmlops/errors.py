@@ -202,3 +202,45 @@ def _fmt(value: object) -> str:
 
 class MonitoringError(NbmlopsError, ValueError):
     """A drift report or data validation cannot be computed from what was given."""
+
+
+# -- pipelines of notebooks -------------------------------------------------------------------
+
+
+class PipelineError(NbmlopsError, ValueError):
+    """A ``pipeline.yaml`` is invalid, or a pipeline cannot run as declared.
+
+    ``path`` is the pipeline file (when known) and ``step`` the step at fault (when one is).
+    """
+
+    def __init__(self, message: str, path: str | None = None, step: str | None = None):
+        self.path = path
+        self.step = step
+        super().__init__(message)
+
+
+class PipelineCycle(PipelineError):
+    """The ``needs`` of a pipeline's steps form a cycle; ``cycle`` lists it, first step last too."""
+
+    def __init__(self, cycle: list[str], path: str | None = None):
+        self.cycle = list(cycle)
+        chain = " -> ".join(self.cycle)
+        super().__init__(
+            f"{path or 'pipeline'}: the steps' needs form a cycle: {chain}; "
+            "remove one of these needs so every step can start after the steps it needs",
+            path=path,
+            step=self.cycle[0] if self.cycle else None,
+        )
+
+
+class PipelineFailed(NbmlopsError, RuntimeError):
+    """One or more steps of a pipeline (or runs of a sweep) failed.
+
+    ``result`` is the :class:`~nbmlops.pipelines.PipelineResult`; ``gate_failed`` is true when
+    every failure was a quality gate (the CLI then exits 2 rather than 1).
+    """
+
+    def __init__(self, result, message: str, gate_failed: bool = False):
+        self.result = result
+        self.gate_failed = gate_failed
+        super().__init__(message)
