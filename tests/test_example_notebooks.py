@@ -89,9 +89,32 @@ def check_model_registry() -> None:
     assert tree.card_fields["intended_use"] in card
 
 
+def check_drift_report() -> None:
+    # The shift injected into the BMI of patients aged 60+ is found, and only it.
+    saved = nbmlops.drift_reports()
+    assert list(saved["name"]) == ["diabetes-weekly"]
+    report = nbmlops.load_drift_report(saved["report_id"][0])
+    assert report.drifted_columns == ["bmi"]
+    assert not report.dataset_drift
+    top = report.segments("bmi").iloc[0]
+    assert (top["segment"], str(top["value"])) == ("age_band", "60+")
+    assert "driven by age_band=60+" in report.explain("bmi")
+    # The predictions moved with their input and the model got worse on the current half.
+    assert report.prediction_drift["drifted"] and not report.target_drift["drifted"]
+    performance = report.performance_table.set_index("metric")
+    assert performance.loc["mae", "current"] > performance.loc["mae", "reference"]
+
+    runs = nbmlops.runs(experiment="drift-tour").set_index("name")
+    assert set(runs["status"]) == {"FINISHED"}
+    check = nbmlops.get_run(runs.loc["weekly-drift-check", "run_id"])
+    assert check.metrics["drift_share"] == report.drift_share
+    assert {"drift/diabetes-weekly.json", "drift/diabetes-weekly.html"} <= set(check.artifacts)
+
+
 CHECKS: dict[str, Callable[[], None]] = {
     "01_track_experiments": check_track_experiments,
     "02_model_registry": check_model_registry,
+    "04_drift_report": check_drift_report,
 }
 
 
