@@ -224,7 +224,7 @@ class PipelineCycle(PipelineError):
 
     def __init__(self, cycle: list[str], path: str | None = None):
         self.cycle = list(cycle)
-        chain = " -> ".join(self.cycle)
+        chain = " needs ".join(repr(step) for step in self.cycle)
         super().__init__(
             f"{path or 'pipeline'}: the steps' needs form a cycle: {chain}; "
             "remove one of these needs so every step can start after the steps it needs",
@@ -244,3 +244,75 @@ class PipelineFailed(NbmlopsError, RuntimeError):
         self.result = result
         self.gate_failed = gate_failed
         super().__init__(message)
+
+
+# -- notebook runs ----------------------------------------------------------------------------
+
+
+class InvalidGate(NbmlopsError, ValueError):
+    """A quality gate string cannot be read (``"metrics.f1 >= 0.85"`` is the form)."""
+
+
+class InvalidNotebook(NbmlopsError, ValueError):
+    """A notebook cannot be run as asked: missing file, unreadable JSON, bad parameters."""
+
+    def __init__(self, message: str, path: str | None = None):
+        self.path = path
+        super().__init__(message)
+
+
+class InvalidParameters(InvalidNotebook):
+    """Parameters were passed that the notebook cannot take.
+
+    ``unknown`` lists the names its ``parameters`` cell does not define (all of them when the
+    notebook has no such cell); ``known`` the names it does define.
+    """
+
+    def __init__(self, message: str, path: str, unknown: list[str], known: list[str]):
+        self.unknown = list(unknown)
+        self.known = list(known)
+        super().__init__(message, path)
+
+
+class NotebookFailed(NbmlopsError, RuntimeError):
+    """A cell of an executed notebook raised; the run is FAILED and the executed notebook kept.
+
+    ``cell_index`` is the index of the failing cell in the source notebook (``None`` when the
+    cell was injected by papermill), ``executed_index`` its index in the executed notebook,
+    ``ename``/``evalue`` the exception's type and message, ``output`` the executed notebook
+    and ``run_id`` the FAILED run.
+    """
+
+    def __init__(
+        self,
+        notebook: str,
+        cell_index: int | None,
+        executed_index: int | None,
+        ename: str,
+        evalue: str,
+        output: str | None,
+        run_id: str | None,
+        traceback: str = "",
+        cell_source: str = "",
+    ):
+        self.notebook = notebook
+        self.cell_index = cell_index
+        self.executed_index = executed_index
+        self.ename = ename
+        self.evalue = evalue
+        self.output = output
+        self.run_id = run_id
+        self.traceback = traceback
+        self.cell_source = cell_source
+        where = f"cell {cell_index}" if cell_index is not None else "an injected cell"
+        first = next((line for line in cell_source.splitlines() if line.strip()), "")
+        shown = f" ({first.strip()[:60]!r})" if first else ""
+        super().__init__(
+            f"{notebook}: {where}{shown} raised {ename}: {evalue}. "
+            + (f"The executed notebook with the traceback is {output}; " if output else "")
+            + (
+                f"the run {run_id[:8]} is FAILED (nbmlops.get_run({run_id[:8]!r}).error)."
+                if run_id
+                else ""
+            )
+        )

@@ -1,0 +1,225 @@
+"""Quality gates: one comparison such as ``"metrics.f1 >= 0.85"``, evaluated on metric dicts.
+
+The grammar is shared by model promotion (``nbmlops.promote(..., gates=...)``, where
+``champion.metrics.KEY`` names the production version's metrics) and notebook pipelines
+(``nbmlops.run_notebook(..., gates=...)``, on the rolled-up metrics of the run). A gate is one
+comparison between two arithmetic expressions (``+ - * /``, unary minus, parentheses) of numbers
+and metric references ``SCOPE.KEY``; keys with other characters are quoted with backticks, as in
+run filters: ```metrics.f1-macro` >= 0.8``. Nothing is ever ``eval``-ed: the expression is
+parsed with :mod:`ast` and only the nodes above are accepted.
+
+Each caller describes its scopes (which prefixes exist, which metrics they hold, what to say
+when a metric is missing) and the error class to raise for an unreadable gate.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .. import errors
+from ._filter import _prepare
+
+_COMPARE = {
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+}
+_ARITH = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+}
+COLUMNS = ["gate", "value", "threshold", "passed", "detail"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where ``PREFIX.KEY`` references are looked up.
+
+    ``values`` None means the whole scope is absent (e.g. no champion yet): gates that mention
+    it pass with ``absent`` as their detail. A missing key fails the gate with
+    ``"<label> has no metric 'KEY'<missing_hint>"``.
+    """
+
+    prefix: str
+    values: Mapping[str, float] | None
+    label: str
+    missing_hint: str = ""
+    absent: str = ""
+
+
+@dataclass(frozen=True)
+class GateResult:
+    gate: str
+    value: float | None
+    threshold: float | None
+    passed: bool
+    detail: str = ""
+
+
+class _Missing(Exception):
+    def __init__(self, detail: str):
+        self.detail = detail
+
+
+class _Absent(Exception):
+    def __init__(self, detail: str):
+        self.detail = detail
+
+
+def _example(prefixes: Sequence[str]) -> str:
+    first = f"'{prefixes[0]}.f1 >= 0.85'"
+    if len(prefixes) > 1:
+        return f"{first} or '{prefixes[0]}.f1 >= {prefixes[1]}.f1'"
+    return first
+
+
+def _usage(prefixes: Sequence[str]) -> str:
+    return " or ".join(f"{p}.KEY" for p in prefixes)
+
+
+def parse_gate(
+    gate: object, prefixes: Sequence[str], error: type[Exception] = errors.InvalidGate
+) -> tuple[ast.Compare, dict[str, str]]:
+    """The parsed comparison and the backtick placeholders of ``gate``, or ``error``."""
+    if not isinstance(gate, str) or not gate.strip():
+        raise error(f"a gate is a string such as {_example(prefixes)}, got {gate!r}")
+    source, names = _prepare(gate.strip())
+    try:
+        tree = ast.parse(source, mode="eval").body
+    except SyntaxError:
+        tree = None
+    if not isinstance(tree, ast.Compare) or len(tree.ops) != 1 or type(tree.ops[0]) not in _COMPARE:
+        raise error(f"cannot read gate {gate!r}: write one comparison, e.g. {_example(prefixes)}")
+    _check_nodes(gate, tree, names, prefixes, error)
+    return tree, names
+
+
+def _check_nodes(gate, node, names, prefixes, error) -> None:
+    """Refuse anything but numbers, references, arithmetic and one comparison, before use."""
+    for side in (node.left, *node.comparators):
+        _check_value(gate, side, names, prefixes, error)
+
+
+def _check_value(gate, node, names, prefixes, error) -> None:
+    ref = _reference(node, names)
+    if ref is not None:
+        if not any(ref.startswith(f"{p}.") and len(ref) > len(p) + 1 for p in prefixes):
+            raise error(
+                f"cannot read gate {gate!r}: unknown name {ref!r} (use {_usage(prefixes)}, and "
+                f"backticks around names with other characters: `{prefixes[0]}.f1-macro`)"
+            )
+        return
+    if isinstance(node, ast.Constant) and _is_number(node.value):
+        return
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        _check_value(gate, node.operand, names, prefixes, error)
+        return
+    if isinstance(node, ast.BinOp) and type(node.op) in _ARITH:
+        _check_value(gate, node.left, names, prefixes, error)
+        _check_value(gate, node.right, names, prefixes, error)
+        return
+    raise error(
+        f"cannot read gate {gate!r}: {ast.unparse(node)!r} is not a number or a metric "
+        f"(use {_usage(prefixes)})"
+    )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _reference(node: ast.AST, names: dict[str, str]) -> str | None:
+    if isinstance(node, ast.Name):
+        return names.get(node.id, node.id)
+    if isinstance(node, ast.Attribute):
+        base = _reference(node.value, names)
+        return None if base is None else f"{base}.{node.attr}"
+    return None
+
+
+class _Evaluator:
+    def __init__(self, names: dict[str, str], scopes: Sequence[Scope]):
+        self.names = names
+        # Longest prefix first: "champion.metrics.f1" is not "metrics" of "champion".
+        self.scopes = sorted(scopes, key=lambda s: -len(s.prefix))
+
+    def value(self, node: ast.AST) -> float:
+        ref = _reference(node, self.names)
+        if ref is not None:
+            return self.lookup(ref)
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.UnaryOp):
+            inner = self.value(node.operand)
+            return -inner if isinstance(node.op, ast.USub) else inner
+        assert isinstance(node, ast.BinOp)  # _check_value admitted nothing else
+        left, right = self.value(node.left), self.value(node.right)
+        try:
+            return _ARITH[type(node.op)](left, right)
+        except ZeroDivisionError:
+            return math.nan
+
+    def lookup(self, ref: str) -> float:
+        for scope in self.scopes:
+            if ref.startswith(f"{scope.prefix}."):
+                key = ref[len(scope.prefix) + 1 :]
+                if scope.values is None:
+                    raise _Absent(scope.absent)
+                if key not in scope.values:
+                    raise _Missing(f"{scope.label} has no metric {key!r}{scope.missing_hint}")
+                return float(scope.values[key])
+        raise AssertionError(ref)  # parse_gate refused unknown prefixes
+
+
+def validate_gates(
+    gates: object, prefixes: Sequence[str], error: type[Exception] = errors.InvalidGate
+) -> list[str]:
+    """The gates as a list of strings, each parsed once so a typo fails before anything runs."""
+    if gates is None:
+        return []
+    if isinstance(gates, str):
+        gates = [gates]
+    if not isinstance(gates, (list, tuple)):
+        raise error(f"gates is a list of strings, got {type(gates).__name__}")
+    for gate in gates:
+        parse_gate(gate, prefixes, error)
+    return list(gates)
+
+
+def evaluate_gates(
+    gates: Sequence[str], scopes: Sequence[Scope], error: type[Exception] = errors.InvalidGate
+):
+    """A DataFrame with one row per gate: ``gate, value, threshold, passed, detail``."""
+    import pandas as pd
+
+    prefixes = [s.prefix for s in scopes]
+    results = []
+    for gate in gates:
+        tree, names = parse_gate(gate, prefixes, error)
+        ev = _Evaluator(names, scopes)
+        compare = _COMPARE[type(tree.ops[0])]
+        try:
+            left = ev.value(tree.left)
+            right = ev.value(tree.comparators[0])
+        except _Absent as absent:
+            results.append(GateResult(gate, None, None, True, absent.detail))
+            continue
+        except _Missing as missing:
+            results.append(GateResult(gate, None, None, False, missing.detail))
+            continue
+        if math.isnan(left) or math.isnan(right):
+            results.append(GateResult(gate, left, right, False, "a value is NaN"))
+            continue
+        results.append(GateResult(gate, left, right, bool(compare(left, right))))
+    frame = pd.DataFrame([r.__dict__ for r in results], columns=COLUMNS)
+    frame["passed"] = frame["passed"].astype(bool)
+    return frame
