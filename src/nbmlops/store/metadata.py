@@ -417,6 +417,55 @@ class MetadataStore:
             "data": [dict(d) for d in data],
         }
 
+    def runs_with_tags(
+        self, tags: dict[str, str], status: str | None = None, limit: int | None = None
+    ) -> list[dict]:
+        """Runs carrying every tag of ``tags`` (exact values), newest first.
+
+        Rows hold ``run_id, status, start_time, end_time``; ``status`` keeps only that status.
+        """
+        query = select(t.runs.c.run_id, t.runs.c.status, t.runs.c.start_time, t.runs.c.end_time)
+        for i, (key, value) in enumerate(sorted(tags.items())):
+            tag = t.tags.alias(f"tag{i}")
+            query = query.join(
+                tag, and_(tag.c.run_id == t.runs.c.run_id, tag.c.key == key, tag.c.value == value)
+            )
+        if status is not None:
+            query = query.where(t.runs.c.status == status)
+        query = query.order_by(t.runs.c.start_time.desc(), t.runs.c.run_id)
+        if limit is not None:
+            query = query.limit(limit)
+        with read_transaction(self.engine) as conn:
+            return [dict(r) for r in conn.execute(query).mappings().all()]
+
+    def descendant_runs(self, run_id: str) -> list[dict]:
+        """Every run nested under ``run_id`` (children, their children, …), oldest first.
+
+        Rows hold ``run_id, parent_run_id, name, status, start_time, end_time``.
+        """
+        cols = (
+            t.runs.c.run_id,
+            t.runs.c.parent_run_id,
+            t.runs.c.name,
+            t.runs.c.status,
+            t.runs.c.start_time,
+            t.runs.c.end_time,
+        )
+        found: list[dict] = []
+        frontier = [run_id]
+        seen = {run_id}
+        with read_transaction(self.engine) as conn:
+            while frontier:
+                rows = conn.execute(
+                    select(*cols).where(t.runs.c.parent_run_id.in_(frontier))
+                ).mappings()
+                level = [dict(r) for r in rows if r["run_id"] not in seen]
+                seen.update(r["run_id"] for r in level)
+                found.extend(level)
+                frontier = [r["run_id"] for r in level]
+        found.sort(key=lambda r: (r["start_time"], r["run_id"]))
+        return found
+
     def metric_history(self, run_id: str, key: str | None = None) -> list[tuple]:
         query = select(
             t.metrics.c.key, t.metrics.c.step, t.metrics.c.value, t.metrics.c.timestamp
