@@ -451,5 +451,13 @@ def doctor() -> None:
         _fail(exc)
 
 
+# `nbmlops pipeline run|show` and `nbmlops sweep` live in their own module.
+from ._cli_pipelines import pipeline as _pipeline_group  # noqa: E402
+from ._cli_pipelines import sweep_command as _sweep_command  # noqa: E402
+
+main.add_command(_pipeline_group)
+main.add_command(_sweep_command)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
