@@ -204,6 +204,63 @@ class MonitoringError(NbmlopsError, ValueError):
     """A drift report or data validation cannot be computed from what was given."""
 
 
+# -- feature store ----------------------------------------------------------------------------
+
+
+class FeatureError(NbmlopsError, ValueError):
+    """A feature view, feature reference or feature store operation is invalid."""
+
+
+class FeatureViewNotFound(FeatureError, KeyError):
+    """No feature view (or version of it) has the given name."""
+
+    def __init__(self, name: str, message: str | None = None):
+        self.name = name
+        super().__init__(
+            message
+            or f"no feature view named {name!r}; register it with nbmlops.features.apply(view) "
+            "and list views with nbmlops.features.catalog()"
+        )
+
+
+class FeatureNameCollision(FeatureError):
+    """Two requested features (or a feature and an entity column) would get the same column."""
+
+    def __init__(self, names: dict[str, list[str]]):
+        self.names = dict(names)
+        shown = "; ".join(f"{col!r} from {', '.join(refs)}" for col, refs in self.names.items())
+        super().__init__(
+            f"feature names collide: {shown}. Pass full_feature_names=True to name the columns "
+            "view__field, or request only one of them"
+        )
+
+
+class FeatureSchemaViolation(SchemaViolation):
+    """Feature rows do not match their view's declared fields; nothing was written.
+
+    ``counts`` is a DataFrame with one row per broken rule (``column, rule, count``) and
+    ``examples`` a DataFrame of up to five offending rows per rule (with ``column`` and ``rule``).
+    """
+
+    def __init__(self, view: str, counts, examples):
+        self.view = view
+        self.counts = counts
+        self.examples = examples
+        lines = [f"  {r.column}: {r.rule} in {r.count} row(s)" for r in counts.itertuples()]
+        super().__init__(
+            f"feature rows for view {view!r} break its schema, nothing was written:\n"
+            + "\n".join(lines)
+            + "\nSee .counts and .examples of this error; fix the rows (or the Field "
+            "declarations) and write again",
+            mistyped={r.column: (r.rule, "") for r in counts.itertuples() if r.rule == "dtype"},
+            missing=[r.column for r in counts.itertuples() if r.rule == "missing column"],
+        )
+
+
+class OnlineStoreError(FeatureError):
+    """The online store cannot be opened or holds nothing for the requested view."""
+
+
 # -- pipelines of notebooks -------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ import threading
 from ..config import Settings, get_settings, on_configure
 from ._engine import reset_after_fork
 from .artifacts import ArtifactStore, check_no_clash, validate_artifact_name
+from .features import FeatureRecords
 from .metadata import KILLED_REASON, TERMINAL, MetadataStore
 from .migrations import LATEST as SCHEMA_VERSION
 from .models import ModelRecords
@@ -22,6 +23,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "TERMINAL",
     "ArtifactStore",
+    "FeatureRecords",
     "MetadataStore",
     "ModelRecords",
     "MonitoringRecords",
@@ -41,6 +43,7 @@ class Store:
         self.artifacts = ArtifactStore(settings.artifacts)
         self.models = ModelRecords(self.meta)
         self.monitoring = MonitoringRecords(self.meta)
+        self.features = FeatureRecords(self.meta)
 
     def __repr__(self) -> str:
         return f"Store({self.meta!r}, {self.artifacts!r})"

@@ -290,3 +290,69 @@ V1_TABLES = (
 )
 V2_TABLES = (registered_models, model_versions, model_aliases, model_transitions, model_metrics)
 V3_TABLES = (drift_reports, expectation_suites)
+
+# -- feature store (schema version 4) -----------------------------------------------------------
+
+VIEW_NAME_LEN = 128
+
+# One row per version of a feature view; ``definition`` is the JSON document the digest covers
+# plus the descriptive fields (descriptions, tags, owner), which change without a new version.
+feature_views = Table(
+    "feature_views",
+    metadata,
+    Column("name", String(VIEW_NAME_LEN), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("digest", String(DIGEST_LEN), nullable=False),
+    Column("definition", Text, nullable=False),  # JSON
+    Column("transformation", Text, nullable=True),  # source code of the transformation
+    Column("description", Text, nullable=True),
+    Column("owner", String(256), nullable=True),
+    Column("tags", Text, nullable=True),  # JSON object
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("user_name", String(256), nullable=True),
+    UniqueConstraint("name", "digest", name="uq_feature_views_name_digest"),
+)
+
+# Offline writes: a Parquet file is readable once its row is "committed"; a "pending" row is a
+# write in progress (or one that crashed, whose file is ignored).
+feature_writes = Table(
+    "feature_writes",
+    metadata,
+    Column(
+        "write_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("name", String(VIEW_NAME_LEN), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | committed
+    Column("path", Text, nullable=True),
+    Column("rows", BigInteger, nullable=True),
+    Column("size", BigInteger, nullable=True),
+    Column("min_event_time", Float, nullable=True),
+    Column("max_event_time", Float, nullable=True),
+    Column("run_id", String(RUN_ID_LEN), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Index("ix_feature_writes_view", "name", "version", "status"),
+)
+
+feature_materializations = Table(
+    "feature_materializations",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("name", String(VIEW_NAME_LEN), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("online_store", Text, nullable=False),  # URL without password
+    Column("start_time", Float, nullable=True),  # event-time window, None = unbounded
+    Column("end_time", Float, nullable=False),
+    Column("max_write_id", BigInteger, nullable=False),  # writes up to this id were read
+    Column("rows", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_feature_materializations_view", "name", "online_store", "id"),
+)
+
+V4_TABLES = (feature_views, feature_writes, feature_materializations)
