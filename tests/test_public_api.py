@@ -8,6 +8,15 @@ import sys
 import nbmlops
 
 EXPECTED = {
+    "InvalidGate",
+    "InvalidNotebook",
+    "InvalidParameters",
+    "NotReproducible",
+    "NotebookFailed",
+    "PipelineRun",
+    "Reproduction",
+    "reproduce",
+    "run_notebook",
     "ActiveRun",
     "ColumnExpectation",
     "DriftReport",

@@ -172,7 +172,9 @@ class GateFailed(NbmlopsError):
     ``table`` is a pandas DataFrame with one row per gate: ``gate, value, threshold, passed``.
     """
 
-    def __init__(self, subject: str, table, message: str | None = None):
+    def __init__(
+        self, subject: str, table, message: str | None = None, outcome: str = "nothing was changed"
+    ):
         self.subject = subject
         self.table = table
         lines = []
@@ -186,9 +188,11 @@ class GateFailed(NbmlopsError):
         failed = int((~table["passed"].astype(bool)).sum())
         super().__init__(
             message
-            or f"{subject}: {failed} of {len(table)} gates failed, nothing was changed\n"
-            + "\n".join(lines)
+            or f"{subject}: {failed} of {len(table)} gates failed, {outcome}\n" + "\n".join(lines)
         )
+
+    def __reduce__(self):  # picklable, so worker processes can send it back
+        return (self.__class__, (self.subject, self.table, str(self)), self.__dict__)
 
 
 def _fmt(value: object) -> str:
@@ -361,6 +365,7 @@ class NotebookFailed(NbmlopsError, RuntimeError):
         self.run_id = run_id
         self.traceback = traceback
         self.cell_source = cell_source
+        self._args = (notebook, cell_index, executed_index, ename, evalue, output, run_id)
         where = f"cell {cell_index}" if cell_index is not None else "an injected cell"
         first = next((line for line in cell_source.splitlines() if line.strip()), "")
         shown = f" ({first.strip()[:60]!r})" if first else ""
@@ -373,3 +378,14 @@ class NotebookFailed(NbmlopsError, RuntimeError):
                 else ""
             )
         )
+
+    def __reduce__(self):  # picklable, so worker processes can send it back
+        return (self.__class__, self._args, self.__dict__)
+
+
+class NotReproducible(NbmlopsError, ValueError):
+    """A run cannot be re-executed: it has no recorded notebook and no tracked cell code."""
+
+    def __init__(self, run_id: str, message: str):
+        self.run_id = run_id
+        super().__init__(message)

@@ -348,14 +348,33 @@ class MonitoringMagics(Magics):
         return report
 
 
+@magics_class
+class GateMagics(Magics):
+    """``%%nbmlops_gate``: the form ``nbmlops.run_notebook`` gives cells tagged ``nbmlops:gate``."""
+
+    @magic_arguments()
+    @argument("--cell", type=int, default=None, help="Index of the cell in the source notebook.")
+    @cell_magic
+    def nbmlops_gate(self, line: str, cell: str) -> None:
+        """Run the cell's statements one by one; failing asserts are recorded as gate failures
+        (see ``nbmlops.pipelines._gatecell``)."""
+        __tracebackhide__ = True  # noqa: F841
+        from .pipelines._gatecell import run_gate_cell
+
+        args = parse_argstring(self.nbmlops_gate, line)
+        run_gate_cell(self.shell, cell, args.cell)
+
+
 def load_ipython_extension(ipython) -> None:
     """Register the nbmlops magics with ``ipython``."""
     ipython.register_magics(TrackingMagics)
     ipython.register_magics(RegistryMagics)
     ipython.register_magics(MonitoringMagics)
+    ipython.register_magics(GateMagics)
 
 
 __all__ = [
+    "GateMagics",
     "MonitoringMagics",
     "RegistryMagics",
     "TrackingMagics",

@@ -79,8 +79,13 @@ def start_run(
     tags: dict[str, Any] | None = None,
     *,
     code: str | None = None,
+    parent_run_id: str | None = None,
 ) -> ActiveRun:
     """Open a run (nested under the active run, if any) and make it the active run.
+
+    The parent is ``parent_run_id`` when given, else the active run of this process, else the
+    run named by the ``NBMLOPS_PARENT_RUN_ID`` environment variable: ``nbmlops.run_notebook``
+    sets it for the kernels it starts, so tracked cells become children of the notebook run.
 
     >>> import nbmlops
     >>> with nbmlops.start_run(name="baseline", tags={"team": "risk"}) as run:  # doctest: +SKIP
@@ -92,13 +97,17 @@ def start_run(
         name = v.key("run name", name)
     encoded_tags = {v.key("tag", k): v.tag_value(k, val) for k, val in (tags or {}).items()}
     store = get_store(settings)
+    if parent_run_id is not None:
+        parent_run_id = store.meta.resolve_run_id(parent_run_id)  # RunNotFound if unknown
     env_id = _ensure_environment(store)
     git = git_state()
     source, source_kind = source_of_process()
     host, user = process_identity()
     now = time.time()
     with _stack_lock:
-        parent = _stack[-1].run_id if _stack else None
+        parent = parent_run_id or (
+            _stack[-1].run_id if _stack else os.environ.get("NBMLOPS_PARENT_RUN_ID") or None
+        )
         run_id = uuid.uuid4().hex
         store.meta.create_run(
             {

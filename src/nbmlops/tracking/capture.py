@@ -26,6 +26,7 @@ from .estimators import (
     remember_fitted,
 )
 from .figures import is_plotly_figure, open_matplotlib_figures
+from .files import FileReads
 from .fingerprint import fingerprint, is_data
 from .run import Run
 
@@ -129,6 +130,7 @@ class CellCapture:
         self.figures: list[str] = []
         self._input_rows: list[dict] = []
         self._figures_before: set[int] = set()
+        self._files: FileReads | None = None
 
     def before(self) -> None:
         """Fingerprint the data the cell will read, and note which figures are open."""
@@ -140,6 +142,22 @@ class CellCapture:
             if is_data(value):
                 self._input_rows.append(self._data_row("input", name, value, now))
         self._figures_before = set(open_matplotlib_figures())
+        from ..config import get_settings
+
+        self._files = FileReads(ignore=[get_settings().home]).start()
+
+    def _file_rows(self, now: float, taken: set[str]) -> list[dict]:
+        """Stop watching ``open`` and fingerprint the files the cell read (see files.py)."""
+        if self._files is None:
+            return []
+        self._files.stop()
+        try:
+            rows = self._files.rows(now, taken)
+        except OSError as exc:
+            self.warnings.append(f"files read by the cell not fingerprinted: {exc}")
+            rows = []
+        self._files = None
+        return rows
 
     def _data_row(
         self, direction: str, name: str, value: Any, now: float, info: dict | None = None
@@ -160,7 +178,8 @@ class CellCapture:
         params: dict[str, Any] = {}
         metrics: dict[str, float] = {}
         data_rows = list(self._input_rows)
-        self.inputs = [r["name"] for r in self._input_rows]
+        data_rows += self._file_rows(now, {r["name"] for r in data_rows})
+        self.inputs = [r["name"] for r in data_rows]
 
         if self.auto:
             # An explicit --params/--metrics choice wins over the automatic rule.
@@ -283,9 +302,11 @@ class CellCapture:
     def record_failure(self, run: Run, out: _Tee | None, err: _Tee | None) -> None:
         """For a cell that raised: the inputs it read and what it printed."""
         try:
-            if self._input_rows:
-                run._record_data_rows(list(self._input_rows))
-                self.inputs = [r["name"] for r in self._input_rows]
+            rows = list(self._input_rows)
+            rows += self._file_rows(time.time(), {r["name"] for r in rows})
+            if rows:
+                run._record_data_rows(rows)
+                self.inputs = [r["name"] for r in rows]
             if out is not None and err is not None:
                 self.log_output_streams(run, out, err)
         except Exception as exc:  # noqa: BLE001 - the cell's own error matters more
