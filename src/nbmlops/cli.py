@@ -1,5 +1,5 @@
-"""The ``nbmlops`` command line: ``runs ls|show``, ``models ls|show|promote|rollback|card``,
-``drift``, ``doctor``.
+"""The ``nbmlops`` command line: ``run NOTEBOOK``, ``runs ls|show|reproduce``,
+``models ls|show|promote|rollback|card``, ``drift``, ``doctor``.
 
 Every command is a thin face over the Python API; errors print the nbmlops message (no
 traceback) and exit with status 2.
@@ -457,6 +457,13 @@ from ._cli_pipelines import sweep_command as _sweep_command  # noqa: E402
 
 main.add_command(_pipeline_group)
 main.add_command(_sweep_command)
+
+# `nbmlops run NOTEBOOK` and `nbmlops runs reproduce RUN_ID`.
+from ._cli_run import reproduce_command as _reproduce_command  # noqa: E402
+from ._cli_run import run_command as _run_command  # noqa: E402
+
+main.add_command(_run_command)
+runs.add_command(_reproduce_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -112,3 +112,23 @@ def write_junit(
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(junit_xml(results, name), encoding="utf-8")
     return target
+
+
+def write_junit_error(path: str | os.PathLike, notebook: str, message: str) -> Path:
+    """A report for a notebook that could not even start (bad parameters, missing file …)."""
+    name = Path(notebook).name
+    root = ET.Element("testsuites", name="nbmlops", tests="1", failures="0", errors="1")
+    suite = ET.SubElement(
+        root, "testsuite", name=_clean(name), tests="1", failures="0", errors="1", skipped="0"
+    )
+    case = ET.SubElement(suite, "testcase", name="execute", classname=_clean(name), time="0")
+    node = ET.SubElement(case, "error", message=_clean(message.splitlines()[0]), type="error")
+    node.text = _clean(message)
+    ET.indent(root)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n",
+        encoding="utf-8",
+    )
+    return target
