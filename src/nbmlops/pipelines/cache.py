@@ -263,7 +263,7 @@ def _what_changed(store: Store, pipeline: Pipeline, step: Step, key: StepKey) ->
     new_params = json.loads(canonical_json(dict(key.parameters)))
     if old_params != new_params:
         changes = [
-            f"{name} {old_params.get(name, '(unset)')!r} -> {new_params.get(name, '(unset)')!r}"
+            f"{name} {_shown(old_params, name)} -> {_shown(new_params, name)}"
             for name in sorted(set(old_params) | set(new_params))
             if old_params.get(name, ...) != new_params.get(name, ...)
         ]
@@ -284,6 +284,10 @@ def _what_changed(store: Store, pipeline: Pipeline, step: Step, key: StepKey) ->
     if not reasons:  # same key, but its outputs were not recorded as complete
         reasons.append("no complete earlier run with these inputs")
     return "; ".join(reasons)
+
+
+def _shown(params: Mapping[str, Any], name: str) -> str:
+    return repr(params[name]) if name in params else "(unset)"
 
 
 def record_success(

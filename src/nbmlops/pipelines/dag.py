@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import NbmlopsError, PipelineError, PipelineFailed
 from . import cache
-from .executors import NotebookTask, TaskOutcome, make_executor
+from .executors import NotebookTask, TaskOutcome, lost_task_error, make_executor
 from .spec import Pipeline, Step
 
 if TYPE_CHECKING:
@@ -312,7 +312,7 @@ def run_pipeline(
                 try:
                     outcome: TaskOutcome = future.result()
                 except Exception as exc:  # noqa: BLE001 - a worker that died, a lost Dask task
-                    outcome = TaskOutcome(name, "FAILED", None, {}, {}, 0.0, f"{exc!r}")
+                    outcome = TaskOutcome(name, "FAILED", None, {}, {}, 0.0, lost_task_error(exc))
                 why = results[name].reason
                 results[name] = StepResult(
                     name,

@@ -133,9 +133,9 @@ def run_task(task: NotebookTask) -> TaskOutcome:
         run_id=run.run_id,
         metrics=dict(run.metrics or {}),
         params=dict(run.params or {}),
-        duration_s=float(run.duration if run.duration is not None else time.monotonic() - start),
+        duration_s=float(run.duration_s),
         error=message,
-        gate_failed=isinstance(error, GateFailed),
+        gate_failed=run.outcome == "gate_failed" or isinstance(error, GateFailed),
         output=None if run.output is None else str(run.output),
     )
 
@@ -239,6 +239,18 @@ class DaskExecutor:
     def close(self, cancel: bool = False) -> None:
         for owned in self._owned:
             owned.close()
+
+
+def lost_task_error(exc: BaseException) -> str:
+    """Why a task came back with no outcome (its process died, or Dask lost it), and what to do."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, cf.process.BrokenProcessPool):
+        text += (
+            " The notebook's worker process died or could not start. From a script, call "
+            "run_pipeline/sweep under `if __name__ == '__main__':` (worker processes import the "
+            "main module); otherwise check memory and the kernel's logs."
+        )
+    return text
 
 
 def make_executor(executor: str | Any, jobs: int | None, scheduler: Any = None, n_tasks: int = 1):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import PipelineError, PipelineFailed
 from . import cache
 from .dag import KIND_TAG, _progress
-from .executors import NotebookTask, TaskOutcome, make_executor
+from .executors import NotebookTask, TaskOutcome, lost_task_error, make_executor
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -159,7 +159,7 @@ def sweep(
                     outcomes[index] = future.result()
                 except Exception as exc:  # noqa: BLE001 - a lost worker fails that run only
                     outcomes[index] = TaskOutcome(
-                        str(index), "FAILED", None, {}, {}, 0.0, repr(exc)
+                        str(index), "FAILED", None, {}, {}, 0.0, lost_task_error(exc)
                     )
                 if bar is not None:
                     bar.update(1)
