@@ -191,10 +191,18 @@ def source_index(executed_nb, executed_index: int | None) -> int | None:
     return meta.get("source_index") if isinstance(meta, dict) else None
 
 
-def running_cell(executed_nb) -> int | None:
-    """The index of the cell papermill marked running or failed (after a timeout or crash)."""
+def failed_cell(executed_nb) -> int | None:
+    """The index of the cell that stopped the executed notebook: the first with an error
+    output, else the one papermill marked failed or running (a timeout, a dead kernel).
+
+    Indexes papermill reports do not count the error-marker cells it inserts when it saves
+    the notebook, so the saved notebook is searched instead.
+    """
     if executed_nb is None:
         return None
+    for index, cell in enumerate(executed_nb.cells):
+        if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
+            return index
     for index, cell in enumerate(executed_nb.cells):
         status = cell.get("metadata", {}).get("papermill", {}).get("status")
         if status in ("running", "failed"):

@@ -56,11 +56,11 @@ from ..tracking.run import FAILED, FINISHED
 from ._gatecell import GATE_FILE_ENV, read_gate_file
 from ._prepare import (
     check_parameters,
+    failed_cell,
     kernel_of,
     notebook_hash,
     prepare,
     read_notebook,
-    running_cell,
     source_index,
 )
 from .gates import gate_table, validate_gates
@@ -364,12 +364,11 @@ def _papermill(prepared_path, out, params, kernel_name, work_dir, timeout) -> Ex
 def _notebook_failed(failure, executed, record_path, out, run_id) -> NotebookFailed:
     import papermill
 
+    executed_index = failed_cell(executed)
     if isinstance(failure, papermill.PapermillExecutionError):
-        executed_index = failure.cell_index
         ename, evalue = failure.ename, failure.evalue
         traceback = _ANSI.sub("", "\n".join(failure.traceback or []))
     else:
-        executed_index = running_cell(executed)
         ename, evalue = type(failure).__name__, str(failure).strip().splitlines()[0:1]
         evalue = evalue[0] if evalue else ""
         traceback = f"{type(failure).__name__}: {failure}"
