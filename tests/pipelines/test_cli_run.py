@@ -1,0 +1,114 @@
+"""``nbmlops run`` for CI: exit codes 0/1/2 and a JUnit report a JUnit parser reads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+import nbmlops
+from nbmlops.cli import main
+
+from ._notebooks import cell, write_notebook
+
+pytestmark = pytest.mark.usefixtures("workspace")
+
+
+def _train(tmp_path):
+    return write_notebook(
+        tmp_path / "train.ipynb",
+        cell("threshold = 0.5\nlabel = 'x'", "parameters"),
+        "%load_ext nbmlops",
+        """
+        %%track
+        f1 = threshold + 0.25
+        """,
+        cell("assert label != 'forbidden', 'label is forbidden'", "nbmlops:gate"),
+    )
+
+
+def _junit(path):
+    root = ET.parse(path).getroot()
+    assert root.tag == "testsuites"
+    (suite,) = root.findall("testsuite")
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    return root, suite, cases
+
+
+@pytest.mark.slow
+def test_gate_failure_exits_2_with_a_junit_report(tmp_path, workspace):
+    nb = _train(tmp_path)
+    report = tmp_path / "reports" / "junit.xml"
+    env = {**os.environ, "NBMLOPS_HOME": str(workspace)}
+    out = subprocess.run(
+        [sys.executable, "-m", "nbmlops", "run", str(nb), "-p", "threshold", "0.5"]
+        + ["-p", "label", "forbidden", "--gate", "metrics.f1>=0.85", "--junit", str(report)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 2, out.stderr
+    assert "gates failed" in out.stderr and "metrics.f1>=0.85" in out.stderr
+
+    root, suite, cases = _junit(report)
+    assert suite.get("name") == "train.ipynb"
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("3", "2", "0")
+    assert cases["execute"].find("error") is None
+    failure = cases["gate: metrics.f1>=0.85"].find("failure")
+    assert failure is not None and "0.75 vs 0.85" in failure.get("message")
+    label_case = cases["gate: cell 3: assert label != 'forbidden', 'label is forbidden'"]
+    assert "label is forbidden" in label_case.find("failure").get("message")
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["params.label"] == "'forbidden'" and props["metrics.f1"] == "0.75"
+    run = nbmlops.get_run(props["run_id"])
+    assert run.status == "FAILED" and run.tags["nbmlops.gate"] == "failed"
+
+
+@pytest.mark.slow
+def test_ok_run_exits_0_with_parameters_from_yaml_and_file(tmp_path):
+    nb = _train(tmp_path)
+    params = tmp_path / "params.yaml"
+    params.write_text("threshold: 0.1\nlabel: from-file\n")
+    report = tmp_path / "ok.xml"
+    result = CliRunner().invoke(
+        main,
+        ["run", str(nb), "-f", str(params), "-y", "threshold: 0.7", "--gate", "metrics.f1 >= 0.9"]
+        + ["--junit", str(report), "--json", "-e", "ci"],
+    )
+    assert result.exit_code == 0, result.output
+    assert '"outcome": "ok"' in result.output
+    root, suite, cases = _junit(report)
+    assert (root.get("failures"), root.get("errors")) == ("0", "0")
+    (row,) = nbmlops.runs(experiment="ci", filter="`tags.nbmlops.kind` = 'notebook'").itertuples()
+    run = nbmlops.get_run(row.run_id)
+    assert run.params == {"threshold": 0.7, "label": "from-file"}  # -y wins over -f
+    assert run.metrics["f1"] == pytest.approx(0.95)
+
+
+@pytest.mark.slow
+def test_execution_failure_exits_1_and_the_junit_report_has_the_error(tmp_path):
+    nb = write_notebook(tmp_path / "boom.ipynb", "1 / 0")
+    report = tmp_path / "boom.xml"
+    result = CliRunner().invoke(main, ["run", str(nb), "--junit", str(report)])
+    assert result.exit_code == 1
+    root, suite, cases = _junit(report)
+    error = cases["execute"].find("error")
+    assert error.get("type") == "ZeroDivisionError" and "ZeroDivisionError" in error.text
+    assert root.get("errors") == "1"
+
+
+def test_bad_input_exits_1_not_2(tmp_path):
+    nb = write_notebook(tmp_path / "p.ipynb", cell("a = 1", "parameters"))
+    report = tmp_path / "bad.xml"
+    runner = CliRunner()
+    unknown = runner.invoke(main, ["run", str(nb), "-p", "b", "2", "--junit", str(report)])
+    assert unknown.exit_code == 1 and "unknown parameters ['b']" in unknown.output
+    assert _junit(report)[0].get("errors") == "1"
+    assert runner.invoke(main, ["run", str(nb), "--no-such-option"]).exit_code == 1
+    assert runner.invoke(main, ["run", str(nb), "--gate", "metrics.f1 >"]).exit_code == 1
+    assert runner.invoke(main, ["run", str(tmp_path / "missing.ipynb")]).exit_code == 1
