@@ -1,7 +1,7 @@
 """Step caching: skip a step whose notebook, parameters, inputs and environment are unchanged.
 
 A step's *cache key* is the sha256 of what decides its result: the notebook's source (cell
-types and sources; outputs and execution counts ignored), its effective parameters, the sha256
+types, sources and tags; outputs and execution counts ignored), its effective parameters, the sha256
 of every declared input file, the tracking environment id (Python, platform and installed
 package lock, see :mod:`nbmlops.tracking.environment`), and the step's definition (declared
 outputs, gates, kernel). The key is stored on the step's run as the tag ``nbmlops.cache.key``;
@@ -59,13 +59,12 @@ def file_digest(path: str | os.PathLike) -> str:
 
 
 def notebook_digest(path: str | os.PathLike) -> str:
-    """sha256 of a notebook's cell types and sources: re-running it (new outputs, execution
-    counts, metadata) keeps the digest, editing any cell changes it."""
-    import nbformat
+    """sha256 of what a notebook runs (cell types, sources and nbmlops/papermill tags): running
+    or re-saving it keeps the digest, editing a cell changes it. The same hash ``run_notebook``
+    records."""
+    from ._prepare import notebook_hash
 
-    nb = nbformat.read(str(path), as_version=4)
-    cells = [[cell.cell_type, cell.source] for cell in nb.cells]
-    return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode()).hexdigest()
+    return notebook_hash(Path(path))
 
 
 def notebook_parameter_names(path: str | os.PathLike) -> set[str] | None:

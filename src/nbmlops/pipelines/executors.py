@@ -204,7 +204,7 @@ class DaskExecutor:
             self.client = scheduler
         elif scheduler is not None:
             try:
-                self.client = distributed.Client(str(scheduler), timeout="10s")
+                self.client = distributed.Client(str(scheduler))
             except (OSError, TimeoutError) as exc:
                 raise PipelineError(
                     f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one with "
