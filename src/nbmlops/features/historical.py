@@ -1,0 +1,255 @@
+"""Point-in-time correct training sets: ``get_historical_features``.
+
+For each entity row (join keys + event timestamp) and each requested view, the feature values
+are those of the view's row with the same keys and the latest event time ``t`` such that
+``entity_time - ttl <= t <= entity_time`` (both inclusive; no TTL = no lower bound). Rows with
+the same event time are ordered by created timestamp (a missing one counts as oldest), then by
+write order. No such row: the features are null and the entity row is kept. These are Feast's
+semantics, computed with DuckDB's ``ASOF LEFT JOIN`` in one query for all views.
+
+The result is the entity frame (same index, same row order, same columns) with one column per
+feature; with an active run, the entity frame's fingerprint and the view versions are recorded
+as run inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ..errors import FeatureError
+from . import _duck
+from .offline import SEQ, column_to_pandas, committed_paths
+from .registry import Request, resolve
+from .schema import to_utc_naive
+
+if TYPE_CHECKING:
+    from .store import FeatureStore
+
+ROW, TS = "__nbmlops_row", "__nbmlops_ts"
+
+
+def _key_kind(dtype: object) -> str | None:
+    if pd.api.types.is_bool_dtype(dtype):
+        return None
+    if pd.api.types.is_integer_dtype(dtype):
+        return "int"
+    if pd.api.types.is_string_dtype(dtype) or dtype is np.dtype(object):
+        return "string"
+    return None
+
+
+def _arrow_key_kind(type_: pa.DataType) -> str | None:
+    if pa.types.is_integer(type_):
+        return "int"
+    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
+        return "string"
+    return None
+
+
+def _entity_key(entity_df: pd.DataFrame, key: str) -> tuple[pa.Array, str]:
+    values = entity_df[key]
+    if pd.api.types.is_float_dtype(values.dtype):
+        present = values.dropna()
+        if (present == np.floor(present)).all():
+            values = values.astype("Int64")
+    kind = _key_kind(values.dtype)
+    if kind == "string" and values.dtype == object:
+        ok = values.map(lambda v: isinstance(v, str) or v is None or v != v)
+        if not ok.all():
+            kind = None
+    if kind is None:
+        raise FeatureError(
+            f"entity column {key!r} has dtype {entity_df[key].dtype}; join keys must be "
+            "integers or strings"
+        )
+    if kind == "int":
+        array = pa.array(values.astype("Int64"), type=pa.int64(), from_pandas=True)
+    else:
+        array = pa.array(values.astype("string"), type=pa.string(), from_pandas=True)
+    return array, kind
+
+
+def _entity_table(
+    entity_df: pd.DataFrame, keys: list[str], timestamp: str
+) -> tuple[pa.Table, dict[str, str]]:
+    if not isinstance(entity_df, pd.DataFrame):
+        raise FeatureError(
+            f"entity_df must be a pandas DataFrame of join keys and {timestamp!r}, "
+            f"not {type(entity_df).__name__}"
+        )
+    missing = [c for c in [*keys, timestamp] if c not in entity_df.columns]
+    if missing:
+        raise FeatureError(
+            f"entity_df lacks columns {missing}; it needs the join keys {keys} and the event "
+            f"time column {timestamp!r} (pass timestamp='your_column' if it is named otherwise)"
+        )
+    stamps = to_utc_naive(entity_df[timestamp].reset_index(drop=True))
+    bad = stamps.isna()
+    if bad.any():
+        first = int(np.flatnonzero(bad.to_numpy())[0])
+        raise FeatureError(
+            f"entity_df[{timestamp!r}] has {int(bad.sum())} missing or unreadable timestamps "
+            f"(first at position {first}: {entity_df[timestamp].iloc[first]!r}); every entity "
+            "row needs the time at which its features are wanted"
+        )
+    columns = {ROW: pa.array(np.arange(len(entity_df), dtype=np.int64))}
+    kinds = {}
+    for key in keys:
+        columns[key], kinds[key] = _entity_key(entity_df, key)
+    columns[TS] = pa.array(stamps.to_numpy(), type=pa.timestamp("us"))
+    return pa.table(columns), kinds
+
+
+def _view_sql(fs: FeatureStore, con, i: int, req: Request, paths: list[str], ttl_us: int | None):
+    view = req.view
+    keys = ", ".join(_duck.quote(k) for k in view.join_keys)
+    ts = _duck.quote(view.timestamp)
+    values = ", ".join(f"{_duck.quote(f)} AS __f{i}_{j}" for j, f in enumerate(req.fields))
+    where = [f"{ts} <= (SELECT max({TS}) FROM e)"]
+    if ttl_us is not None:
+        where.append(f"{ts} >= (SELECT min({TS}) FROM e) - to_microseconds({ttl_us})")
+    order = (
+        f"{_duck.quote(view.created_timestamp)} DESC NULLS LAST, {SEQ} DESC"
+        if view.created_timestamp
+        else f"{SEQ} DESC"
+    )
+    return (
+        f"f{i} AS (SELECT {keys}, {ts} AS __t{i}, {values} "
+        f"FROM {fs.offline.sql_source(con, paths)} WHERE {' AND '.join(where)} "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys}, {ts} ORDER BY {order}) = 1)"
+    )
+
+
+def point_in_time_join(
+    fs: FeatureStore, entity_df: pd.DataFrame, requests: list[Request], timestamp: str
+) -> dict[str, pd.Series]:
+    """The feature columns (by output name) for ``entity_df``, in its row order."""
+    keys: list[str] = []
+    for req in requests:
+        keys.extend(k for k in req.view.join_keys if k not in keys)
+    entity, kinds = _entity_table(entity_df, keys, timestamp)
+    n = len(entity_df)
+    out: dict[str, pd.Series] = {}
+    con = _duck.connect()
+    try:
+        con.register("e", entity)
+        ctes, selects, joins, plan = [], [f"e.{ROW}"], [], []
+        for i, req in enumerate(requests):
+            view = req.view
+            paths = committed_paths(fs, view)
+            if not paths:
+                plan.append((req, None))
+                continue
+            stored = fs.offline.schema(paths[0])
+            for key in view.join_keys:
+                stored_kind = _arrow_key_kind(stored.field(key).type)
+                if stored_kind != kinds[key]:
+                    raise FeatureError(
+                        f"entity column {key!r} holds {kinds[key]} values but view "
+                        f"{view.name!r} stores {stored_kind} keys; convert the column "
+                        f"(e.g. entity_df[{key!r}].astype({'str' if stored_kind == 'string' else 'int'}))"
+                    )
+            ttl_us = None if view.ttl is None else int(round(view.ttl * 1_000_000))
+            ctes.append(_view_sql(fs, con, i, req, paths, ttl_us))
+            on = " AND ".join(f"e.{_duck.quote(k)} = f{i}.{_duck.quote(k)}" for k in view.join_keys)
+            joins.append(f"ASOF LEFT JOIN f{i} ON {on} AND e.{TS} >= f{i}.__t{i}")
+            fresh = (
+                "TRUE" if ttl_us is None else f"f{i}.__t{i} >= e.{TS} - to_microseconds({ttl_us})"
+            )
+            for j, column in enumerate(req.columns):
+                selects.append(
+                    f"CASE WHEN {fresh} THEN f{i}.__f{i}_{j} END AS {_duck.quote(column)}"
+                )
+            plan.append((req, i))
+        if ctes:
+            sql = f"WITH {', '.join(ctes)} SELECT {', '.join(selects)} FROM e {' '.join(joins)}"
+            table = _duck.arrow(con, sql)
+            rows = table.column(ROW).to_numpy()
+            order = np.empty(n, dtype=np.int64)
+            order[rows] = np.arange(n, dtype=np.int64)
+        for req, i in plan:
+            for field_name, column in zip(req.fields, req.columns, strict=True):
+                dtype = req.view.field(field_name).pandas_dtype
+                if i is None:
+                    values = pd.Series(pd.array([None] * n, dtype=dtype))
+                else:
+                    values = column_to_pandas(table.column(column), dtype).take(order)
+                out[column] = values.reset_index(drop=True)
+    finally:
+        con.close()
+    return out
+
+
+def _record_lineage(entity_df: pd.DataFrame, requests: list[Request], name: str, refs) -> None:
+    from ..tracking import active_run
+    from ..tracking.fingerprint import fingerprint
+
+    run = active_run()
+    if run is None:
+        return
+    fp = fingerprint(entity_df)
+    views = {r.view.name: {"version": r.view.version, "digest": r.view.digest} for r in requests}
+    now = time.time()
+    rows = [
+        {
+            "direction": "input",
+            "name": name,
+            **fp.as_row(),
+            "info": json.dumps({"role": "entity_df", "features": list(refs), "views": views}),
+            "created_at": now,
+        }
+    ]
+    for req in requests:
+        rows.append(
+            {
+                "direction": "input",
+                "name": f"feature_view:{req.view.name}",
+                "kind": "nbmlops.FeatureView",
+                "digest": req.view.digest,
+                "shape": None,
+                "schema": json.dumps(
+                    [[f, req.view.field(f).dtype] for f in req.view.feature_names]
+                ),
+                "info": json.dumps(
+                    {"version": req.view.version, "fields": req.fields, "training_set": name}
+                ),
+                "created_at": now,
+            }
+        )
+    run._record_data_rows(rows)
+
+
+def get_historical_features(
+    fs: FeatureStore,
+    entity_df: pd.DataFrame,
+    features: Sequence[str] | str,
+    *,
+    full_feature_names: bool = False,
+    timestamp: str = "event_timestamp",
+    name: str = "training_set",
+    record: bool = True,
+) -> pd.DataFrame:
+    """``entity_df`` with the point-in-time correct value of every feature in ``features``.
+
+    ``features`` are references ``"view:field"`` (``"view@2:field"`` pins a version,
+    ``"view:*"`` takes every field). Feature columns are named by field, or ``view__field``
+    with ``full_feature_names=True``; a name clash raises FeatureNameCollision.
+    """
+    if not isinstance(entity_df, pd.DataFrame):
+        raise FeatureError(f"entity_df must be a pandas DataFrame, not {type(entity_df).__name__}")
+    requests = resolve(fs, features, full_feature_names, taken=[str(c) for c in entity_df.columns])
+    columns = point_in_time_join(fs, entity_df, requests, timestamp)
+    result = entity_df.copy()
+    for column, values in columns.items():
+        result[column] = values.array
+    if record:
+        refs = [features] if isinstance(features, str) else list(features)
+        _record_lineage(entity_df, requests, name, refs)
+    return result

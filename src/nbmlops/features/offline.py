@@ -1,0 +1,250 @@
+"""The offline store: feature rows as Parquet files under the workspace or any fsspec URL.
+
+Each ``ingest`` validates the rows (nothing is written if any row breaks the view's schema),
+writes one Parquet file ``<root>/<view>/v<version>/<write id>-<random>.parquet`` and then
+marks the write committed in the metadata store. Readers only see committed writes, so a crash
+mid-write leaves nothing half-visible. Every stored row carries ``__seq`` (write id × 2³² + row
+position): among rows with the same key, event time and created time, the last written wins.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import fsspec
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
+
+from ..errors import FeatureError
+from .definition import FeatureView
+from .schema import conform
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from .store import FeatureStore
+
+SEQ = "__seq"
+
+
+class OfflineStore:
+    """Parquet files of feature rows under ``url`` (a folder path or an fsspec URL)."""
+
+    def __init__(self, url: str):
+        self.url = str(url)
+        self.fs, self.root = fsspec.core.url_to_fs(self.url)
+        self.local = isinstance(self.fs, LocalFileSystem)
+        self.root = self.root.rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"OfflineStore({self.url!r})"
+
+    def new_path(self, view: str, version: int, write_id: int) -> str:
+        return f"{self.root}/{view}/v{version}/{write_id:010d}-{uuid.uuid4().hex[:8]}.parquet"
+
+    def write_table(self, table: pa.Table, path: str) -> int:
+        """Write ``table`` at ``path`` (atomically on a local disk); return its size."""
+        parent = path.rsplit("/", 1)[0]
+        self.fs.makedirs(parent, exist_ok=True)
+        if self.local:
+            tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+            try:
+                pq.write_table(table, tmp, compression="zstd")
+                os.replace(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
+        else:
+            with self.fs.open(path, "wb") as fh:
+                pq.write_table(table, fh, compression="zstd")
+        return int(self.fs.size(path))
+
+    def remove(self, path: str) -> None:
+        try:
+            self.fs.rm(path)
+        except FileNotFoundError:
+            pass
+
+    def schema(self, path: str) -> pa.Schema:
+        with self.fs.open(path, "rb") as fh:
+            return pq.read_schema(fh)
+
+    def sql_source(self, con: duckdb.DuckDBPyConnection, paths: list[str]) -> str:
+        """A ``read_parquet([...])`` expression DuckDB can run over ``paths``."""
+        if self.local:
+            listed = paths
+        else:
+            con.register_filesystem(self.fs)
+            protocol = (
+                self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+            )
+            listed = [f"{protocol}://{p.lstrip('/')}" for p in paths]
+        quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in listed)
+        return f"read_parquet([{quoted}])"
+
+
+class WriteResult(NamedTuple):
+    """What one ``ingest`` wrote: the view version, the row count and the file."""
+
+    view: str
+    version: int
+    rows: int
+    write_id: int | None
+    path: str | None
+
+
+def _read_source(view: FeatureView) -> pd.DataFrame:
+    source = view.source
+    if source is None:
+        raise FeatureError(
+            f"feature view {view.name!r} has no source; pass the data: "
+            f"nbmlops.features.ingest(view, data)"
+        )
+    try:
+        with fsspec.open(source, "rb") as fh:
+            if source.lower().endswith((".csv", ".csv.gz", ".tsv")):
+                return pd.read_csv(fh, sep="\t" if source.lower().endswith(".tsv") else ",")
+            return pd.read_parquet(fh)
+    except FileNotFoundError:
+        raise FeatureError(
+            f"the source of feature view {view.name!r} does not exist: {source!r}"
+        ) from None
+
+
+def transform(view: FeatureView, data: Any = None) -> pd.DataFrame:
+    """The feature rows of ``view`` for ``data`` (default: its source)."""
+    frame = _read_source(view) if data is None else data
+    if view.transformation is not None:
+        rows = view.transformation(frame)
+        if not isinstance(rows, pd.DataFrame):
+            raise FeatureError(
+                f"the transformation of view {view.name!r} returned {type(rows).__name__}; "
+                "it must return a pandas DataFrame of feature rows"
+            )
+        return rows
+    if view.transformation_source is not None:
+        raise FeatureError(
+            f"feature view {view.name!r} v{view.version} has a transformation that was defined "
+            "in another process; nbmlops never runs code read from the store. Pass the "
+            "FeatureView object from your code to ingest()"
+        )
+    return frame
+
+
+def ingest(fs: FeatureStore, view: FeatureView | str, data: Any = None) -> WriteResult:
+    """Transform ``data`` (or the view's source), validate and write the feature rows."""
+    from ..tracking import active_run
+    from . import registry
+
+    if isinstance(view, FeatureView) and (
+        view.version is None or (view.name, view.digest) not in registry._live
+    ):
+        registry.apply(fs, [view])
+    view = registry.get_view(fs, view)
+    rows = conform(view, transform(view, data))
+    assert view.version is not None
+    if rows.empty:
+        return WriteResult(view.name, view.version, 0, None, None)
+    run = active_run()
+    records = fs.records
+    write_id = records.begin_write(view.name, view.version, run.run_id if run else None)
+    path = fs.offline.new_path(view.name, view.version, write_id)
+    try:
+        table = pa.Table.from_pandas(rows, preserve_index=False)
+        seq = pa.array(range(write_id << 32, (write_id << 32) + len(rows)), type=pa.int64())
+        table = table.append_column(SEQ, seq)
+        size = fs.offline.write_table(table, path)
+        stamps = rows[view.timestamp]
+        records.commit_write(
+            write_id,
+            path=path,
+            rows=len(rows),
+            size=size,
+            min_event_time=stamps.min().timestamp(),
+            max_event_time=stamps.max().timestamp(),
+        )
+    except BaseException:
+        records.abort_write(write_id)
+        fs.offline.remove(path)
+        raise
+    return WriteResult(view.name, view.version, len(rows), write_id, path)
+
+
+def committed_paths(fs: FeatureStore, view: FeatureView) -> list[str]:
+    return [w["path"] for w in fs.records.writes(view.name, view.version)]
+
+
+def read_rows(
+    fs: FeatureStore,
+    view: FeatureView | str,
+    version: int | None = None,
+    latest: bool = False,
+) -> pd.DataFrame:
+    """Every stored row of ``view`` (or, with ``latest=True``, the latest row per entity)."""
+    from . import _duck, registry
+
+    view = registry.get_view(fs, view, version) if isinstance(view, str) else view
+    cols = [*view.join_keys, view.timestamp]
+    if view.created_timestamp:
+        cols.append(view.created_timestamp)
+    cols += view.feature_names
+    paths = committed_paths(fs, view)
+    if not paths:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+    con = _duck.connect()
+    try:
+        select = ", ".join(f'"{c}"' for c in cols)
+        source = fs.offline.sql_source(con, paths)
+        if latest:
+            sql = (
+                f"SELECT {select} FROM {source} QUALIFY row_number() OVER "
+                f"(PARTITION BY {_keys(view)} ORDER BY {_order(view)}) = 1 ORDER BY {_keys(view)}"
+            )
+        else:
+            sql = f'SELECT {select} FROM {source} ORDER BY {_keys(view)}, "{view.timestamp}", {SEQ}'
+        table = _duck.arrow(con, sql)
+    finally:
+        con.close()
+    return to_pandas(view, table)
+
+
+def _keys(view: FeatureView) -> str:
+    return ", ".join(f'"{k}"' for k in view.join_keys)
+
+
+def _order(view: FeatureView) -> str:
+    """Newest first: event time, then created time (missing = oldest), then write order."""
+    parts = [f'"{view.timestamp}" DESC']
+    if view.created_timestamp:
+        parts.append(f'"{view.created_timestamp}" DESC NULLS LAST')
+    parts.append(f"{SEQ} DESC")
+    return ", ".join(parts)
+
+
+_ARROW_TO_PANDAS = {
+    pa.int64(): pd.Int64Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+    pa.string(): pd.StringDtype(),
+    pa.large_string(): pd.StringDtype(),
+}
+
+
+def column_to_pandas(column: pa.ChunkedArray | pa.Array, dtype: str) -> pd.Series:
+    """An Arrow column as the pandas dtype of a field (nulls kept as NaN/NA/NaT)."""
+    series = column.to_pandas(types_mapper=_ARROW_TO_PANDAS.get)
+    if str(series.dtype) != dtype:
+        series = series.astype(dtype)
+    return series
+
+
+def to_pandas(view: FeatureView, table: pa.Table) -> pd.DataFrame:
+    frame = table.to_pandas(types_mapper=_ARROW_TO_PANDAS.get)
+    for field in view.fields:
+        if field.name in frame.columns and str(frame[field.name].dtype) != field.pandas_dtype:
+            frame[field.name] = frame[field.name].astype(field.pandas_dtype)
+    return frame
