@@ -100,6 +100,15 @@ _LAZY = {
     "InvalidArtifactName": "nbmlops.errors",
     "InvalidFilter": "nbmlops.errors",
     "NoActiveRun": "nbmlops.errors",
+    "features": "nbmlops.features",
+    "Entity": "nbmlops.features",
+    "FeatureStore": "nbmlops.features",
+    "FeatureView": "nbmlops.features",
+    "Field": "nbmlops.features",
+    "get_historical_features": "nbmlops.features",
+    "get_online_features": "nbmlops.features",
+    "FeatureError": "nbmlops.errors",
+    "FeatureSchemaViolation": "nbmlops.errors",
 }
 
 __all__ = sorted([*_LAZY, "__version__", "load_ipython_extension"])
@@ -110,7 +119,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'nbmlops' has no attribute {name!r}")
     value = importlib.import_module(module)
-    if name != "errors":
+    if name not in ("errors", "features"):  # submodules exposed as namespaces
         value = getattr(value, name)
     globals()[name] = value
     return value
