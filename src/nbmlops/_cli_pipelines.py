@@ -1,8 +1,8 @@
 """``nbmlops pipeline run|show`` and ``nbmlops sweep``: pipelines of notebooks from a shell or CI.
 
-Exit codes of ``pipeline run`` and ``sweep``: 0 every step/run succeeded, 1 a notebook failed,
-2 only quality gates failed (or the pipeline file or arguments are invalid: the message says
-which).
+Exit codes of ``pipeline run`` and ``sweep``, as for ``nbmlops run``: 0 every step/run succeeded,
+1 something could not run or failed (an invalid pipeline file or argument included), 2 only
+quality gates failed — so CI tells "the model is not good enough" from "the pipeline is broken".
 """
 
 from __future__ import annotations
@@ -13,12 +13,23 @@ from typing import Any
 
 import click
 
-from .errors import NbmlopsError, PipelineFailed
+from .errors import NbmlopsError, PipelineError, PipelineFailed
 
 
 def _fail(exc: NbmlopsError) -> None:
     click.echo(f"error: {exc}", err=True)
-    sys.exit(2)
+    sys.exit(1)
+
+
+class _ExitOneOnUsageError(click.Command):
+    """Usage errors exit 1, not click's 2: exit status 2 means a gate failed."""
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
 
 
 def parse_value(text: str) -> Any:
@@ -52,11 +63,9 @@ def parse_grid(items: tuple[str, ...]) -> dict[str, list]:
         name, sep, values = item.partition("=")
         name = name.strip()
         if not sep or not name or not values.strip():
-            raise click.BadParameter(
-                f"{item!r}: use NAME=V1,V2 (e.g. lr=0.1,0.01)", param_hint="--grid"
-            )
+            raise PipelineError(f"--grid {item!r}: use NAME=V1,V2 (e.g. lr=0.1,0.01)")
         if name in grid:
-            raise click.BadParameter(f"{name!r} is given twice", param_hint="--grid")
+            raise PipelineError(f"--grid {name!r} is given twice")
         parsed = parse_value(values) if values.strip().startswith("[") else None
         if isinstance(parsed, list):
             grid[name] = parsed
@@ -106,7 +115,7 @@ def pipeline() -> None:
     """Run and inspect pipelines of notebooks (pipeline.yaml)."""
 
 
-@pipeline.command("run")
+@pipeline.command("run", cls=_ExitOneOnUsageError)
 @click.argument("path", type=click.Path(), default="pipeline.yaml")
 @click.option("--force", is_flag=True, help="Rerun every step, cached or not.")
 @_jobs_option
@@ -121,8 +130,8 @@ def pipeline_run(
 ) -> None:
     """Run the steps of PATH (default ./pipeline.yaml) that are not cached.
 
-    Exit code 0 when every step ran or was cached, 1 when a step failed, 2 when only quality
-    gates failed.
+    Exit code 0 when every step ran or was cached, 2 when only quality gates failed, 1 for any
+    other failure.
     """
     from .pipelines.dag import run_pipeline, steps_json
 
@@ -152,7 +161,7 @@ def pipeline_run(
         sys.exit(2 if result.gate_failed else 1)
 
 
-@pipeline.command("show")
+@pipeline.command("show", cls=_ExitOneOnUsageError)
 @click.argument("path", type=click.Path(), default="pipeline.yaml")
 @_parameter_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
@@ -172,7 +181,7 @@ def pipeline_show(path, parameters, as_json) -> None:
     click.echo(_table(table[["step", "notebook", "needs", "state", "reason"]]))
 
 
-@click.command("sweep")
+@click.command("sweep", cls=_ExitOneOnUsageError)
 @click.argument("notebook", type=click.Path())
 @click.option(
     "--grid",
@@ -201,7 +210,7 @@ def sweep_command(
 ) -> None:
     """Run NOTEBOOK once per combination of the --grid values and print params and metrics.
 
-    Exit code 0 when every run finished, 1 when a run failed, 2 when only gates failed.
+    Exit code 0 when every run finished, 2 when only gates failed, 1 for any other failure.
     """
     from .pipelines.sweep import sweep
 

@@ -191,4 +191,4 @@ def test_parameters_reach_only_notebooks_that_define_them(workspace, tmp_path: P
     with pytest.raises(PipelineError, match="'sclae' is not defined"):
         step_parameters(pipeline, {"sclae": 2})
     out = CliRunner().invoke(main, ["pipeline", "run", str(spec), "-p", "sclae", "2"])
-    assert out.exit_code == 2 and "sclae" in out.output
+    assert out.exit_code == 1 and "sclae" in out.output
