@@ -387,7 +387,7 @@ def _micros(value: Any, what: str) -> int | None:
     stamp = to_utc_naive(pd.Series([value])).iloc[0]
     if pd.isna(stamp):
         raise FeatureError(f"{what} {value!r} is not a timestamp")
-    return int(pd.Timestamp(stamp).as_unit("us").value)
+    return int(pd.Timestamp(stamp).value // 1000)
 
 
 def _views(fs: FeatureStore, views: Sequence[FeatureView | str] | None) -> list[FeatureView]:

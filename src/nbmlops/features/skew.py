@@ -142,7 +142,7 @@ def check_skew(
         else pd.Timestamp(at)
     )
     if now_us is None:
-        now_us = int(stamp.as_unit("us").value)
+        now_us = int(stamp.value // 1000)
     entity = keys.assign(event_timestamp=stamp)
     fields = pinned.feature_names
     offline = point_in_time_join(fs, entity, [Request(pinned, fields, fields)], "event_timestamp")
