@@ -100,3 +100,32 @@ def test_sweep_cli_reports_failed_runs(workspace, tmp_path: Path):
     lines = csv.read_text().splitlines()
     assert len(lines) == 3 and lines[0].startswith("run_id,status,params.depth,")
     assert nbmlops.runs(filter="`tags.nbmlops.kind` == 'sweep'")["status"].tolist() == ["FAILED"]
+
+
+def test_cli_values_and_grid_parsing():
+    from nbmlops._cli_pipelines import parse_grid, parse_value
+
+    assert [parse_value(v) for v in ("3", "0.1", "1e-3", "True", "None", "abc", "[1, 2]")] == [
+        3,
+        0.1,
+        0.001,
+        True,
+        None,
+        "abc",
+        [1, 2],
+    ]
+    assert parse_grid(("lr=0.1,0.01", "name=a,b", "layers=[[64], [64, 32]]")) == {
+        "lr": [0.1, 0.01],
+        "name": ["a", "b"],
+        "layers": [[64], [64, 32]],
+    }
+    for bad in (("lr",), ("lr=",), ("lr=1", "lr=2")):
+        with pytest.raises(PipelineError, match="--grid"):
+            parse_grid(bad)
+
+
+def test_cli_bad_grid_exits_1(workspace, tmp_path: Path):
+    out = CliRunner().invoke(main, ["sweep", str(score_notebook(tmp_path)), "--grid", "lr"])
+    assert out.exit_code == 1 and "use NAME=V1,V2" in out.output
+    out = CliRunner().invoke(main, ["sweep", str(tmp_path / "train.ipynb")])  # --grid missing
+    assert out.exit_code == 1
