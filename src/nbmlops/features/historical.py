@@ -27,7 +27,7 @@ from ..errors import FeatureError
 from . import _duck
 from .offline import SEQ, column_to_pandas, committed_paths
 from .registry import Request, resolve
-from .schema import to_utc_naive
+from .schema import each, to_utc_naive
 
 if TYPE_CHECKING:
     from .store import FeatureStore
@@ -61,7 +61,7 @@ def _entity_key(entity_df: pd.DataFrame, key: str) -> tuple[pa.Array, str]:
             values = values.astype("Int64")
     kind = _key_kind(values.dtype)
     if kind == "string" and values.dtype == object:
-        ok = values.map(lambda v: isinstance(v, str) or v is None or v != v)
+        ok = each(values, lambda v: isinstance(v, str) or v is None or v != v)
         if not ok.all():
             kind = None
     if kind is None:

@@ -35,6 +35,15 @@ def to_utc_naive(values: pd.Series | pd.Index | np.ndarray) -> pd.Series:
     return converted.dt.tz_localize(None).astype("datetime64[us]")
 
 
+def each(series: pd.Series, predicate) -> np.ndarray:
+    """``predicate`` of every value, as a numpy bool array (whatever the dtype)."""
+    return np.fromiter((bool(predicate(v)) for v in series), dtype=bool, count=len(series))
+
+
+def _isna(series: pd.Series) -> np.ndarray:
+    return series.isna().to_numpy(dtype=bool)
+
+
 class _Checker:
     def __init__(self, frame: pd.DataFrame, context: list[str]):
         self.frame = frame
@@ -70,7 +79,7 @@ def _numeric(series: pd.Series, check: _Checker, name: str) -> pd.Series:
     converted = pd.to_numeric(series, errors="coerce")
     bad = converted.isna() & series.notna()
     if series.dtype == object:
-        bad |= series.map(lambda v: isinstance(v, bool)).to_numpy(dtype=bool)
+        bad |= each(series, lambda v: isinstance(v, bool))
     check.flag(name, "dtype (not a number)", bad)
     return converted.where(~bad)
 
@@ -93,11 +102,11 @@ def _field_values(field: Field, series: pd.Series, check: _Checker) -> pd.Series
         if pd.api.types.is_bool_dtype(series.dtype):
             values = series.astype("boolean")
         else:
-            ok = series.map(lambda v: isinstance(v, (bool, np.bool_))) | series.isna()
+            ok = each(series, lambda v: isinstance(v, (bool, np.bool_))) | _isna(series)
             check.flag(name, "dtype (not a bool)", ~ok)
-            values = series.where(ok & series.notna(), None).astype("boolean")
+            values = series.where(ok & ~_isna(series), None).astype("boolean")
     elif kind == "string":
-        ok = series.map(lambda v: isinstance(v, str)) | series.isna()
+        ok = each(series, lambda v: isinstance(v, str)) | _isna(series)
         check.flag(name, "dtype (not a string)", ~ok)
         values = series.where(ok, None).astype("string")
     else:  # datetime
@@ -128,9 +137,7 @@ def _check_rules(field: Field, values: pd.Series, check: _Checker) -> None:
             check.flag(name, f"above max {field.max}", above)
     if field.allowed is not None:
         allowed = set(field.allowed)
-        outside = ~nulls & ~values.map(lambda v: v in allowed, na_action="ignore").fillna(
-            True
-        ).to_numpy(dtype=bool)
+        outside = ~nulls & ~each(values, lambda v: pd.isna(v) or v in allowed)
         check.flag(name, "not an allowed value", outside)
 
 
@@ -142,7 +149,7 @@ def _key_values(key: str, series: pd.Series, check: _Checker) -> pd.Series:
         integral = series.isna() | (series == np.floor(series))
         check.flag(key, "dtype (join keys are integers or strings)", ~integral)
         return series.astype("Int64") if integral.all() else series
-    ok = series.map(lambda v: isinstance(v, str)) | series.isna()
+    ok = each(series, lambda v: isinstance(v, str)) | _isna(series)
     check.flag(key, "dtype (join keys are integers or strings)", ~ok)
     return series.astype("string") if ok.all() else series
 
