@@ -96,6 +96,9 @@ def _latest_is_newer(stmt):
     )
 
 
+_KIND_OF = {"params": "params", "latest_metrics": "metrics", "tags": "tags"}
+
+
 def _nan_to_none(value: float) -> float | None:
     return None if math.isnan(value) else value
 
@@ -487,8 +490,18 @@ class MetadataStore:
             )
         return dict(row) if row else None
 
-    def list_runs(self, experiment: str | None = None) -> dict[str, list]:
-        """Rows of runs (with experiment names) and their params, latest metrics and tags."""
+    def list_runs(
+        self,
+        experiment: str | None = None,
+        run_ids: Sequence[str] | None = None,
+        keys: dict[str, Sequence[str]] | None = None,
+    ) -> dict[str, list]:
+        """Rows of runs (with experiment names) and their params, latest metrics and tags.
+
+        ``run_ids`` keeps only those runs; ``keys`` (``{"params": [...], "metrics": [...],
+        "tags": [...]}``) reads only those keys, so a filter over one metric of 10,000 runs
+        does not read every param and tag.
+        """
         runs_q = select(
             t.runs.c.run_id,
             t.experiments.c.name.label("experiment"),
@@ -500,11 +513,17 @@ class MetadataStore:
         ).join(t.experiments, t.experiments.c.experiment_id == t.runs.c.experiment_id)
         if experiment is not None:
             runs_q = runs_q.where(t.experiments.c.name == experiment)
+        if run_ids is not None:
+            runs_q = runs_q.where(t.runs.c.run_id.in_(list(run_ids)))
         ids = runs_q.with_only_columns(t.runs.c.run_id).scalar_subquery()
+        narrowed = experiment is not None or run_ids is not None
 
         def of(table, *cols):
             query = select(table.c.run_id, *cols)
-            return query.where(table.c.run_id.in_(ids)) if experiment is not None else query
+            if keys is not None:
+                wanted = list(keys.get(_KIND_OF[table.name], ()))
+                query = query.where(table.c.key.in_(wanted))
+            return query.where(table.c.run_id.in_(ids)) if narrowed else query
 
         with read_transaction(self.engine) as conn:
             if experiment is not None:
@@ -517,6 +536,78 @@ class MetadataStore:
                 ).all(),
                 "tags": conn.execute(of(t.tags, t.tags.c.key, t.tags.c.value)).all(),
             }
+
+    def run_keys(self, experiment: str | None = None) -> dict[str, list[str]]:
+        """The distinct param, metric and tag keys of the runs (of ``experiment``), sorted."""
+        out: dict[str, list[str]] = {}
+        with read_transaction(self.engine) as conn:
+            if experiment is not None:
+                experiment_id = self._experiment_id(conn, experiment, create=False)
+            for kind, table in (
+                ("params", t.params),
+                ("metrics", t.latest_metrics),
+                ("tags", t.tags),
+            ):
+                query = select(table.c.key).distinct()
+                if experiment is not None:
+                    query = query.join(t.runs, t.runs.c.run_id == table.c.run_id).where(
+                        t.runs.c.experiment_id == experiment_id
+                    )
+                out[kind] = sorted(conn.execute(query).scalars())
+        return out
+
+    def page_run_ids(
+        self,
+        experiment: str | None,
+        order: Sequence[tuple[str, bool]],
+        offset: int,
+        limit: int,
+        now: float,
+    ) -> tuple[list[str], int]:
+        """One page of run ids sorted in SQL, and how many runs there are in all.
+
+        ``order`` holds ``(column, descending)`` pairs; a column is ``run_id``, ``experiment``,
+        ``name``, ``status``, ``start_time``, ``duration_s`` or ``metrics.<key>`` (latest
+        value). Missing values sort last either way; ties fall back to newest first.
+        """
+        query = select(t.runs.c.run_id).join(
+            t.experiments, t.experiments.c.experiment_id == t.runs.c.experiment_id
+        )
+        count = select(func.count()).select_from(t.runs)
+        if experiment is not None:
+            query = query.where(t.experiments.c.name == experiment)
+            count = count.join(
+                t.experiments, t.experiments.c.experiment_id == t.runs.c.experiment_id
+            ).where(t.experiments.c.name == experiment)
+        terms = []
+        for i, (column, descending) in enumerate(order):
+            if column.startswith("metrics."):
+                metric = t.latest_metrics.alias(f"m{i}")
+                query = query.outerjoin(
+                    metric,
+                    and_(
+                        metric.c.run_id == t.runs.c.run_id,
+                        metric.c.key == column[len("metrics.") :],
+                    ),
+                )
+                expr = metric.c.value
+            elif column == "experiment":
+                expr = t.experiments.c.name
+            elif column == "duration_s":
+                expr = func.coalesce(t.runs.c.end_time, now) - t.runs.c.start_time
+            elif column in ("run_id", "name", "status", "start_time"):
+                expr = t.runs.c[column]
+            else:
+                raise ValueError(f"cannot sort runs by {column!r} in SQL")
+            terms.append((expr.desc() if descending else expr.asc()).nulls_last())
+        terms += [t.runs.c.start_time.desc(), t.runs.c.run_id]
+        query = query.order_by(*terms).offset(offset).limit(limit)
+        with read_transaction(self.engine) as conn:
+            if experiment is not None:
+                self._experiment_id(conn, experiment, create=False)
+            ids = list(conn.execute(query).scalars())
+            total = int(conn.execute(count).scalar_one())
+        return ids, total
 
     def experiments(self) -> list[dict]:
         with read_transaction(self.engine) as conn:

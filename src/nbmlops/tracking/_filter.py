@@ -200,6 +200,48 @@ def apply_filter(frame: pd.DataFrame, text: str) -> pd.DataFrame:
     return frame[mask.to_numpy(dtype=bool)]
 
 
+def filter_columns(text: str) -> set[str]:
+    """The column names a filter reads (``InvalidFilter`` if it does not parse)."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidFilter(f"a filter is a non-empty string, got {text!r}")
+    source, names = _prepare(text.strip())
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as exc:
+        raise InvalidFilter(
+            f"cannot parse filter {text!r} ({exc.msg}); write e.g. "
+            '"metrics.accuracy > 0.9 and params.C == 0.5"'
+        ) from None
+    reader = _Evaluator(pd.DataFrame(), names, text)
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        name = reader.column_name(node)
+        if name is not None and isinstance(node, (ast.Name, ast.Attribute)):
+            found.add(name)
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree.body)
+    return found
+
+
+def order_terms(order_by: str | list[str]) -> list[tuple[str, bool]]:
+    """``"metrics.accuracy DESC, start_time"`` as ``[("metrics.accuracy", True), …]``."""
+    terms = [order_by] if isinstance(order_by, str) else list(order_by)
+    out = []
+    for term in (t.strip() for group in terms for t in str(group).split(",")):
+        if not term:
+            continue
+        parts = term.rsplit(None, 1)
+        direction = (
+            parts[1].upper() if len(parts) == 2 and parts[1].upper() in ("ASC", "DESC") else None
+        )
+        out.append(((parts[0] if direction else term).strip("`"), direction == "DESC"))
+    return out
+
+
 def apply_order(frame: pd.DataFrame, order_by: str | list[str]) -> pd.DataFrame:
     """Sort by ``"metrics.accuracy DESC, start_time"`` (or a list of such terms)."""
     terms = [order_by] if isinstance(order_by, str) else list(order_by)

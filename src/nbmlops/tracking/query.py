@@ -6,6 +6,8 @@ never shows a dead run as RUNNING.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import json
 import time
 from typing import TYPE_CHECKING
@@ -52,8 +54,6 @@ def runs(
     >>> import nbmlops
     >>> nbmlops.runs(filter="metrics.accuracy > 0.9", order_by="metrics.accuracy DESC")  # doctest: +SKIP
     """
-    import pandas as pd
-
     from ._filter import apply_filter, apply_order
 
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
@@ -61,8 +61,27 @@ def runs(
 
         raise InvalidFilter(f"limit must be a non-negative integer, got {limit!r}")
     store = _fresh_store()
-    data = store.meta.list_runs(experiment)
-    now = time.time()
+    frame = _frame(store.meta.list_runs(experiment))
+    frame = (
+        apply_order(frame, order_by)
+        if order_by
+        else frame.sort_values("start_time", ascending=False, kind="stable")
+    )
+    if filter is not None:
+        frame = apply_filter(frame, filter)
+    if limit is not None:
+        frame = frame.head(limit)
+    return frame.reset_index(drop=True)
+
+
+def _frame(
+    data: dict[str, list], now: float | None = None, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """The runs table of ``list_runs`` rows: base columns, then params, metrics, tags
+    (``columns`` fixes the dynamic columns instead of taking those the rows have)."""
+    import pandas as pd
+
+    now = time.time() if now is None else now
     extra: dict[str, dict[str, object]] = {r["run_id"]: {} for r in data["runs"]}
     for run_id, key, value in data["params"]:
         if run_id in extra:
@@ -86,9 +105,13 @@ def runs(
         for r in data["runs"]
     ]
     frame = pd.DataFrame.from_records(records)
-    dynamic = sorted(
-        {c for rec in extra.values() for c in rec},
-        key=lambda c: (("params.", "metrics.", "tags.").index(c.split(".")[0] + "."), c),
+    dynamic = (
+        list(columns)
+        if columns is not None
+        else sorted(
+            {c for rec in extra.values() for c in rec},
+            key=lambda c: (("params.", "metrics.", "tags.").index(c.split(".")[0] + "."), c),
+        )
     )
     frame = frame.reindex(columns=BASE_COLUMNS + dynamic)
     frame["start_time"] = pd.to_datetime(frame["start_time"].astype(float), unit="s", utc=True)
@@ -96,16 +119,7 @@ def runs(
     for column in dynamic:
         if column.startswith("metrics."):
             frame[column] = frame[column].astype(float)
-    frame = (
-        apply_order(frame, order_by)
-        if order_by
-        else frame.sort_values("start_time", ascending=False, kind="stable")
-    )
-    if filter is not None:
-        frame = apply_filter(frame, filter)
-    if limit is not None:
-        frame = frame.head(limit)
-    return frame.reset_index(drop=True)
+    return frame
 
 
 def experiments() -> pd.DataFrame:
@@ -116,3 +130,108 @@ def experiments() -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["experiment_id", "name", "created_at", "runs"])
     frame["created_at"] = pd.to_datetime(frame["created_at"].astype(float), unit="s", utc=True)
     return frame
+
+
+@dataclasses.dataclass
+class RunPage:
+    """One page of the runs table: what a run browser shows without loading every run.
+
+    ``frame`` has the columns of :func:`runs` (every param/metric/tag column of the
+    selection, so pages line up); ``total`` counts the runs matching the filter.
+    """
+
+    frame: pd.DataFrame
+    total: int
+    offset: int
+    limit: int
+    columns: list[str]
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.limit)) if self.limit else 1
+
+    @property
+    def page(self) -> int:
+        """The 0-based number of this page."""
+        return self.offset // self.limit if self.limit else 0
+
+
+# Columns that ORDER BY can sort in SQL; params and tags are JSON/text there, so they are
+# sorted the way runs() sorts them, in pandas over just that column.
+_SQL_ORDER = {"run_id", "experiment", "name", "status", "start_time", "duration_s"}
+
+
+def runs_page(
+    experiment: str | None = None,
+    filter: str | None = None,  # noqa: A002 - same name as runs()
+    order_by: str | list[str] | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> RunPage:
+    """Rows ``offset … offset+limit`` of ``runs(experiment, filter, order_by)``, fast on
+    large workspaces: without a filter, ORDER BY/LIMIT/OFFSET run in SQL; with one, only the
+    columns the filter and the order read are loaded for every run. Either way only the page's
+    runs are read in full.
+
+    >>> import nbmlops
+    >>> from nbmlops.tracking.query import runs_page
+    >>> page = runs_page(filter="metrics.accuracy > 0.9", offset=50, limit=50)  # doctest: +SKIP
+    >>> page.total, page.frame  # doctest: +SKIP
+    """
+    from ..errors import InvalidFilter
+    from ._filter import apply_filter, apply_order, filter_columns, order_terms
+
+    for label, value, low in (("offset", offset, 0), ("limit", limit, 1)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise InvalidFilter(f"{label} must be an integer >= {low}, got {value!r}")
+    store = _fresh_store()
+    now = time.time()
+    keys = store.meta.run_keys(experiment)
+    dynamic = (
+        [f"params.{k}" for k in keys["params"]]
+        + [f"metrics.{k}" for k in keys["metrics"]]
+        + [f"tags.{k}" for k in keys["tags"]]
+    )
+    known = BASE_COLUMNS + dynamic
+    terms = order_terms(order_by) if order_by else []
+    read = {name for name, _ in terms} | (filter_columns(filter) if filter is not None else set())
+    unknown = sorted(read - set(known))
+    sql_orderable = all(name in _SQL_ORDER or name.startswith("metrics.") for name, _ in terms)
+    if filter is None and sql_orderable and not unknown:
+        ids, total = store.meta.page_run_ids(experiment, terms, offset, limit, now)
+    else:
+        wanted = {kind: [] for kind in ("params", "metrics", "tags")}
+        for name in read:
+            kind, _, key = name.partition(".")
+            if kind in wanted and key:
+                wanted[kind].append(key)
+        narrow = _frame(
+            store.meta.list_runs(experiment, keys=wanted),
+            now,
+            [c for c in dynamic if c in read],
+        )
+        if unknown and not narrow.empty:
+            close = difflib.get_close_matches(unknown[0], known, n=3)
+            what = f"filter {filter!r}" if unknown[0] not in dict(terms) else f"order {order_by!r}"
+            raise InvalidFilter(
+                f"cannot use {what}: no run has a column {unknown[0]!r}"
+                + (f"; did you mean {', '.join(close)}?" if close else "")
+            )
+        narrow = (
+            apply_order(narrow, order_by)
+            if order_by
+            else narrow.sort_values("start_time", ascending=False, kind="stable")
+        )
+        if filter is not None:
+            narrow = apply_filter(narrow, filter)
+        total = len(narrow)
+        ids = list(narrow["run_id"].iloc[offset : offset + limit])
+    page = _frame(store.meta.list_runs(run_ids=ids), now, dynamic) if ids else None
+    if page is None:
+        import pandas as pd
+
+        frame = pd.DataFrame(columns=known)
+    else:
+        position = {run_id: i for i, run_id in enumerate(ids)}
+        frame = page.sort_values("run_id", key=lambda s: s.map(position)).reset_index(drop=True)
+    return RunPage(frame=frame, total=total, offset=offset, limit=limit, columns=known)
