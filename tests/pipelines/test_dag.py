@@ -192,3 +192,20 @@ def test_parameters_reach_only_notebooks_that_define_them(workspace, tmp_path: P
         step_parameters(pipeline, {"sclae": 2})
     out = CliRunner().invoke(main, ["pipeline", "run", str(spec), "-p", "sclae", "2"])
     assert out.exit_code == 1 and "sclae" in out.output
+
+
+def test_example_pipeline_through_the_cli(workspace, tmp_path: Path):
+    import shutil
+
+    example = Path(__file__).parents[2] / "example_notebooks" / "03_pipeline"
+    folder = tmp_path / "03_pipeline"
+    shutil.copytree(example, folder, ignore=shutil.ignore_patterns("work", "*.out.ipynb"))
+    spec = str(folder / "pipeline.yaml")
+    first = CliRunner().invoke(main, ["pipeline", "run", spec, "--no-progress"])
+    assert first.exit_code == 0, first.output
+    assert "3 ran" in first.output
+    runs = nbmlops.runs(experiment="example-pipeline")
+    pipeline_run = runs.loc[runs["tags.nbmlops.kind"] == "pipeline"].iloc[0]
+    assert pipeline_run["metrics.evaluate.f1"] >= 0.7
+    second = CliRunner().invoke(main, ["pipeline", "run", spec, "--no-progress"])
+    assert second.exit_code == 0 and "3 cached" in second.output, second.output
