@@ -108,6 +108,10 @@ _LAZY = {
     "get_historical_features": "nbmlops.features",
     "get_online_features": "nbmlops.features",
     "FeatureError": "nbmlops.errors",
+    "CompareError": "nbmlops.errors",
+    "Comparison": "nbmlops.widgets",
+    "compare": "nbmlops.widgets",
+    "panel": "nbmlops.widgets",
     "FeatureSchemaViolation": "nbmlops.errors",
 }
 

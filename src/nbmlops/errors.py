@@ -123,6 +123,10 @@ class ExperimentNotFound(NbmlopsError, KeyError):
     """No experiment has that name."""
 
 
+class CompareError(NbmlopsError, ValueError):
+    """Runs cannot be compared as asked (fewer than two runs, a metric none of them logged)."""
+
+
 # -- model registry ---------------------------------------------------------------------------
 
 

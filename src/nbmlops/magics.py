@@ -365,12 +365,44 @@ class GateMagics(Magics):
         run_gate_cell(self.shell, cell, args.cell)
 
 
+@magics_class
+class WidgetMagics(Magics):
+    """``%nbmlops panel`` and ``%compare``."""
+
+    @magic_arguments()
+    @argument("command", help="What to show: panel.")
+    @argument("--experiment", "-e", default=None, help="Open the Runs tab on this experiment.")
+    @argument("--page-size", type=int, default=25, help="Runs per page (default 25).")
+    @line_magic
+    def nbmlops(self, line: str = ""):
+        """``%nbmlops panel [-e EXPERIMENT] [--page-size N]``: the nbmlops app (runs, compare,
+        models, features, reports); it refreshes itself after each ``%%track`` cell."""
+        args = parse_argstring(self.nbmlops, line)
+        if args.command != "panel":
+            raise NbmlopsError(f"%nbmlops: unknown command {args.command!r}; try %nbmlops panel")
+        from .widgets import Panel
+
+        return Panel(experiment=args.experiment, page_size=args.page_size).watch(self.shell)
+
+    @magic_arguments()
+    @argument("runs", nargs="+", help="Two or more run ids (unique prefixes work).")
+    @line_magic
+    def compare(self, line: str = ""):
+        """``%compare RUN1 RUN2 …``: params, metrics, curves, code, environment and data of
+        the runs side by side, differences highlighted."""
+        args = parse_argstring(self.compare, line)
+        from .widgets import compare
+
+        return compare(*_split_list(args.runs))
+
+
 def load_ipython_extension(ipython) -> None:
     """Register the nbmlops magics with ``ipython``."""
     ipython.register_magics(TrackingMagics)
     ipython.register_magics(RegistryMagics)
     ipython.register_magics(MonitoringMagics)
     ipython.register_magics(GateMagics)
+    ipython.register_magics(WidgetMagics)
 
 
 __all__ = [
@@ -378,6 +410,7 @@ __all__ = [
     "MonitoringMagics",
     "RegistryMagics",
     "TrackingMagics",
+    "WidgetMagics",
     "load_ipython_extension",
     "summary_line",
 ]

@@ -430,6 +430,12 @@ class FeatureView:
             raise FeatureError(f"feature view {view.name!r} v{view.version}: digest mismatch")
         return view
 
+    def _repr_html_(self) -> str:
+        """Entities, keys, ttl and the typed fields (static HTML from nbmlops.widgets)."""
+        from ..widgets._html import feature_view_html
+
+        return feature_view_html(self)
+
     def __repr__(self) -> str:
         version = f" v{self.version}" if self.version is not None else ""
         ttl = "none" if self.ttl is None else f"{self.ttl:g}s"

@@ -372,6 +372,16 @@ class Run:
     def _repr_pretty_(self, p, cycle) -> None:  # IPython's text repr
         p.text(self.summary())
 
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        """Text summary, static HTML and (inside a kernel) a widget with metric curves.
+
+        The display lives in the faces layer (``nbmlops.widgets``), imported only when a
+        frontend asks for it, so tracking never imports widgets.
+        """
+        from ..widgets.run_view import run_bundle
+
+        return run_bundle(self, include, exclude)
+
     def summary(self) -> str:
         """A few lines: id, name, status, duration, params and metrics."""
         row = self._row()

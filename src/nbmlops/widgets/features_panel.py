@@ -1,0 +1,86 @@
+"""``FeaturesPanel``: search the feature catalog and look at one view's fields and versions."""
+
+from __future__ import annotations
+
+import ipywidgets as w
+
+from ..errors import NbmlopsError
+from . import _html as h
+
+
+def catalog_html(frame) -> str:
+    if frame.empty:
+        return (
+            "<p style='color:#57606a'>no feature views match (define them with "
+            "<code>nbmlops.FeatureView</code> and <code>nbmlops.features.apply</code>)</p>"
+        )
+    rows = [
+        [
+            f"<b>{h.esc(r['view'])}</b>",
+            f"v{int(r['version'])}",
+            h.esc(r["entities"]),
+            h.esc(r["fields"]),
+            h.esc(h.fmt(r["ttl"])),
+            h.esc(r["description"] or ""),
+            h.esc(r["owner"] or ""),
+        ]
+        for r in frame.to_dict("records")
+    ]
+    headers = ["view", "version", "entities", "fields", "ttl", "description", "owner"]
+    return h.table(headers, rows, raw=True, cls="nbmlops-catalog")
+
+
+class FeaturesPanel(w.VBox):
+    """The Features tab: ``search`` filters the catalog; ``view`` shows one view."""
+
+    def __init__(self):
+        super().__init__()
+        self.search = w.Text(
+            description="search",
+            placeholder="name, field, owner, tag… (Enter)",
+            continuous_update=False,
+            layout=w.Layout(width="420px"),
+        )
+        self.listing = w.HTML()
+        self.view = w.Dropdown(description="view", layout=w.Layout(width="320px"))
+        self.details = w.HTML()
+        self.search.observe(lambda _: self.refresh(), names="value")
+        self.view.observe(lambda _: self._on_view(), names="value")
+        self.children = [self.search, self.listing, self.view, self.details]
+        self.refresh()
+
+    def refresh(self) -> None:
+        from .. import features
+
+        frame = features.catalog(self.search.value.strip() or None)
+        self.listing.value = catalog_html(frame)
+        keep = self.view.value
+        names = list(frame["view"])
+        self.view.options = names
+        self.view.value = keep if keep in names else (names[0] if names else None)
+        self._on_view()
+
+    def _on_view(self) -> None:
+        from .. import features
+
+        if self.view.value is None:
+            self.details.value = ""
+            return
+        try:
+            view = features.get_view(self.view.value)
+            versions = features.versions(self.view.value)
+        except NbmlopsError as exc:
+            self.details.value = f"<pre style='color:#cf222e'>{h.esc(exc)}</pre>"
+            return
+        self.details.value = h.feature_view_html(view) + h.section(
+            "Versions",
+            h.table(
+                list(versions.columns),
+                [[h.fmt(v) for v in row] for row in versions.itertuples(index=False)],
+            ),
+        )
+
+    def to_html(self) -> str:
+        from .. import features
+
+        return catalog_html(features.catalog())

@@ -1,0 +1,223 @@
+"""``ModelsPanel``: registered models, their versions with stage and alias badges, promote and
+rollback with a reason and a confirmation step, the gate table when a promotion fails, the
+model card of the chosen version."""
+
+from __future__ import annotations
+
+import ipywidgets as w
+
+from ..errors import GateFailed, NbmlopsError
+from . import _html as h
+
+STAGES = ["production", "staging", "archived"]
+
+
+def gate_table_html(error: GateFailed) -> str:
+    table = error.table
+    rows = [
+        [
+            h.badge("PASS", ("#1a7f37", "#dafbe1"))
+            if row["passed"]
+            else h.badge("FAIL", ("#cf222e", "#ffebe9")),
+            h.esc(row["gate"]),
+            h.esc(h.fmt(row["value"])),
+            h.esc(h.fmt(row["threshold"])),
+            h.esc(row.get("detail") or ""),
+        ]
+        for row in table.to_dict("records")
+    ]
+    failed = int((~table["passed"].astype(bool)).sum())
+    return h.box(
+        f"<p style='color:#cf222e;margin:4px 0'><b>{h.esc(error.subject)}: {failed} of "
+        f"{len(table)} gates failed — nothing was changed.</b></p>"
+        + h.table(["", "gate", "value", "threshold", "detail"], rows, raw=True),
+        "nbmlops-gates",
+    )
+
+
+def versions_html(name: str) -> str:
+    """The versions of ``name`` with stage and alias badges and their metrics."""
+    from ..registry import model_versions
+
+    frame = model_versions(name)
+    metrics = [c for c in frame.columns if c.startswith("metrics.")][:6]
+    rows = []
+    for r in frame.to_dict("records"):
+        badges = " ".join(
+            ([h.stage_badge(r["stage"])] if r["stage"] else [])
+            + [h.badge(a, ("#8250df", "#fbefff")) for a in filter(None, r["aliases"].split(", "))]
+        )
+        rows.append(
+            [
+                f"<b>v{r['version']}</b>",
+                badges,
+                h.esc(r["model_class"].rsplit(".", 1)[-1]),
+                f"<code>{h.esc((r['run_id'] or '')[:8])}</code>",
+                h.esc(h.fmt(r["created_at"])),
+                *(h.esc(h.fmt(r[m])) for m in metrics),
+            ]
+        )
+    headers = ["version", "stage / aliases", "class", "run", "registered", *metrics]
+    return h.table(headers, rows, raw=True, cls="nbmlops-versions")
+
+
+def models_html() -> str:
+    """Every registered model with its versions (static HTML)."""
+    from ..registry import models
+
+    frame = models()
+    if frame.empty:
+        return "<p style='color:#57606a'>no registered models yet (nbmlops.register_model)</p>"
+    return "".join(h.section(f"{name}", versions_html(name)) for name in frame["name"])
+
+
+class ModelsPanel(w.VBox):
+    """The Models tab. ``promote_button``/``rollback_button`` ask for confirmation first;
+    ``confirm_button`` then calls :func:`nbmlops.promote` / :func:`nbmlops.rollback` with the
+    reason typed in ``reason``."""
+
+    def __init__(self, name: str | None = None):
+        super().__init__()
+        self.model = w.Dropdown(description="model", layout=w.Layout(width="300px"))
+        self.version = w.Dropdown(description="version", layout=w.Layout(width="200px"))
+        self.stage = w.Dropdown(description="to stage", options=STAGES, value="production")
+        self.gates = w.Textarea(
+            placeholder="gates, one per line, e.g.\nmetrics.f1 >= champion.metrics.f1",
+            description="gates",
+            layout=w.Layout(width="460px", height="60px"),
+        )
+        self.reason = w.Textarea(
+            placeholder="why (kept in the model's history)",
+            description="reason",
+            layout=w.Layout(width="460px", height="48px"),
+        )
+        self.promote_button = w.Button(
+            description="Promote…", icon="arrow-up", button_style="success"
+        )
+        self.rollback_button = w.Button(
+            description="Rollback…", icon="undo", button_style="warning"
+        )
+        self.confirm_text = w.HTML()
+        self.confirm_button = w.Button(description="Confirm", button_style="danger")
+        self.cancel_button = w.Button(description="Cancel")
+        self.confirm_box = w.HBox([self.confirm_text, self.confirm_button, self.cancel_button])
+        self.confirm_box.layout.display = "none"
+        self.message = w.HTML()
+        self.versions = w.HTML()
+        self.card = w.HTML()
+        self.pending: tuple[str, str, int | None, str | None] | None = None  # action, name, v, to
+
+        self.model.observe(lambda _: self._on_model(), names="value")
+        self.version.observe(lambda _: self._on_version(), names="value")
+        self.promote_button.on_click(lambda _: self.ask("promote"))
+        self.rollback_button.on_click(lambda _: self.ask("rollback"))
+        self.confirm_button.on_click(lambda _: self.confirm())
+        self.cancel_button.on_click(lambda _: self.cancel())
+        self.children = [
+            self.model,
+            self.versions,
+            w.HBox([self.version, self.stage]),
+            self.gates,
+            self.reason,
+            w.HBox([self.promote_button, self.rollback_button]),
+            self.confirm_box,
+            self.message,
+            self.card,
+        ]
+        self.refresh(name)
+
+    def refresh(self, name: str | None = None) -> None:
+        """Re-read models and versions (keeps the chosen model when it still exists)."""
+        from ..registry import models
+
+        names = list(models()["name"])
+        keep = name if name is not None else self.model.value
+        if name is not None and name not in names:
+            raise NbmlopsError(f"no registered model named {name!r}; models: {names}")
+        self.model.options = names
+        self.model.value = keep if keep in names else (names[0] if names else None)
+        self._on_model()
+
+    def _on_model(self) -> None:
+        from ..registry import model_versions
+
+        name = self.model.value
+        for control in (self.promote_button, self.rollback_button):
+            control.disabled = name is None
+        if name is None:
+            self.versions.value = (
+                "<p style='color:#57606a'>no registered models yet: register one with "
+                "<code>nbmlops.register_model(model, 'name')</code> or <code>%register</code></p>"
+            )
+            self.version.options = []
+            self.card.value = ""
+            return
+        self.versions.value = versions_html(name)
+        versions = [int(v) for v in model_versions(name)["version"]]
+        keep = self.version.value
+        self.version.options = [(f"v{v}", v) for v in reversed(versions)]
+        self.version.value = keep if keep in versions else versions[-1]
+        self._on_version()
+
+    def _on_version(self) -> None:
+        from ..registry import model_card
+
+        if self.model.value is None or self.version.value is None:
+            self.card.value = ""
+            return
+        self.card.value = model_card(self.model.value, self.version.value).to_html(compact=True)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def ask(self, action: str) -> None:
+        """First step of promote/rollback: say what will happen and wait for Confirm."""
+        name, version = self.model.value, self.version.value
+        if name is None:
+            return
+        if action == "promote":
+            text = f"Promote <b>{h.esc(name)} v{version}</b> to <b>{h.esc(self.stage.value)}</b>?"
+            self.pending = ("promote", name, version, self.stage.value)
+        else:
+            text = f"Roll back <b>{h.esc(name)}</b> to the previous production version?"
+            self.pending = ("rollback", name, None, None)
+        if not self.reason.value.strip():
+            text += " <span style='color:#9a6700'>(no reason given)</span>"
+        self.confirm_text.value = text + "&nbsp;"
+        self.confirm_box.layout.display = "flex"
+        self.message.value = ""
+
+    def cancel(self) -> None:
+        self.pending = None
+        self.confirm_box.layout.display = "none"
+
+    def confirm(self) -> None:
+        """Second step: carry out the pending promote/rollback; show gates if they fail."""
+        from ..registry import promote, rollback
+
+        if self.pending is None:
+            return
+        action, name, version, to = self.pending
+        self.cancel()
+        reason = self.reason.value.strip() or None
+        gates = [g.strip() for g in self.gates.value.splitlines() if g.strip()] or None
+        try:
+            if action == "promote":
+                mv = promote(name, version, to=to, reason=reason, gates=gates)
+                done = f"{mv.name} v{mv.version} is now {mv.stage}"
+            else:
+                mv = rollback(name, reason=reason)
+                done = f"rolled back: {mv.name} v{mv.version} is in production again"
+        except GateFailed as exc:
+            self.message.value = gate_table_html(exc)
+            return
+        except NbmlopsError as exc:
+            self.message.value = (
+                f"<pre style='color:#cf222e;white-space:pre-wrap'>{h.esc(exc)}</pre>"
+            )
+            return
+        self.reason.value = ""
+        self.refresh()
+        self.message.value = f"<p style='color:#1a7f37'>✔ {h.esc(done)}</p>"
+
+    def to_html(self) -> str:
+        return models_html()

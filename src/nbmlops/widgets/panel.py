@@ -1,0 +1,120 @@
+"""``nbmlops.panel()`` / ``%nbmlops panel``: one tabbed app over the workspace.
+
+Runs (filter, sort, page, select → Compare), Compare, Models (promote/rollback), Features
+(catalog search) and Reports (saved drift reports). The panel refreshes itself after every
+``%%track`` cell of the same kernel; its static HTML (nbconvert, GitHub) shows the first page
+of runs, the models and the reports.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import ipywidgets as w
+
+from . import _html as h
+from .compare import compare
+from .compare_view import CompareView
+from .features_panel import FeaturesPanel
+from .models_panel import ModelsPanel
+from .reports_panel import ReportsPanel
+from .runs_table import RunsTable
+
+TABS = ["Runs", "Compare", "Models", "Features", "Reports"]
+
+
+class Panel(w.Tab):
+    """The tabbed app. Its tabs are attributes: ``runs``, ``compare``, ``models``,
+    ``features``, ``reports``."""
+
+    def __init__(self, experiment: str | None = None, page_size: int = 25):
+        self.runs = RunsTable(experiment=experiment, page_size=page_size)
+        self.compare = CompareView()
+        self.models = ModelsPanel()
+        self.features = FeaturesPanel()
+        self.reports = ReportsPanel()
+        super().__init__(
+            children=[self.runs, self.compare, self.models, self.features, self.reports]
+        )
+        for i, title in enumerate(TABS):
+            self.set_title(i, title)
+        self.runs.on_compare(self.show_comparison)
+        self._hook = None
+
+    def show_comparison(self, run_ids: list[str]) -> None:
+        """Compare ``run_ids`` and switch to the Compare tab."""
+        self.compare.show(compare(*run_ids))
+        self.selected_index = TABS.index("Compare")
+
+    def refresh(self) -> None:
+        """Re-read everything: new runs, statuses, model stages, reports, feature views."""
+        self.runs.refresh()
+        self.models.refresh()
+        self.features.refresh()
+        self.reports.refresh()
+
+    # -- live refresh ------------------------------------------------------------------------
+
+    def watch(self, shell=None) -> Panel:
+        """Refresh after each ``%%track`` cell that finishes in ``shell`` (the current IPython
+        by default). The hook holds the panel weakly: a panel that is gone unhooks itself."""
+        if shell is None:
+            from IPython import get_ipython
+
+            shell = get_ipython()
+        if shell is None or self._hook is not None:
+            return self
+        ref = weakref.ref(self)
+
+        def after_cell(result) -> None:
+            panel = ref()
+            if panel is None:
+                shell.events.unregister("post_run_cell", after_cell)
+                return
+            source = (getattr(result.info, "raw_cell", None) or "").lstrip()
+            if source.startswith("%%track"):
+                panel.refresh()
+
+        shell.events.register("post_run_cell", after_cell)
+        self._hook = (shell, after_cell)
+        return self
+
+    def unwatch(self) -> None:
+        if self._hook is not None:
+            shell, hook = self._hook
+            shell.events.unregister("post_run_cell", hook)
+            self._hook = None
+
+    # -- display -----------------------------------------------------------------------------
+
+    def to_html(self) -> str:
+        """Static HTML: the first page of runs, the models and the saved reports."""
+        return h.box(
+            '<h3 style="margin:4px 0">nbmlops</h3>'
+            + h.section("Runs", self.runs.to_html())
+            + h.section("Models", self.models.to_html())
+            + h.section("Features", self.features.to_html())
+            + h.section("Reports", self.reports.to_html()),
+            "nbmlops-panel",
+        )
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = super()._repr_mimebundle_(include=include, exclude=exclude) or {}
+        page = self.runs.page
+        bundle["text/plain"] = (
+            f"nbmlops panel: {page.total:,} runs, {len(self.models.model.options)} models, "
+            f"{len(self.reports.report.options)} drift reports"
+        )
+        bundle["text/html"] = self.to_html()
+        return bundle
+
+
+def panel(experiment: str | None = None, page_size: int = 25) -> Panel:
+    """The nbmlops app for this workspace: runs, compare, models, features, reports.
+
+    It refreshes itself after ``%%track`` cells in the same kernel.
+
+    >>> import nbmlops
+    >>> nbmlops.panel()  # doctest: +SKIP
+    """
+    return Panel(experiment=experiment, page_size=page_size).watch()
