@@ -17,15 +17,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ..errors import FeatureError
 from . import _duck
-from .offline import SEQ, column_to_pandas, committed_paths
+from .offline import SEQ, column_to_pandas
 from .registry import Request, resolve
 from .schema import each, to_utc_naive
 
@@ -107,24 +110,87 @@ def _entity_table(
     return pa.table(columns), kinds
 
 
-def _view_sql(fs: FeatureStore, con, i: int, req: Request, paths: list[str], ttl_us: int | None):
+_MAX = 2**63 - 1
+
+
+def _view_sql(
+    fs: FeatureStore,
+    con,
+    i: int,
+    req: Request,
+    writes: list[dict],
+    ttl_us: int | None,
+    bounds: tuple[int, int],
+) -> tuple[str, str, str, str]:
+    """The CTE of view ``i`` (keys, event time, ``__seq``, ordering), its ASOF join and the
+    selected ``__seq`` of the matching row (NULL when none, or older than the TTL).
+
+    Only the keys, times and ``__seq`` go through the join; the field values are gathered
+    afterwards by ``__seq`` (write id, row). With one write whose (keys, time) pairs are unique
+    the event time alone orders the rows; otherwise a struct (time, created, seq) breaks ties.
+    """
     view = req.view
     keys = ", ".join(_duck.quote(k) for k in view.join_keys)
     ts = _duck.quote(view.timestamp)
-    values = ", ".join(f"{_duck.quote(f)} AS __f{i}_{j}" for j, f in enumerate(req.fields))
-    where = [f"{ts} <= (SELECT max({TS}) FROM e)"]
+    lo, hi = bounds
+    # literal bounds (not subqueries) let DuckDB skip Parquet row groups by their statistics
+    where = [f"{ts} <= make_timestamp({hi})"]
     if ttl_us is not None:
-        where.append(f"{ts} >= (SELECT min({TS}) FROM e) - to_microseconds({ttl_us})")
-    order = (
-        f"{_duck.quote(view.created_timestamp)} DESC NULLS LAST, {SEQ} DESC"
-        if view.created_timestamp
-        else f"{SEQ} DESC"
+        where.append(f"{ts} >= make_timestamp({lo - ttl_us})")
+    unique = len(writes) == 1 and bool(writes[0].get("unique_keys"))
+    if unique:
+        order_f, order_e = ts, TS
+    else:
+        created = (
+            f"coalesce(epoch_us({_duck.quote(view.created_timestamp)}), {-_MAX})"
+            if view.created_timestamp
+            else "0"
+        )
+        order_f = f"{{'t': {ts}, 'c': {created}::BIGINT, 's': {SEQ}}}"
+        order_e = f"{{'t': {TS}, 'c': {_MAX}::BIGINT, 's': {_MAX}::BIGINT}}"
+    source = fs.offline.sql_source(con, [w["path"] for w in writes])
+    cte = (
+        f"f{i} AS (SELECT {keys}, {ts} AS __t{i}, {SEQ} AS __s{i}, {order_f} AS __o{i} "
+        f"FROM {source} WHERE {' AND '.join(where)})"
     )
-    return (
-        f"f{i} AS (SELECT {keys}, {ts} AS __t{i}, {values} "
-        f"FROM {fs.offline.sql_source(con, paths)} WHERE {' AND '.join(where)} "
-        f"QUALIFY row_number() OVER (PARTITION BY {keys}, {ts} ORDER BY {order}) = 1)"
-    )
+    on = " AND ".join(f"e.{_duck.quote(k)} = f{i}.{_duck.quote(k)}" for k in view.join_keys)
+    join = f"ASOF LEFT JOIN f{i} ON {on} AND e.__o{i} >= f{i}.__o{i}"
+    fresh = "TRUE" if ttl_us is None else f"f{i}.__t{i} >= e.{TS} - to_microseconds({ttl_us})"
+    return cte, join, f"{order_e} AS __o{i}", f"CASE WHEN {fresh} THEN f{i}.__s{i} END AS __s{i}"
+
+
+def _read_fields(fs: FeatureStore, writes: list[dict], fields: list[str]):
+    """The field columns of every write, concatenated, and each write's first row in them."""
+    tables, offsets, start = [], {}, 0
+    for w in writes:
+        with fs.offline.fs.open(w["path"], "rb") as fh:
+            table = pq.read_table(fh, columns=fields)
+        offsets[int(w["write_id"])] = start
+        start += table.num_rows
+        tables.append(table)
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0], offsets
+
+
+def _gather(table: pa.Table, offsets: dict[int, int], seq: np.ndarray, req: Request):
+    valid = seq >= 0
+    rows = seq & 0xFFFFFFFF
+    if len(offsets) > 1:
+        ids = np.array(sorted(offsets), dtype=np.int64)
+        starts = np.array([offsets[i] for i in ids], dtype=np.int64)
+        rows = rows + starts[np.searchsorted(ids, seq >> 32)]
+    rows = np.where(valid, rows, 0)
+    out = {}
+    for field_name, column in zip(req.fields, req.columns, strict=True):
+        field = req.view.field(field_name)
+        values = table.column(field_name)
+        if field.kind == "float" and values.null_count == 0:
+            array = values.to_numpy()[rows]
+            array[~valid] = np.nan
+            out[column] = pd.Series(array, dtype=field.pandas_dtype)
+        else:
+            indices = pa.array(rows, mask=~valid, type=pa.int64())
+            out[column] = column_to_pandas(pc.take(values, indices), field.pandas_dtype)
+    return out
 
 
 def point_in_time_join(
@@ -136,53 +202,55 @@ def point_in_time_join(
         keys.extend(k for k in req.view.join_keys if k not in keys)
     entity, kinds = _entity_table(entity_df, keys, timestamp)
     n = len(entity_df)
+    stamps = entity.column(TS).cast(pa.int64()).to_numpy()
+    bounds = (int(stamps.min()), int(stamps.max())) if n else (0, 0)
     out: dict[str, pd.Series] = {}
     con = _duck.connect()
+    pool = ThreadPoolExecutor(max_workers=1)
     try:
-        con.register("e", entity)
-        ctes, selects, joins, plan = [], [f"e.{ROW}"], [], []
+        con.register("e0", entity)
+        ctes, orders, selects, joins, plan = [], [], [f"e.{ROW}"], [], []
         for i, req in enumerate(requests):
             view = req.view
-            paths = committed_paths(fs, view)
-            if not paths:
-                plan.append((req, None))
+            writes = fs.records.writes(view.name, view.version)
+            if not writes:
+                plan.append((req, None, None))
                 continue
-            stored = fs.offline.schema(paths[0])
+            stored = fs.offline.schema(writes[0]["path"])
             for key in view.join_keys:
                 stored_kind = _arrow_key_kind(stored.field(key).type)
                 if stored_kind != kinds[key]:
                     raise FeatureError(
                         f"entity column {key!r} holds {kinds[key]} values but view "
-                        f"{view.name!r} stores {stored_kind} keys; convert the column "
-                        f"(e.g. entity_df[{key!r}].astype({'str' if stored_kind == 'string' else 'int'}))"
+                        f"{view.name!r} stores {stored_kind} keys; convert the column (e.g. "
+                        f"entity_df[{key!r}].astype({'str' if stored_kind == 'string' else 'int'}))"
                     )
+            # read the field values while DuckDB joins (both release the GIL)
+            fields = pool.submit(_read_fields, fs, writes, req.fields)
             ttl_us = None if view.ttl is None else int(round(view.ttl * 1_000_000))
-            ctes.append(_view_sql(fs, con, i, req, paths, ttl_us))
-            on = " AND ".join(f"e.{_duck.quote(k)} = f{i}.{_duck.quote(k)}" for k in view.join_keys)
-            joins.append(f"ASOF LEFT JOIN f{i} ON {on} AND e.{TS} >= f{i}.__t{i}")
-            fresh = (
-                "TRUE" if ttl_us is None else f"f{i}.__t{i} >= e.{TS} - to_microseconds({ttl_us})"
-            )
-            for j, column in enumerate(req.columns):
-                selects.append(
-                    f"CASE WHEN {fresh} THEN f{i}.__f{i}_{j} END AS {_duck.quote(column)}"
-                )
-            plan.append((req, i))
+            cte, join, order, select = _view_sql(fs, con, i, req, writes, ttl_us, bounds)
+            ctes.append(cte)
+            joins.append(join)
+            orders.append(order)
+            selects.append(select)
+            plan.append((req, i, fields))
         if ctes:
+            ctes.insert(0, f"e AS (SELECT *, {', '.join(orders)} FROM e0)")
             sql = f"WITH {', '.join(ctes)} SELECT {', '.join(selects)} FROM e {' '.join(joins)}"
             table = _duck.arrow(con, sql)
             rows = table.column(ROW).to_numpy()
-            order = np.empty(n, dtype=np.int64)
-            order[rows] = np.arange(n, dtype=np.int64)
-        for req, i in plan:
-            for field_name, column in zip(req.fields, req.columns, strict=True):
-                dtype = req.view.field(field_name).pandas_dtype
-                if i is None:
-                    values = pd.Series(pd.array([None] * n, dtype=dtype))
-                else:
-                    values = column_to_pandas(table.column(column), dtype).take(order)
-                out[column] = values.reset_index(drop=True)
+        for req, i, fields in plan:
+            if i is None:
+                for field_name, column in zip(req.fields, req.columns, strict=True):
+                    dtype = req.view.field(field_name).pandas_dtype
+                    out[column] = pd.Series(pd.array([None] * n, dtype=dtype))
+                continue
+            seq = np.full(n, -1, dtype=np.int64)
+            seq[rows] = pc.fill_null(table.column(f"__s{i}"), -1).to_numpy()
+            values, offsets = fields.result()
+            out.update(_gather(values, offsets, seq, req))
     finally:
+        pool.shutdown(wait=True)
         con.close()
     return out
 

@@ -53,14 +53,14 @@ class OfflineStore:
         if self.local:
             tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
             try:
-                pq.write_table(table, tmp, compression="zstd")
+                pq.write_table(table, tmp, compression="snappy")
                 os.replace(tmp, path)
             finally:
                 if os.path.exists(tmp):
                     os.remove(tmp)
         else:
             with self.fs.open(path, "wb") as fh:
-                pq.write_table(table, fh, compression="zstd")
+                pq.write_table(table, fh, compression="snappy")
         return int(self.fs.size(path))
 
     def remove(self, path: str) -> None:
@@ -166,6 +166,7 @@ def ingest(fs: FeatureStore, view: FeatureView | str, data: Any = None) -> Write
             size=size,
             min_event_time=stamps.min().timestamp(),
             max_event_time=stamps.max().timestamp(),
+            unique_keys=not rows.duplicated([*view.join_keys, view.timestamp]).any(),
         )
     except BaseException:
         records.abort_write(write_id)

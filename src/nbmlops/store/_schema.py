@@ -333,6 +333,8 @@ feature_writes = Table(
     Column("size", BigInteger, nullable=True),
     Column("min_event_time", Float, nullable=True),
     Column("max_event_time", Float, nullable=True),
+    # no two rows share their (join keys, event time): joins need no tie-breaking within it
+    Column("unique_keys", Boolean, nullable=True),
     Column("run_id", String(RUN_ID_LEN), nullable=True),
     Column("created_at", Float, nullable=False),
     Index("ix_feature_writes_view", "name", "version", "status"),
