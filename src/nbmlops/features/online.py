@@ -308,25 +308,70 @@ def lookup(
         return out
     if isinstance(entity_rows, pd.DataFrame):
         frame = entity_rows
+        n = len(frame)
+
+        def key_values(keys):
+            missing = [k for k in keys if k not in frame.columns]
+            if missing:
+                raise FeatureError(f"entity rows lack join keys {missing}")
+            return list(zip(*(map(norm_key, frame[k].tolist()) for k in keys), strict=True))
+
     elif isinstance(entity_rows, (list, tuple)):
         if not all(isinstance(r, dict) for r in entity_rows):
             raise FeatureError("entity_rows must be a dict, a list of dicts or a DataFrame")
-        frame = pd.DataFrame(list(entity_rows))
+        n = len(entity_rows)
+
+        def key_values(keys):
+            try:
+                return [tuple(norm_key(r[k]) for k in keys) for r in entity_rows]
+            except KeyError as exc:
+                raise FeatureError(f"an entity row lacks join key {exc.args[0]!r}") from None
+
     else:
         raise FeatureError(
             f"entity_rows must be a dict, a list of dicts or a DataFrame, not "
             f"{type(entity_rows).__name__}"
         )
-    columns = _batch(online, plan, frame, full_feature_names, now)
+    columns: dict[str, tuple[list, str]] = {}
+    for name, pinned, fields, cols in plan.views:
+        view = online.cached_view(name)
+        keys = key_values(view.join_keys) if n else []
+        view, stored = online.lookup(name, keys)
+        indices, decode, ttl = _layout(view, pinned, fields)
+        names = _columns_of(view, fields, cols, full_feature_names)
+        if ttl is not None:
+            limit = now - ttl
+            stored = [r if r is not None and r[0] >= limit else None for r in stored]
+        dtypes = [DTYPES[view.fields[i - 1][1]][1] for i in indices]
+        for col, i, dec, dtype in zip(names, indices, decode, dtypes, strict=True):
+            if dec is None:
+                values = [None if r is None else r[i] for r in stored]
+            else:
+                values = [None if r is None else dec(r[i]) for r in stored]
+            columns[col] = (values, dtype)
     if isinstance(entity_rows, pd.DataFrame):
         result = entity_rows.copy()
-        for col, values in columns.items():
-            result[col] = values
+        for col, (values, dtype) in columns.items():
+            result[col] = _array(values, dtype)
         return result
-    out = {str(c): frame[c].tolist() for c in frame.columns}
-    for col, values in columns.items():
-        out[col] = [None if pd.isna(v) else v for v in values.tolist()]
+    out: dict[str, list] = {}
+    for row in entity_rows:
+        for key in row:
+            out.setdefault(str(key), [])
+    for key in out:
+        out[key] = [r.get(key) for r in entity_rows]
+    for col, (values, _dtype) in columns.items():
+        out[col] = values
     return out
+
+
+def _array(values: list, dtype: str):
+    """A list of Python values (None = null) as the pandas array of a field's dtype."""
+    if dtype.startswith("float"):
+        return np.array([np.nan if v is None else v for v in values], dtype=dtype)
+    if dtype.startswith("datetime"):
+        return pd.array(values, dtype="datetime64[ns]").astype(dtype)
+    return pd.array(values, dtype=dtype)
 
 
 def _one(online: OnlineStore, name: str, entity_row: dict):
@@ -343,39 +388,6 @@ def _one(online: OnlineStore, name: str, entity_row: dict):
             break
         keys = view.join_keys  # the view changed version since it was cached
     return view, row
-
-
-def _batch(online: OnlineStore, plan: _Plan, frame: pd.DataFrame, full: bool, now: int):
-    out: dict[str, pd.Series] = {}
-    for name, pinned, fields, cols in plan.views:
-        view = online.cached_view(name)
-        missing = [k for k in view.join_keys if k not in frame.columns]
-        if missing:
-            raise FeatureError(f"entity rows lack join keys {missing} of view {name!r}")
-        keys = list(zip(*(frame[k].map(norm_key).tolist() for k in view.join_keys), strict=True))
-        view, rows = online.lookup(name, keys)
-        indices, decode, ttl = _layout(view, pinned, fields)
-        names = _columns_of(view, fields, cols, full)
-        limit = None if ttl is None else now - ttl
-        fresh = [r if r is not None and (limit is None or r[0] >= limit) else None for r in rows]
-        dtypes = dict(view.fields)
-        field_names = [n for n, _d in view.fields]
-        for col, i, dec in zip(names, indices, decode, strict=True):
-            raw = [None if r is None else r[i] for r in fresh]
-            dtype = DTYPES[dtypes[field_names[i - 1]]][1]
-            if dec is _to_datetime:
-                values = pd.Series(pd.to_datetime(pd.array(raw, dtype="Int64"), unit="us"))
-                values = values.astype(dtype)
-            elif dec is _to_bool:
-                values = pd.Series(
-                    pd.array([None if v is None else bool(v) for v in raw], dtype=dtype)
-                )
-            elif dtype.startswith("float"):
-                values = pd.Series(np.array([np.nan if v is None else v for v in raw], dtype=dtype))
-            else:
-                values = pd.Series(pd.array(raw, dtype=dtype))
-            out[col] = values.to_numpy() if dtype.startswith("float") else values.array
-    return out
 
 
 # -- materialization ----------------------------------------------------------------------------

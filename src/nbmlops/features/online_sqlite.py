@@ -24,7 +24,8 @@ from .online import CREATED, TS, OnlineStore, OnlineView
 
 _META = "nbmlops_online_views"
 _MIN = -(2**63)
-_BATCH = 500
+# bound parameters per statement (SQLite's limit is 32,766 since 3.32, 999 before)
+_BATCH = 2000 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 
 def _table_name(view: OnlineView) -> str:
