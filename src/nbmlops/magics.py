@@ -1,5 +1,6 @@
 """IPython magics: ``%%track`` records a cell as a run; ``%runs`` shows the run table;
-``%register`` and ``%models`` work with the model registry; ``%drift`` compares two frames.
+``%register`` and ``%models`` work with the model registry; ``%drift`` compares two frames;
+``%features`` lists and searches feature views.
 
 ``%load_ext nbmlops`` registers them. The tracked cell is executed in the user namespace with
 IPython's own compiler and display hook (never a nested ``run_cell``, which would fire
@@ -396,16 +397,39 @@ class WidgetMagics(Magics):
         return compare(*_split_list(args.runs))
 
 
+@magics_class
+class FeatureMagics(Magics):
+    """``%features``."""
+
+    @magic_arguments()
+    @argument("search", nargs="*", help="Only views (or fields) matching this text.")
+    @argument("--fields", "-f", action="store_true", help="One row per field.")
+    @argument("--versions", "-v", default=None, help="Every version of this view.")
+    @line_magic
+    def features(self, line: str = ""):
+        """``%features`` lists the feature views of the workspace; ``%features TEXT`` searches
+        names, descriptions, tags and owners; ``--fields`` lists fields; ``--versions NAME``
+        the versions of a view."""
+        args = parse_argstring(self.features, line)
+        from . import features
+
+        if args.versions:
+            return features.versions(args.versions)
+        return features.catalog(" ".join(args.search) or None, fields=args.fields)
+
+
 def load_ipython_extension(ipython) -> None:
     """Register the nbmlops magics with ``ipython``."""
     ipython.register_magics(TrackingMagics)
     ipython.register_magics(RegistryMagics)
     ipython.register_magics(MonitoringMagics)
+    ipython.register_magics(FeatureMagics)
     ipython.register_magics(GateMagics)
     ipython.register_magics(WidgetMagics)
 
 
 __all__ = [
+    "FeatureMagics",
     "GateMagics",
     "MonitoringMagics",
     "RegistryMagics",
