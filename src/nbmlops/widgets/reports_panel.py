@@ -56,10 +56,13 @@ class ReportsPanel(w.VBox):
 
         frame = drift_reports(self.model_filter)
         self.listing.value = reports_html(frame)
+        keep = self.report.value
         self.report.options = [
             (f"{r['report_id'][:8]} {r['name'] or ''} ({h.fmt(r['created_at'])})", r["report_id"])
             for r in frame.to_dict("records")
         ]
+        ids = list(frame["report_id"])
+        self.report.value = keep if keep in ids else (ids[0] if ids else None)
         self.open_button.disabled = frame.empty
 
     def open_report(self, report_id: str | None) -> None:

@@ -1,0 +1,81 @@
+"""The Models tab: promote and rollback go through a reason and a confirmation step; a
+promotion failing its gates changes nothing and shows the gate table."""
+
+from __future__ import annotations
+
+import nbmlops
+from nbmlops.widgets import ModelsPanel
+
+
+def _stages() -> dict[int, str | None]:
+    frame = nbmlops.model_versions("iris")
+    return {
+        int(v): (s if isinstance(s, str) else None)
+        for v, s in zip(frame["version"], frame["stage"], strict=True)
+    }
+
+
+def test_versions_with_stage_badges_and_the_card(registry):
+    panel = ModelsPanel()
+    assert panel.model.value == "iris" and panel.version.value == 2
+    assert "production" in panel.versions.value and "nbmlops-badge" in panel.versions.value
+    assert "iris" in panel.card.value
+    panel.version.value = 1
+    assert "DecisionTreeClassifier" in panel.card.value
+
+
+def test_promote_asks_then_changes_the_store_with_the_reason(registry):
+    panel = ModelsPanel()
+    panel.version.value = 2
+    panel.reason.value = "smaller tree, same recall"
+    panel.promote_button.click()
+    assert panel.confirm_box.layout.display == "flex"
+    assert "Promote <b>iris v2</b> to <b>production</b>" in panel.confirm_text.value
+    assert _stages() == {1: "production", 2: None}, "nothing changes before Confirm"
+    panel.confirm_button.click()
+    assert _stages() == {1: "archived", 2: "production"}
+    history = nbmlops.model_history("iris")
+    assert history.iloc[-1]["reason"] == "smaller tree, same recall"
+    assert "is now production" in panel.message.value
+    assert panel.confirm_box.layout.display == "none" and panel.reason.value == ""
+
+
+def test_cancel_changes_nothing(registry):
+    panel = ModelsPanel()
+    panel.promote_button.click()
+    panel.cancel_button.click()
+    panel.confirm_button.click()  # nothing pending any more
+    assert _stages() == {1: "production", 2: None}
+
+
+def test_failing_gates_leave_the_store_unchanged_and_show_the_table(registry):
+    before = nbmlops.model_history("iris")
+    panel = ModelsPanel()
+    panel.version.value = 2
+    panel.gates.value = "metrics.accuracy >= champion.metrics.accuracy\nmetrics.accuracy >= 0.5"
+    panel.reason.value = "try the stump"
+    panel.promote_button.click()
+    panel.confirm_button.click()
+    assert _stages() == {1: "production", 2: None}
+    assert len(nbmlops.model_history("iris")) == len(before)
+    shown = panel.message.value
+    assert "1 of 2 gates failed" in shown and "nothing was changed" in shown
+    assert "metrics.accuracy &gt;= champion.metrics.accuracy" in shown
+    assert "FAIL" in shown and "PASS" in shown and "0.8" in shown and "0.9" in shown
+
+
+def test_rollback_button(registry):
+    nbmlops.promote("iris", 2, reason="v2 first")
+    panel = ModelsPanel()
+    panel.reason.value = "v2 misbehaves"
+    panel.rollback_button.click()
+    assert "Roll back <b>iris</b>" in panel.confirm_text.value
+    panel.confirm_button.click()
+    assert _stages() == {1: "production", 2: "archived"}
+    assert nbmlops.model_history("iris").iloc[-1]["reason"] == "v2 misbehaves"
+
+
+def test_empty_registry(workspace):
+    panel = ModelsPanel()
+    assert panel.model.value is None and "no registered models" in panel.versions.value
+    assert panel.promote_button.disabled
