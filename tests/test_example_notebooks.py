@@ -111,10 +111,39 @@ def check_drift_report() -> None:
     assert {"drift/diabetes-weekly.json", "drift/diabetes-weekly.html"} <= set(check.artifacts)
 
 
+def check_feature_store() -> None:
+    from nbmlops import features
+
+    catalog = features.catalog().set_index("view")
+    assert list(catalog.index) == ["card_activity", "card_profile"]
+    assert (catalog["version"] == 1).all(), "one definition each, applied once"
+    # The rows that broke the profile schema were refused: only the two good writes exist.
+    records = features.default_store().records
+    assert [w["rows"] for w in records.writes("card_profile")] == [2000, 20]
+    assert sum(w["rows"] for w in records.writes("card_activity")) == 60000
+    # The training set kept every event and is the run's input, with the view versions.
+    runs = nbmlops.runs(experiment="feature-tour").set_index("name")
+    run = nbmlops.get_run(runs.loc["build-training-set", "run_id"])
+    assert run.metrics["training_rows"] == 5000
+    assert run.inputs["training_set"]["shape"] == (5000, 4)
+    assert run.inputs["feature_view:card_activity"]["info"]["version"] == 1
+    assert (
+        run.inputs["feature_view:card_profile"]["digest"]
+        == features.get_view("card_profile").digest
+    )
+    # After the incremental materialization, online values are the latest offline ones.
+    latest = features.offline_rows("card_profile", latest=True)
+    online = features.get_online_features(["card_profile:*"], latest[["card_id"]])
+    assert online["segment"].tolist() == latest["segment"].tolist()
+    assert (online.set_index("card_id").loc[range(20), "segment"] == "platinum").all()
+    assert features.check_skew("card_profile", latest[["card_id"]]).ok
+
+
 CHECKS: dict[str, Callable[[], None]] = {
     "01_track_experiments": check_track_experiments,
     "02_model_registry": check_model_registry,
     "04_drift_report": check_drift_report,
+    "05_feature_store": check_feature_store,
 }
 
 
