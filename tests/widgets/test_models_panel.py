@@ -19,6 +19,7 @@ def test_versions_with_stage_badges_and_the_card(registry):
     panel = ModelsPanel()
     assert panel.model.value == "iris" and panel.version.value == 2
     assert "production" in panel.versions.value and "nbmlops-badge" in panel.versions.value
+    assert "nan" not in panel.versions.value  # v2 has no stage: no badge
     assert "iris" in panel.card.value
     panel.version.value = 1
     assert "DecisionTreeClassifier" in panel.card.value

@@ -44,8 +44,11 @@ def versions_html(name: str) -> str:
     rows = []
     for r in frame.to_dict("records"):
         badges = " ".join(
-            ([h.stage_badge(r["stage"])] if r["stage"] else [])
-            + [h.badge(a, ("#8250df", "#fbefff")) for a in filter(None, r["aliases"].split(", "))]
+            ([h.stage_badge(r["stage"])] if isinstance(r["stage"], str) else [])
+            + [
+                h.badge(a, ("#8250df", "#fbefff"))
+                for a in filter(None, str(r["aliases"] or "").split(", "))
+            ]
         )
         rows.append(
             [
