@@ -56,16 +56,17 @@ def redis_url(tmp_path_factory):
 
 
 @pytest.fixture
-def fs(workspace):
-    """A feature store of the fresh workspace (SQLite online store)."""
+def fs(backend):
+    """A feature store of the fresh workspace (SQLite online store), its metadata on SQLite
+    and, with NBMLOPS_TEST_POSTGRES_URL set, on a real PostgreSQL server."""
     store = FeatureStore()
     yield store
     store.close()
 
 
 @pytest.fixture(params=["sqlite", "redis"])
-def online_fs(request, workspace):
-    """The same tests on the SQLite and the Redis online store."""
+def online_fs(request, backend):
+    """The same tests on the SQLite and the Redis online store (metadata on every backend)."""
     if request.param == "redis":
         url = request.getfixturevalue("redis_url")
         import redis

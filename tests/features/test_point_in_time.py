@@ -302,6 +302,15 @@ def test_training_set_is_recorded_as_run_inputs(fs):
 _counter = itertools.count()
 
 
+@pytest.fixture(params=["auto", "duckdb"])
+def engine(request, monkeypatch):
+    """Both join engines: numpy sort + binary search (the default) and DuckDB's ASOF JOIN."""
+    from nbmlops.features import historical
+
+    monkeypatch.setattr(historical, "ENGINE", request.param)
+    return request.param
+
+
 @settings(
     max_examples=25,
     deadline=None,
@@ -312,8 +321,9 @@ _counter = itertools.count()
     ttl=st.sampled_from([None, 1, 5, 30]),
     with_created=st.booleans(),
     n_writes=st.integers(1, 3),
+    string_keys=st.booleans(),
 )
-def test_random_cases_match_the_oracle(fs, data, ttl, with_created, n_writes):
+def test_random_cases_match_the_oracle(fs, engine, data, ttl, with_created, n_writes, string_keys):
     view = _view(f"rand{next(_counter)}", ttl=ttl, created=with_created)
     times = st.integers(0, 40).map(lambda s: T0 + s * S)
     writes = []
@@ -339,6 +349,9 @@ def test_random_cases_match_the_oracle(fs, data, ttl, with_created, n_writes):
             "event_timestamp": data.draw(st.lists(times, min_size=m, max_size=m)),
         }
     )
+    if string_keys:
+        for frame in [*writes, entity]:
+            frame["customer_id"] = "c" + frame["customer_id"].astype(str)
     result = run(fs, view, writes, entity)
     assert_matches_oracle(result, entity, writes, view)
     features = pd.concat(writes, ignore_index=True)
@@ -346,3 +359,54 @@ def test_random_cases_match_the_oracle(fs, data, ttl, with_created, n_writes):
         pd.testing.assert_frame_equal(
             result[["a", "b"]], merge_asof_reference(entity, features, view), check_dtype=False
         )
+
+
+@pytest.mark.parametrize("key_shift", [1, 2**61])
+def test_keys_and_times_too_wide_to_pack_still_join(fs, key_shift):
+    """Ten years of microseconds fit in 63 bits with small keys; keys 2**61 apart do not
+    (DuckDB then joins)."""
+    view = _view(ttl=None)
+    far = T0 + pd.Timedelta(days=3650)
+    writes = [
+        _features(
+            [
+                (key_shift, T0, 1.0, 0.0),
+                (0, T0 + S, 2.0, 0.0),
+                (key_shift, far - S, 3.0, 0.0),
+                (key_shift + 7, T0, 4.0, 0.0),
+            ]
+        )
+    ]
+    entity = pd.DataFrame(
+        {
+            "customer_id": [key_shift, 0, key_shift, key_shift + 7, 5],
+            "event_timestamp": [far, far, T0, T0 - S, far],
+        }
+    )
+    result = run(fs, view, writes, entity)
+    assert_matches_oracle(result, entity, writes, view)
+    assert result["a"].tolist()[:3] == [3.0, 2.0, 1.0]
+
+
+def test_rows_are_stored_grouped_by_key_and_sorted_by_time(fs):
+    view = _view(created=True)
+    frame = _features([(2, T0, 1.0, 0.0), (1, T0 + S, 2.0, 1.0), (1, T0, 3.0, 2.0)])
+    frame["created"] = [T0, None, T0]
+    fs.apply(view)
+    written = fs.ingest(view, frame)
+    import pyarrow.parquet as pq
+
+    stored = pq.read_table(written.path).to_pandas()
+    assert stored["customer_id"].tolist() == [1, 1, 2]
+    assert stored["a"].tolist() == [3.0, 2.0, 1.0]
+    # __seq keeps the written position: the last written of equal rows still wins
+    assert [s & 0xFFFFFFFF for s in stored["__seq"]] == [2, 1, 0]
+
+
+def test_join_keys_of_another_kind_are_refused(fs):
+    view = _view()
+    fs.apply(view)
+    fs.ingest(view, _features([(1, T0, 1.0, 0.0)]))
+    with pytest.raises(FeatureError, match="stores int join keys"):
+        fs.ingest(view, _features([("1", T0, 1.0, 0.0)]))
+    assert len(fs.records.writes("stats")) == 1

@@ -118,8 +118,10 @@ def test_catalog_search_by_name_description_tags_owner_and_fields(fs):
     assert fs.catalog("no such thing").empty
 
 
-def _apply_in_process(home, barrier, queue, ttl):
+def _apply_in_process(home, store_url, barrier, queue, ttl):
     os.environ["NBMLOPS_HOME"] = home
+    if store_url:
+        os.environ["NBMLOPS_STORE_URL"] = store_url
     nbmlops.configure(reset=True)
     barrier.wait()
     versions = []
@@ -129,12 +131,13 @@ def _apply_in_process(home, barrier, queue, ttl):
 
 
 @pytest.mark.slow
-def test_two_processes_applying_at_once_get_one_version_per_definition(workspace):
+def test_two_processes_applying_at_once_get_one_version_per_definition(backend, workspace):
     FeatureStore().records  # noqa: B018 - create the store before the race
+    store_url = nbmlops.get_settings().store_url if backend == "postgres" else None
     ctx = mp.get_context("fork")
     barrier, queue = ctx.Barrier(4), ctx.Queue()
     procs = [
-        ctx.Process(target=_apply_in_process, args=(str(workspace), barrier, queue, ttl))
+        ctx.Process(target=_apply_in_process, args=(str(workspace), store_url, barrier, queue, ttl))
         for ttl in ("7d", "7d", "1d", "1d")
     ]
     for p in procs:
@@ -217,7 +220,7 @@ def test_transformation_and_file_source(fs, tmp_path):
         fs.ingest("card_totals", raw)
 
 
-def test_offline_store_on_any_fsspec_filesystem(workspace):
+def test_offline_store_on_any_fsspec_filesystem(backend):
     fs = FeatureStore(offline="memory://nbmlops-test-features")
     view = fs.apply(_view())[0]
     fs.ingest(view, _good())

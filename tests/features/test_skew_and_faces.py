@@ -84,7 +84,7 @@ def test_features_magic(shell):
     assert shell.run_line_magic("features", "--versions user_stats")["version"].tolist() == [1]
 
 
-def test_cli_ls_show_materialize(workspace):
+def test_cli_ls_show_materialize(backend):
     runner = CliRunner()
     empty = runner.invoke(main, ["features", "ls"])
     assert empty.exit_code == 0 and "no feature views yet" in empty.output

@@ -5,7 +5,9 @@ are those of the view's row with the same keys and the latest event time ``t`` s
 ``entity_time - ttl <= t <= entity_time`` (both inclusive; no TTL = no lower bound). Rows with
 the same event time are ordered by created timestamp (a missing one counts as oldest), then by
 write order. No such row: the features are null and the entity row is kept. These are Feast's
-semantics, computed with DuckDB's ``ASOF LEFT JOIN`` in one query for all views.
+semantics. Each view's stored rows are read once (Arrow) and joined by a sort and a binary
+search over packed (key, time) numbers (:mod:`._asof`), or by DuckDB's ``ASOF LEFT JOIN`` when
+those do not fit in 63 bits; the values are then taken by row position, in the entity order.
 
 The result is the entity frame (same index, same row order, same columns) with one column per
 feature; with an active run, the entity frame's fingerprint and the view versions are recorded
@@ -27,8 +29,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import FeatureError
-from . import _duck
-from .offline import SEQ, column_to_pandas
+from . import _asof, _duck
+from .offline import SEQ, column_to_pandas, key_kind
 from .registry import Request, resolve
 from .schema import each, to_utc_naive
 
@@ -44,14 +46,6 @@ def _key_kind(dtype: object) -> str | None:
     if pd.api.types.is_integer_dtype(dtype):
         return "int"
     if pd.api.types.is_string_dtype(dtype) or dtype is np.dtype(object):
-        return "string"
-    return None
-
-
-def _arrow_key_kind(type_: pa.DataType) -> str | None:
-    if pa.types.is_integer(type_):
-        return "int"
-    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
         return "string"
     return None
 
@@ -111,33 +105,49 @@ def _entity_table(
 
 
 _MAX = 2**63 - 1
+POS = "__nbmlops_pos"
+
+#: "auto": numpy sort + binary search (:mod:`._asof`), DuckDB's ASOF JOIN when the packed keys
+#: and times do not fit in 63 bits; "duckdb": always DuckDB (the tests run both).
+ENGINE = "auto"
 
 
-def _view_sql(
-    fs: FeatureStore,
-    con,
-    i: int,
-    req: Request,
-    writes: list[dict],
-    ttl_us: int | None,
-    bounds: tuple[int, int],
-) -> tuple[str, str, str, str]:
-    """The CTE of view ``i`` (keys, event time, ``__seq``, ordering), its ASOF join and the
-    selected ``__seq`` of the matching row (NULL when none, or older than the TTL).
-
-    Only the keys, times and ``__seq`` go through the join; the field values are gathered
-    afterwards by ``__seq`` (write id, row). With one write whose (keys, time) pairs are unique
-    the event time alone orders the rows; otherwise a struct (time, created, seq) breaks ties.
-    """
+def _read_rows(fs: FeatureStore, req: Request, writes: list[dict], unique: bool) -> pa.Table:
+    """The stored rows of every write (keys, time, tie breakers unless ``unique``, fields),
+    concatenated in write order."""
     view = req.view
+    columns = [*view.join_keys, view.timestamp]
+    if not unique:
+        if view.created_timestamp:
+            columns.append(view.created_timestamp)
+        columns.append(SEQ)
+    columns += [f for f in req.fields if f not in columns]
+    tables = []
+    for w in writes:
+        with fs.offline.fs.open(w["path"], "rb") as fh:
+            tables.append(pq.read_table(fh, columns=columns))
+    if len(tables) == 1:
+        return tables[0]
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def _micros(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(column.cast(pa.timestamp("us")).cast(pa.int64()).to_numpy(), dtype=np.int64)
+
+
+def _duckdb_rows(
+    entity: pa.Table, table: pa.Table, req: Request, ttl_us: int | None, unique: bool
+) -> np.ndarray:
+    """The matching row of ``table`` for every entity row (-1: none) by DuckDB's ASOF JOIN."""
+    view = req.view
+    n = entity.num_rows
     keys = ", ".join(_duck.quote(k) for k in view.join_keys)
     ts = _duck.quote(view.timestamp)
-    lo, hi = bounds
-    # literal bounds (not subqueries) let DuckDB skip Parquet row groups by their statistics
+    stamps = entity.column(TS).cast(pa.int64()).to_numpy()
+    lo, hi = (int(stamps.min()), int(stamps.max())) if n else (0, 0)
     where = [f"{ts} <= make_timestamp({hi})"]
     if ttl_us is not None:
         where.append(f"{ts} >= make_timestamp({lo - ttl_us})")
-    unique = len(writes) == 1 and bool(writes[0].get("unique_keys"))
     if unique:
         order_f, order_e = ts, TS
     else:
@@ -148,49 +158,76 @@ def _view_sql(
         )
         order_f = f"{{'t': {ts}, 'c': {created}::BIGINT, 's': {SEQ}}}"
         order_e = f"{{'t': {TS}, 'c': {_MAX}::BIGINT, 's': {_MAX}::BIGINT}}"
-    source = fs.offline.sql_source(con, [w["path"] for w in writes])
-    cte = (
-        f"f{i} AS (SELECT {keys}, {ts} AS __t{i}, {SEQ} AS __s{i}, {order_f} AS __o{i} "
-        f"FROM {source} WHERE {' AND '.join(where)})"
+    on = " AND ".join(f"e.{_duck.quote(k)} = f.{_duck.quote(k)}" for k in view.join_keys)
+    fresh = "TRUE" if ttl_us is None else f"f.__t >= e.{TS} - to_microseconds({ttl_us})"
+    sql = (
+        f"WITH e AS (SELECT {ROW}, {keys}, {TS}, {order_e} AS __o FROM e0), "
+        f"f AS (SELECT {keys}, {ts} AS __t, {POS}, {order_f} AS __o FROM f0 "
+        f"WHERE {' AND '.join(where)}) "
+        f"SELECT e.{ROW}, CASE WHEN {fresh} THEN f.{POS} END AS __p "
+        f"FROM e ASOF LEFT JOIN f ON {on} AND e.__o >= f.__o"
     )
-    on = " AND ".join(f"e.{_duck.quote(k)} = f{i}.{_duck.quote(k)}" for k in view.join_keys)
-    join = f"ASOF LEFT JOIN f{i} ON {on} AND e.__o{i} >= f{i}.__o{i}"
-    fresh = "TRUE" if ttl_us is None else f"f{i}.__t{i} >= e.{TS} - to_microseconds({ttl_us})"
-    return cte, join, f"{order_e} AS __o{i}", f"CASE WHEN {fresh} THEN f{i}.__s{i} END AS __s{i}"
+    con = _duck.connect()
+    try:
+        con.register("e0", entity)
+        con.register("f0", table.append_column(POS, pa.array(np.arange(table.num_rows))))
+        result = _duck.arrow(con, sql)
+    finally:
+        con.close()
+    rows = np.full(n, -1, dtype=np.int64)
+    rows[result.column(ROW).to_numpy()] = pc.fill_null(result.column("__p"), -1).to_numpy()
+    return rows
 
 
-def _read_fields(fs: FeatureStore, writes: list[dict], fields: list[str]):
-    """The field columns of every write, concatenated, and each write's first row in them."""
-    tables, offsets, start = [], {}, 0
-    for w in writes:
-        with fs.offline.fs.open(w["path"], "rb") as fh:
-            table = pq.read_table(fh, columns=fields)
-        offsets[int(w["write_id"])] = start
-        start += table.num_rows
-        tables.append(table)
-    return pa.concat_tables(tables) if len(tables) > 1 else tables[0], offsets
-
-
-def _gather(table: pa.Table, offsets: dict[int, int], seq: np.ndarray, req: Request):
-    valid = seq >= 0
-    rows = seq & 0xFFFFFFFF
-    if len(offsets) > 1:
-        ids = np.array(sorted(offsets), dtype=np.int64)
-        starts = np.array([offsets[i] for i in ids], dtype=np.int64)
-        rows = rows + starts[np.searchsorted(ids, seq >> 32)]
-    rows = np.where(valid, rows, 0)
+def _gather(table: pa.Table, rows: np.ndarray, req: Request) -> dict[str, pd.Series]:
+    """The requested fields of ``table`` at ``rows`` (-1: null), as pandas columns."""
+    valid = rows >= 0
+    at = np.where(valid, rows, 0)
     out = {}
     for field_name, column in zip(req.fields, req.columns, strict=True):
         field = req.view.field(field_name)
         values = table.column(field_name)
-        if field.kind == "float" and values.null_count == 0:
-            array = values.to_numpy()[rows]
+        if field.kind == "float" and values.null_count == 0 and len(values):
+            array = values.to_numpy()[at]
             array[~valid] = np.nan
             out[column] = pd.Series(array, dtype=field.pandas_dtype)
         else:
-            indices = pa.array(rows, mask=~valid, type=pa.int64())
+            indices = pa.array(at, mask=~valid, type=pa.int64())
             out[column] = column_to_pandas(pc.take(values, indices), field.pandas_dtype)
     return out
+
+
+def _view_rows(
+    entity: pa.Table,
+    table: pa.Table,
+    req: Request,
+    unique: bool,
+    pool: ThreadPoolExecutor,
+) -> np.ndarray:
+    view = req.view
+    ttl_us = None if view.ttl is None else int(round(view.ttl * 1_000_000))
+    if ENGINE == "auto" and pa.types.is_timestamp(table.schema.field(view.timestamp).type):
+        e_key, f_key, n_keys = _asof.key_codes(
+            [entity.column(k).combine_chunks() for k in view.join_keys],
+            [table.column(k) for k in view.join_keys],
+        )
+        ties = None
+        if not unique:
+            created = table.column(view.created_timestamp) if view.created_timestamp else None
+            ties = (created, table.column(SEQ))
+        rows = _asof.asof_rows(
+            e_key,
+            _micros(entity.column(TS)),
+            f_key,
+            _micros(table.column(view.timestamp)),
+            n_keys,
+            ttl_us,
+            ties,
+            pool,
+        )
+        if rows is not None:
+            return rows
+    return _duckdb_rows(entity, table, req, ttl_us, unique)
 
 
 def point_in_time_join(
@@ -202,56 +239,33 @@ def point_in_time_join(
         keys.extend(k for k in req.view.join_keys if k not in keys)
     entity, kinds = _entity_table(entity_df, keys, timestamp)
     n = len(entity_df)
-    stamps = entity.column(TS).cast(pa.int64()).to_numpy()
-    bounds = (int(stamps.min()), int(stamps.max())) if n else (0, 0)
     out: dict[str, pd.Series] = {}
-    con = _duck.connect()
     pool = ThreadPoolExecutor(max_workers=1)
     try:
-        con.register("e0", entity)
-        ctes, orders, selects, joins, plan = [], [], [f"e.{ROW}"], [], []
-        for i, req in enumerate(requests):
+        for req in requests:
             view = req.view
             writes = fs.records.writes(view.name, view.version)
             if not writes:
-                plan.append((req, None, None))
+                for field_name, column in zip(req.fields, req.columns, strict=True):
+                    dtype = view.field(field_name).pandas_dtype
+                    out[column] = pd.Series(pd.array([None] * n, dtype=dtype))
                 continue
             stored = fs.offline.schema(writes[0]["path"])
             for key in view.join_keys:
-                stored_kind = _arrow_key_kind(stored.field(key).type)
+                stored_kind = key_kind(stored.field(key).type)
                 if stored_kind != kinds[key]:
                     raise FeatureError(
                         f"entity column {key!r} holds {kinds[key]} values but view "
                         f"{view.name!r} stores {stored_kind} keys; convert the column (e.g. "
                         f"entity_df[{key!r}].astype({'str' if stored_kind == 'string' else 'int'}))"
                     )
-            # read the field values while DuckDB joins (both release the GIL)
-            fields = pool.submit(_read_fields, fs, writes, req.fields)
-            ttl_us = None if view.ttl is None else int(round(view.ttl * 1_000_000))
-            cte, join, order, select = _view_sql(fs, con, i, req, writes, ttl_us, bounds)
-            ctes.append(cte)
-            joins.append(join)
-            orders.append(order)
-            selects.append(select)
-            plan.append((req, i, fields))
-        if ctes:
-            ctes.insert(0, f"e AS (SELECT *, {', '.join(orders)} FROM e0)")
-            sql = f"WITH {', '.join(ctes)} SELECT {', '.join(selects)} FROM e {' '.join(joins)}"
-            table = _duck.arrow(con, sql)
-            rows = table.column(ROW).to_numpy()
-        for req, i, fields in plan:
-            if i is None:
-                for field_name, column in zip(req.fields, req.columns, strict=True):
-                    dtype = req.view.field(field_name).pandas_dtype
-                    out[column] = pd.Series(pd.array([None] * n, dtype=dtype))
-                continue
-            seq = np.full(n, -1, dtype=np.int64)
-            seq[rows] = pc.fill_null(table.column(f"__s{i}"), -1).to_numpy()
-            values, offsets = fields.result()
-            out.update(_gather(values, offsets, seq, req))
+            # with one write whose (keys, time) pairs are unique nothing can tie
+            unique = len(writes) == 1 and bool(writes[0].get("unique_keys"))
+            table = _read_rows(fs, req, writes, unique)
+            rows = _view_rows(entity, table, req, unique, pool)
+            out.update(_gather(table, rows, req))
     finally:
         pool.shutdown(wait=True)
-        con.close()
     return out
 
 

@@ -4,7 +4,9 @@ Each ``ingest`` validates the rows (nothing is written if any row breaks the vie
 writes one Parquet file ``<root>/<view>/v<version>/<write id>-<random>.parquet`` and then
 marks the write committed in the metadata store. Readers only see committed writes, so a crash
 mid-write leaves nothing half-visible. Every stored row carries ``__seq`` (write id × 2³² + row
-position): among rows with the same key, event time and created time, the last written wins.
+position in the written frame): among rows with the same key, event time and created time, the
+last written wins. A file's rows are stored grouped by key and sorted by event time, created
+time and ``__seq`` within a key.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import uuid
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import fsspec
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 from ..errors import FeatureError
+from . import _asof
 from .definition import FeatureView
 from .schema import conform
 
@@ -151,12 +155,22 @@ def ingest(fs: FeatureStore, view: FeatureView | str, data: Any = None) -> Write
         return WriteResult(view.name, view.version, 0, None, None)
     run = active_run()
     records = fs.records
+    _check_key_kinds(fs, view, rows)
     write_id = records.begin_write(view.name, view.version, run.run_id if run else None)
     path = fs.offline.new_path(view.name, view.version, write_id)
     try:
         table = pa.Table.from_pandas(rows, preserve_index=False)
         seq = pa.array(range(write_id << 32, (write_id << 32) + len(rows)), type=pa.int64())
         table = table.append_column(SEQ, seq)
+        # stored grouped by key, sorted by time, created time and write order: point-in-time
+        # joins then need no sort of the feature rows (``__seq`` keeps the write order)
+        order = _asof.storage_order(
+            [table.column(k) for k in view.join_keys],
+            np.asarray(table.column(view.timestamp).cast(pa.int64()).to_numpy()),
+            table.column(view.created_timestamp) if view.created_timestamp else None,
+        )
+        if order is not None:
+            table = table.take(order)
         size = fs.offline.write_table(table, path)
         stamps = rows[view.timestamp]
         records.commit_write(
@@ -173,6 +187,33 @@ def ingest(fs: FeatureStore, view: FeatureView | str, data: Any = None) -> Write
         fs.offline.remove(path)
         raise
     return WriteResult(view.name, view.version, len(rows), write_id, path)
+
+
+def key_kind(type_: pa.DataType) -> str | None:
+    """``"int"`` or ``"string"``: the kind of a stored join key column."""
+    if pa.types.is_integer(type_):
+        return "int"
+    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
+        return "string"
+    return None
+
+
+def _check_key_kinds(fs: FeatureStore, view: FeatureView, rows: pd.DataFrame) -> None:
+    """Refuse rows whose join keys are of another kind than the view's stored ones (a view
+    holding both integer and string keys could not be joined or read back)."""
+    writes = fs.records.writes(view.name, view.version)
+    if not writes or rows.empty:
+        return
+    stored = fs.offline.schema(writes[0]["path"])
+    for key in view.join_keys:
+        was = key_kind(stored.field(key).type)
+        now = "int" if pd.api.types.is_integer_dtype(rows[key].dtype) else "string"
+        if was != now:
+            raise FeatureError(
+                f"view {view.name!r} v{view.version} stores {was} join keys in {key!r}, these "
+                f"rows hold {now} values; convert the column "
+                f"(e.g. rows[{key!r}].astype({'str' if was == 'string' else 'int'}))"
+            )
 
 
 def committed_paths(fs: FeatureStore, view: FeatureView) -> list[str]:
