@@ -1,0 +1,149 @@
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+/** An error answered by the nbmlops REST API: its HTTP status and the nbmlops message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly kind: string,
+    message: string
+  ) {
+    super(message);
+  }
+}
+
+const settings = ServerConnection.makeSettings();
+
+/** The URL of an API path (``runs``, ``models/iris`` …) on this Jupyter server. */
+export function apiUrl(path: string): string {
+  return URLExt.join(settings.baseUrl, 'nbmlops', 'api', path);
+}
+
+/**
+ * Call the REST API of the nbmlops server extension.
+ *
+ * ``ServerConnection.makeRequest`` sends the token or login cookie and, on POST, the XSRF
+ * header, so the server's ``@authenticated`` handlers accept the request.
+ */
+export async function requestAPI<T>(
+  path: string,
+  init: RequestInit = {}
+): Promise<T> {
+  const response = await ServerConnection.makeRequest(
+    apiUrl(path),
+    init,
+    settings
+  );
+  const text = await response.text();
+  let data: any = null;
+  if (text.length > 0) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = text;
+    }
+  }
+  if (!response.ok) {
+    const message =
+      data && typeof data === 'object' && data.message
+        ? data.message
+        : `${response.status} ${response.statusText}`;
+    throw new ApiError(
+      response.status,
+      (data && data.error) || 'HTTPError',
+      message
+    );
+  }
+  return data as T;
+}
+
+/** POST a JSON body. */
+export function postAPI<T>(path: string, body: unknown): Promise<T> {
+  return requestAPI<T>(path, { method: 'POST', body: JSON.stringify(body) });
+}
+
+export interface IRunRow {
+  run_id: string;
+  experiment: string;
+  name: string | null;
+  status: string;
+  start_time: string;
+  duration_s: number;
+  [column: string]: unknown;
+}
+
+export interface IRunPage {
+  runs: IRunRow[];
+  total: number;
+  offset: number;
+  limit: number;
+  columns: string[];
+}
+
+export interface IPoint {
+  step: number;
+  value: number | null;
+}
+
+export interface IRunDetail {
+  run_id: string;
+  name: string | null;
+  experiment: string;
+  status: string;
+  start_time: string;
+  end_time: string | null;
+  duration_s: number;
+  params: Record<string, unknown>;
+  metrics: Record<string, number | null>;
+  tags: Record<string, string>;
+  history: Record<string, IPoint[]>;
+  code: string | null;
+  error: string | null;
+  artifacts: { name: string; size: number; media_type: string | null }[];
+  cell: string | null;
+}
+
+export interface IModelRow {
+  name: string;
+  versions: number;
+  latest_version: number | null;
+  production_version: number | null;
+  aliases: string;
+  description: string | null;
+}
+
+export interface IVersionRow {
+  version: number;
+  stage: string | null;
+  aliases: string[];
+  run_id: string | null;
+  model_class: string;
+  created_at: string;
+  user: string | null;
+  description: string | null;
+  metrics: Record<string, number | null>;
+}
+
+export interface IModelDetail {
+  name: string;
+  versions: IVersionRow[];
+  history: {
+    at: string;
+    version: number;
+    action: string;
+    from_stage: string | null;
+    to_stage: string | null;
+    user: string | null;
+    reason: string | null;
+  }[];
+}
+
+export interface IReportRow {
+  report_id: string;
+  name: string | null;
+  created_at: string;
+  dataset_drift: boolean;
+  drifted: string;
+  drifted_columns: string;
+  model: string | null;
+}
