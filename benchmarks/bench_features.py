@@ -11,9 +11,11 @@ over 30 days (one row per entity and second), TTL 1 day; entity rows at random t
 same days, so some find no feature value inside the TTL. Every tool runs in its own process,
 reading the same Parquet files; peak memory is the process's maximum RSS, data included.
 
-Point-in-time join: ``nbmlops.features.get_historical_features`` (DuckDB ASOF JOIN) against
-``pandas.merge_asof`` (sort, join with ``tolerance``, restore order) and Feast's default local
-("file") offline store and its DuckDB offline store. Online: materialize, then single-entity
+Point-in-time join: ``nbmlops.features.get_historical_features`` against ``pandas.merge_asof``
+(sort, join with ``tolerance``, restore order) and Feast's default local ("file") offline store
+and its DuckDB offline store. Each tool opens its store in a fresh process and makes 5 identical
+calls (Feast's default store: 1); the first call and the best of 5 are reported, with the
+ratio to nbmlops per way, and the load average (the machine may be shared). Online: materialize, then single-entity
 lookups (p50/p99) and batches of 1,000 (p50), nbmlops' SQLite store against Feast's SQLite
 online store.
 
@@ -50,7 +52,8 @@ VENV = HERE / ".venv-feast"
 FIELDS = [f"f{i}" for i in range(5)]
 T0 = np.datetime64("2024-01-01T00:00:00", "s")
 DAYS = 30
-REPEAT = 3  # timed PIT joins: best of 3 (Feast's default store: one run, it takes minutes)
+REPEAT = 5  # timed PIT joins per fresh process: the first call and the best of 5 (first included)
+# Feast's default store: one call (it takes minutes)
 TARGETS = {"vs_duckdb": 3.0, "vs_file": 20.0, "single_p50_us": 20.0, "batch_p50_ms": 5.0}
 
 
@@ -98,30 +101,43 @@ def _nbmlops_store(folder: Path):
     return F.FeatureStore(), view
 
 
-def worker_ours_offline(folder: Path) -> dict:
+def worker_ours_ingest(folder: Path) -> dict:
     import pandas as pd
 
     fs, view = _nbmlops_store(folder)
     feats = pd.read_parquet(folder / "features.parquet")
     start = time.perf_counter()
     fs.ingest(view, feats)
-    ingest_s = time.perf_counter() - start
-    del feats
+    return {"ingest_s": time.perf_counter() - start}
+
+
+def worker_ours_offline(folder: Path, repeat: int) -> dict:
+    """A fresh process: open the store and apply the view (as Feast's worker does), then time
+    the first call and ``repeat - 1`` more, each as a user would make it."""
+    import pandas as pd
+
+    fs, view = _nbmlops_store(folder)
+    fs.apply(view)
     entity_df = pd.read_parquet(folder / "entities.parquet").rename(
         columns={"ts": "event_timestamp"}
     )
-    fs.get_historical_features(entity_df.head(1000), [f"fv:{f}" for f in FIELDS])  # warm up
-    runs = []
-    for _ in range(REPEAT):
+    runs, load = [], os.getloadavg()[0]
+    for _ in range(repeat):
         start = time.perf_counter()
         result = fs.get_historical_features(entity_df, [f"fv:{f}" for f in FIELDS])
         runs.append(time.perf_counter() - start)
     result[["row_id", *FIELDS]].to_parquet(folder / "ours.parquet")
+    return _timed(runs, load, rows=len(result))
+
+
+def _timed(runs: list[float], load: float, **extra) -> dict:
+    """The first call, the best call and the load average around them."""
     return {
+        "first": runs[0],
         "seconds": min(runs),
         "runs": runs,
-        "ingest_s": ingest_s,
-        "rows": len(result),
+        "load": [load, os.getloadavg()[0]],
+        **extra,
         "rss_mb": _rss_mb(),
     }
 
@@ -131,13 +147,13 @@ def worker_pandas(folder: Path) -> dict:
 
     feats = pd.read_parquet(folder / "features.parquet")
     entity_df = pd.read_parquet(folder / "entities.parquet")
-    runs = []
+    runs, load = [], os.getloadavg()[0]
     for _ in range(REPEAT):
         start = time.perf_counter()
         merged = _merge_asof(feats, entity_df)
         runs.append(time.perf_counter() - start)
     merged[["row_id", *FIELDS]].to_parquet(folder / "pandas.parquet")
-    return {"seconds": min(runs), "runs": runs, "rows": len(merged), "rss_mb": _rss_mb()}
+    return _timed(runs, load, rows=len(merged))
 
 
 def _merge_asof(feats, entity_df):
@@ -253,28 +269,39 @@ def compare(folder: Path, name: str, n: int) -> dict:
     }
 
 
+def _runs(res: dict) -> str:
+    return ", ".join(f"{r:.2f}" for r in res["runs"])
+
+
 def section(command: str, info: dict) -> str:
     n = info["n_entity_rows"]
+    ours = info["ours"]
+    load = ", ".join(f"{x:.2f}" for x in info["load_start"])
+    load_end = ", ".join(f"{x:.2f}" for x in info["load_end"])
     lines = [
         "## Feature store: point-in-time join and online lookups (`bench_features.py`)",
         "",
         f"Command: `{command}` — {info['when']}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, {platform.platform()}.",
+        f"{os.cpu_count()} CPUs, {platform.platform()}. The machine is shared with other "
+        f"work: load average (1, 5, 15 min) {load} at the start, {load_end} at the end.",
         "",
         f"Data: {n:,} entity rows × {info['n_feature_rows']:,} feature rows, "
         f"{info['n_entities']:,} entities, 5 float fields, TTL 1 day, 30 days of events.",
         "",
-        f"Point-in-time join times are the best of {REPEAT} runs in one process (Feast's default "
-        "store: one run); the machine is shared, so single runs vary.",
+        "Every tool runs in a fresh process that opens its store (nbmlops: `FeatureStore()` + "
+        "`apply`; Feast: `FeatureStore(repo_path)` + `apply`; pandas: the frames read) and then "
+        f"makes {REPEAT} identical point-in-time calls (Feast's default store: one). Two ways "
+        "are reported: the **first call** in the fresh process (what a notebook user waits "
+        f"for) and the **best of {REPEAT}** (first call included); the ratio is given per way. "
+        "The 1-minute load average during each tool's calls is in the last column.",
         "",
-        "| point-in-time join | time | peak RSS | rows returned | identical to nbmlops |",
-        "|---|---:|---:|---:|---|",
+        f"| point-in-time join | first call | best of {REPEAT} | all calls (s) | peak RSS | "
+        "rows returned | identical to nbmlops | load |",
+        "|---|---:|---:|---|---:|---:|---|---|",
+        f"| nbmlops | {ours['first']:.2f} s | {ours['seconds']:.2f} s | {_runs(ours)} | "
+        f"{ours['rss_mb']:,.0f} MB | {ours['rows']:,} | — | "
+        f"{ours['load'][0]:.1f}→{ours['load'][1]:.1f} |",
     ]
-    ours = info["ours"]
-    lines.append(
-        f"| nbmlops (DuckDB ASOF JOIN) | {ours['seconds']:.2f} s | {ours['rss_mb']:,.0f} MB | "
-        f"{ours['rows']:,} | — |"
-    )
     for key, label in (
         ("pandas", "pandas.merge_asof"),
         ("feast_duckdb", "Feast, DuckDB offline store"),
@@ -282,7 +309,7 @@ def section(command: str, info: dict) -> str:
     ):
         res = info.get(key)
         if res is None:
-            lines.append(f"| {label} | not run: {info.get(key + '_why', 'skipped')} | | | |")
+            lines.append(f"| {label} | not run: {info.get(key + '_why', 'skipped')} | | | | | | |")
             continue
         cmp = res["compare"]
         verdict = (
@@ -292,14 +319,21 @@ def section(command: str, info: dict) -> str:
             if cmp["identical_on_kept"]
             else "no"
         )
-        speed = res["seconds"] / ours["seconds"]
+        first = res["first"] / ours["first"]
+        best = res["seconds"] / ours["seconds"]
+        best_cell = "—" if len(res["runs"]) == 1 else f"{res['seconds']:.2f} s ({best:.1f}×)"
         lines.append(
-            f"| {label} | {res['seconds']:.2f} s ({speed:.1f}× nbmlops) | {res['rss_mb']:,.0f} MB | "
-            f"{cmp['rows']:,} | {verdict} |"
+            f"| {label} | {res['first']:.2f} s ({first:.1f}×) | {best_cell} | {_runs(res)} | "
+            f"{res['rss_mb']:,.0f} MB | {cmp['rows']:,} | {verdict} | "
+            f"{res['load'][0]:.1f}→{res['load'][1]:.1f} |"
         )
     lines += [
         "",
-        f"nbmlops ingest (validation + Parquet write of the feature rows): {ours['ingest_s']:.2f} s.",
+        "(×: that tool's time divided by nbmlops' time measured the same way; higher = "
+        "nbmlops faster.)",
+        "",
+        f"nbmlops ingest (validation + Parquet write of the feature rows, stored sorted by key "
+        f"and time): {ours['ingest_s']:.2f} s.",
         "",
         "| online store | materialize | single lookup p50 | p99 | batch of 1,000 p50 |",
         "|---|---:|---:|---:|---:|",
@@ -328,9 +362,14 @@ def targets(info: dict) -> list[tuple[str, str, bool]]:
         ("feast_duckdb", "PIT join vs Feast's DuckDB store", TARGETS["vs_duckdb"]),
         ("feast_file", "PIT join vs Feast's default store", TARGETS["vs_file"]),
     ):
-        if key in info:
-            ratio = info[key]["seconds"] / ours["seconds"]
-            out.append((f"{label} ≥ {target:g}×", f"{ratio:.1f}×", ratio >= target))
+        if key not in info:
+            continue
+        res = info[key]
+        ways = [("first call", res["first"] / ours["first"])]
+        if len(res["runs"]) > 1:
+            ways.append((f"best of {REPEAT}", res["seconds"] / ours["seconds"]))
+        for way, ratio in ways:
+            out.append((f"{label} ≥ {target:g}× ({way})", f"{ratio:.1f}×", ratio >= target))
     out.append(
         (
             "every entity row kept",
@@ -361,8 +400,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "--worker":
         mode, folder, *rest = argv[1:]
         folder_path = Path(folder)
-        if mode == "ours-offline":
-            out = worker_ours_offline(folder_path)
+        if mode == "ours-ingest":
+            out = worker_ours_ingest(folder_path)
+        elif mode == "ours-offline":
+            out = worker_ours_offline(folder_path, int(rest[0]))
         elif mode == "pandas":
             out = worker_pandas(folder_path)
         else:
@@ -378,20 +419,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = shlex.join(["python", "benchmarks/bench_features.py", *argv])
     scale = 10 if args.quick else 1
+    info_load = os.getloadavg()
     info: dict = {
         "n_entity_rows": 1_000_000 // scale,
         "n_feature_rows": 2_000_000 // scale,
         "n_entities": 100_000 // scale,
         "when": dt.date.today().isoformat(),
+        "load_start": list(info_load),
     }
     single, batch = ("20000", "200")
     with tempfile.TemporaryDirectory(prefix="nbmlops-features-bench-") as tmp:
         folder = Path(tmp)
         print("generating data ...", flush=True)
         generate(folder, info["n_entity_rows"], info["n_feature_rows"], info["n_entities"])
+        print("nbmlops ingest ...", flush=True)
+        ingest = run_self("ours-ingest", folder)
         print("nbmlops point-in-time join ...", flush=True)
-        info["ours"] = run_self("ours-offline", folder)
-        print(f"  {info['ours']['seconds']:.2f} s", flush=True)
+        info["ours"] = {**run_self("ours-offline", folder, str(REPEAT)), **ingest}
+        print(f"  first {info['ours']['first']:.2f} s, best {info['ours']['seconds']:.2f} s")
         print("pandas.merge_asof ...", flush=True)
         info["pandas"] = run_self("pandas", folder)
         info["pandas"]["compare"] = compare(folder, "pandas", info["n_entity_rows"])
@@ -411,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
                     res = run_feast(python, "offline", folder, "--store", store, "--repeat", repeat)
                     res["compare"] = compare(folder, f"feast_{store}", info["n_entity_rows"])
                     info[f"feast_{store}"] = res
-                    print(f"  {res['seconds']:.2f} s", flush=True)
+                    print(f"  first {res['first']:.2f} s, best {res['seconds']:.2f} s", flush=True)
                 except RuntimeError as exc:
                     info[f"feast_{store}_why"] = str(exc).strip().splitlines()[-1][:200]
                     print(f"  failed: {info[f'feast_{store}_why']}", flush=True)
@@ -422,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             except RuntimeError as exc:
                 info["feast_online_why"] = str(exc).strip().splitlines()[-1][:200]
+    info["load_end"] = list(os.getloadavg())
     text = section(command, info)
     print()
     print(text)

@@ -181,18 +181,20 @@ def _duckdb_rows(
 
 def _gather(table: pa.Table, rows: np.ndarray, req: Request) -> dict[str, pd.Series]:
     """The requested fields of ``table`` at ``rows`` (-1: null), as pandas columns."""
-    valid = rows >= 0
-    at = np.where(valid, rows, 0)
+    missing = rows < 0
+    at = np.where(missing, 0, rows)
+    indices = None
     out = {}
     for field_name, column in zip(req.fields, req.columns, strict=True):
         field = req.view.field(field_name)
         values = table.column(field_name)
         if field.kind == "float" and values.null_count == 0 and len(values):
-            array = values.to_numpy()[at]
-            array[~valid] = np.nan
-            out[column] = pd.Series(array, dtype=field.pandas_dtype)
+            array = np.take(values.to_numpy(), at)
+            array[missing] = np.nan
+            out[column] = pd.Series(array, dtype=field.pandas_dtype, copy=False)
         else:
-            indices = pa.array(at, mask=~valid, type=pa.int64())
+            if indices is None:
+                indices = pa.array(at, mask=missing, type=pa.int64())
             out[column] = column_to_pandas(pc.take(values, indices), field.pandas_dtype)
     return out
 
