@@ -179,7 +179,7 @@ export class MlopsPanel extends Widget {
     const page = await requestAPI<IRunPage>(`runs?${query}`);
     const metrics = page.columns
       .filter(c => c.startsWith('metrics.'))
-      .slice(0, 2);
+      .slice(0, 1);
     const filter = h('input', {
       class: 'nbmlops-filter jp-mod-styled',
       type: 'search',
@@ -331,7 +331,7 @@ export class MlopsPanel extends Widget {
                       'td',
                       {},
                       (run.history[key] || []).length > 1
-                        ? sparkline(run.history[key])
+                        ? sparkline(run.history[key], 80)
                         : null
                     )
                   )
@@ -415,7 +415,7 @@ export class MlopsPanel extends Widget {
     const model = await requestAPI<IModelDetail>(`models/${encodeURIComponent(name)}`);
     const metricKeys = Array.from(
       new Set(model.versions.flatMap(v => Object.keys(v.metrics)))
-    ).slice(0, 2);
+    ).slice(0, 1);
     const rows = model.versions
       .slice()
       .reverse()
@@ -432,7 +432,7 @@ export class MlopsPanel extends Widget {
             h(
               'button',
               {
-                class: 'nbmlops-promote jp-mod-styled',
+                class: 'nbmlops-promote',
                 title: `Promote v${v.version}`,
                 onclick: () => void this.promote(name, v)
               },
@@ -441,7 +441,7 @@ export class MlopsPanel extends Widget {
             h(
               'button',
               {
-                class: 'nbmlops-card jp-mod-styled',
+                class: 'nbmlops-card',
                 title: `Model card of v${v.version}`,
                 onclick: () => void this.card(name, v.version)
               },
@@ -476,8 +476,8 @@ export class MlopsPanel extends Widget {
           h(
             'tr',
             {},
-            h('th', {}, 'version'),
-            h('th', {}, 'stage / aliases'),
+            h('th', {}, ''),
+            h('th', {}, 'stage'),
             ...metricKeys.map(k => h('th', {}, k)),
             h('th', {}, '')
           )

@@ -21,7 +21,9 @@ def make_runs(n: int = 7) -> list[str]:
             for step in range(3):
                 run.log_metric("loss", 1.0 / (step + 1 + i), step=step)
             run.log_metric("accuracy", 0.5 + i / 20)
-            run._store.meta.update_run(run.run_id, code=f"C = {C}\naccuracy = fit(C)\n")
+            run._store.meta.update_run(
+                run.run_id, code=f"C = {C}\naccuracy = round(0.5 + C / 100, 4)\n"
+            )
             ids.append(run.run_id)
     return ids
 

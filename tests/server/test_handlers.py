@@ -82,8 +82,9 @@ async def test_one_run_with_params_metrics_history_code_and_cell(jp_fetch, fille
     assert data["metrics"]["accuracy"] == pytest.approx(0.65)
     assert [p["step"] for p in data["history"]["loss"]] == [0, 1, 2]
     assert data["history"]["loss"][0]["value"] == pytest.approx(1 / 4)
-    assert data["code"] == "C = 0.1\naccuracy = fit(C)\n"
-    assert data["cell"] == "%%track --name run-3 --experiment search\nC = 0.1\naccuracy = fit(C)\n"
+    code = "C = 0.1\naccuracy = round(0.5 + C / 100, 4)\n"
+    assert data["code"] == code
+    assert data["cell"] == "%%track --name run-3 --experiment search\n" + code
 
 
 async def test_run_artifacts_are_listed(jp_fetch, filled):
