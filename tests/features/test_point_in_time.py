@@ -363,8 +363,7 @@ def test_random_cases_match_the_oracle(fs, engine, data, ttl, with_created, n_wr
 
 @pytest.mark.parametrize("key_shift", [1, 2**61])
 def test_keys_and_times_too_wide_to_pack_still_join(fs, key_shift):
-    """Ten years of microseconds fit in 63 bits with small keys; keys 2**61 apart do not
-    (DuckDB then joins)."""
+    """Ten years of microseconds beside small keys, and keys 2**61 apart (factorized)."""
     view = _view(ttl=None)
     far = T0 + pd.Timedelta(days=3650)
     writes = [
@@ -410,3 +409,30 @@ def test_join_keys_of_another_kind_are_refused(fs):
     with pytest.raises(FeatureError, match="stores int join keys"):
         fs.ingest(view, _features([("1", T0, 1.0, 0.0)]))
     assert len(fs.records.writes("stats")) == 1
+
+
+def test_packed_join_ranks_times_when_keys_and_span_do_not_fit():
+    """Many keys over a long span: times are ranked; too many for even that: None (DuckDB)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nbmlops.features import _asof
+
+    rng = np.random.default_rng(7)
+    f_key, e_key = rng.integers(0, 5, 300), rng.integers(-1, 6, 200)
+    f_ts = np.sort(rng.integers(0, 2**45, 300))
+    e_ts = rng.integers(0, 2**45, 200)
+    e_ts[:20] = f_ts[:20]  # exact time matches
+    with ThreadPoolExecutor(1) as pool:
+        for ttl in (None, 2**40):
+            small = _asof.asof_rows(e_key, e_ts, f_key, f_ts, 6, ttl, None, pool)
+            ranked = _asof.asof_rows(e_key, e_ts, f_key, f_ts, 2**30, ttl, None, pool)
+            expected = []
+            for k, t in zip(e_key, e_ts, strict=True):
+                hits = [
+                    i
+                    for i in range(len(f_ts))
+                    if f_key[i] == k and f_ts[i] <= t and (ttl is None or f_ts[i] >= t - ttl)
+                ]
+                expected.append(max(hits, key=lambda i: f_ts[i]) if hits else -1)
+            assert small.tolist() == expected and ranked.tolist() == expected
+        assert _asof.asof_rows(e_key, e_ts, f_key, f_ts, 2**60, None, None, pool) is None
