@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,19 @@ def test_sweep_of_four_runs_in_parallel(workspace, tmp_path: Path):
         run = nbmlops.get_run(row.run_id)
         assert run.parent_run_id == sweep_run.run_id
         assert run.params["lr"] == row._3 and run.params["depth"] == row._4
+
+
+@pytest.mark.slow
+def test_sequential_sweep_runs_in_this_process_in_grid_order(workspace, tmp_path: Path):
+    nb = score_notebook(tmp_path)
+    table = sweep(nb, {"lr": [0.1, 0.01], "depth": [3]}, parallel=1, progress=False)
+    assert table["status"].tolist() == ["FINISHED"] * 2
+    np.testing.assert_allclose(table["metrics.score"], [0.3, 0.03])
+    runs = [nbmlops.get_run(run_id) for run_id in table["run_id"]]
+    # No worker process to start: each notebook run is recorded by this process, in order.
+    assert {run.info["pid"] for run in runs} == {os.getpid()}
+    assert runs[0].info["start_time"] < runs[1].info["start_time"]
+    assert all(run.parent_run_id == table.attrs["sweep_run_id"] for run in runs)
 
 
 @pytest.mark.slow

@@ -2,7 +2,8 @@
 
 papermill's ``cwd`` is a process-wide ``chdir``, so two notebooks must never run in threads of
 one process at the same time. The local executor gives each running notebook its own process
-(a ``spawn`` pool: no forked copies of the caller's threads or database connections). On Dask,
+(a ``spawn`` pool: no forked copies of the caller's threads or database connections); with one
+job there is nothing to overlap, and notebooks run one after the other in this process. On Dask,
 each notebook runs as one task; a worker with several threads runs its notebooks one at a time
 (a lock in :func:`run_task`), so start workers with ``--nthreads 1`` and as many ``--nworkers``
 as notebooks should run at once.
@@ -184,6 +185,46 @@ class LocalExecutor:
         self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
 
 
+class SerialExecutor:
+    """One notebook at a time in this process (``jobs=1``): no worker process to start.
+
+    Tasks run when the caller waits, one per ``wait``, so progress is reported between them.
+    A notebook run in this process is what ``run_notebook`` does anyway; the pool only pays off
+    when notebooks overlap.
+    """
+
+    name = "local"
+    jobs = 1
+
+    def __init__(self):
+        self._queue: list[tuple[cf.Future, NotebookTask]] = []
+
+    def submit(self, task: NotebookTask) -> cf.Future:
+        future: cf.Future = cf.Future()
+        self._queue.append((future, task))
+        return future
+
+    def wait(self, futures, timeout: float | None = None) -> set:
+        done = {f for f in futures if f.done()}
+        if done:
+            return done
+        for index, (future, task) in enumerate(self._queue):
+            if future in futures:
+                del self._queue[index]
+                future.set_running_or_notify_cancel()
+                try:
+                    future.set_result(run_task(task))
+                except Exception as exc:  # noqa: BLE001 - handed to the caller like a pool's
+                    future.set_exception(exc)
+                return {future}
+        return set()
+
+    def close(self, cancel: bool = False) -> None:
+        for future, _task in self._queue:
+            future.cancel()
+        self._queue.clear()
+
+
 class DaskExecutor:
     """Tasks on a Dask distributed cluster: a ``Client``, a scheduler address, or (neither
     given) the current client of this session or else a new ``LocalCluster`` of ``jobs``
@@ -262,8 +303,8 @@ def make_executor(executor: str | Any, jobs: int | None, scheduler: Any = None, 
             raise PipelineError(
                 "a scheduler is only used with executor='dask'; pass executor='dask' too"
             )
-        workers = jobs or max(1, min(os.cpu_count() or 1, n_tasks))
-        return LocalExecutor(min(workers, max(1, n_tasks)))
+        workers = min(jobs or max(1, min(os.cpu_count() or 1, n_tasks)), max(1, n_tasks))
+        return SerialExecutor() if workers == 1 else LocalExecutor(workers)
     if executor == "dask":
         return DaskExecutor(scheduler, jobs)
     raise PipelineError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
