@@ -8,6 +8,21 @@ import sys
 import nbmlops
 
 EXPECTED = {
+    "Monitor",
+    "MonitorResult",
+    "alerts",
+    "get_alert",
+    "get_monitor",
+    "log_labels",
+    "monitor",
+    "monitors",
+    "prediction_log",
+    "score",
+    "set_reference",
+    "PredictionLogError",
+    "MonitorNotFound",
+    "InvalidCheck",
+    "RetrainError",
     "InvalidGate",
     "InvalidNotebook",
     "InvalidParameters",

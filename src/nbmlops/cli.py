@@ -1,6 +1,6 @@
 """The ``nbmlops`` command line: ``run NOTEBOOK``, ``runs ls|show|reproduce``,
 ``models ls|show|promote|rollback|card``, ``features ls|show|materialize``,
-``drift``, ``doctor``.
+``drift``, ``monitor run|ls|history|alerts``, ``doctor``.
 
 Every command is a thin face over the Python API; errors print the nbmlops message (no
 traceback) and exit with status 2.
@@ -598,6 +598,11 @@ from ._cli_run import run_command as _run_command  # noqa: E402
 
 main.add_command(_run_command)
 runs.add_command(_reproduce_command)
+
+# `nbmlops monitor run|ls|history|alerts`.
+from ._cli_monitor import monitor as _monitor_group  # noqa: E402
+
+main.add_command(_monitor_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

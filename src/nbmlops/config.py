@@ -7,6 +7,9 @@ environment variable, then the default derived from the workspace home.
   ``.git`` or ``pyproject.toml``), else ``.nbmlops/`` in the working directory.
 - store URL: ``NBMLOPS_STORE_URL``, default ``sqlite:///<home>/nbmlops.db``.
 - artifact root: ``NBMLOPS_ARTIFACTS`` (any fsspec URL), default ``<home>/artifacts``.
+- prediction log: ``NBMLOPS_PREDICTION_LOG`` (any fsspec URL), default ``<home>/predictions``;
+  ``NBMLOPS_LOG_RETENTION_DAYS`` (days of logged predictions and labels kept, default: all) and
+  ``NBMLOPS_LOG_REDACT`` (comma-separated input columns never written to the log, e.g. PII).
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ class Settings:
     heartbeat_s: float
     stale_after_s: float
     flush_s: float
+    prediction_log: str = ""
+    log_retention_days: float | None = None
+    log_redact: tuple[str, ...] = ()
 
 
 _overrides: dict[str, object] = {}
@@ -84,6 +90,26 @@ def _float_setting(name: str, env: str) -> float:
     return _parse_seconds(raw, env)
 
 
+def _redact_setting() -> tuple[str, ...]:
+    raw = _overrides.get("log_redact")
+    if raw is None:
+        raw = os.environ.get("NBMLOPS_LOG_REDACT", "")
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    if not isinstance(raw, (list, tuple, set, frozenset)) or not all(
+        isinstance(c, str) for c in raw
+    ):
+        raise ConfigError(f"log_redact is a list of column names, got {raw!r}")
+    return tuple(sorted({c.strip() for c in raw if c.strip()}))
+
+
+def _retention_setting() -> float | None:
+    raw = _overrides.get("log_retention_days")
+    if raw is None:
+        raw = os.environ.get("NBMLOPS_LOG_RETENTION_DAYS") or None
+    return None if raw is None else _parse_seconds(raw, "NBMLOPS_LOG_RETENTION_DAYS (days)")
+
+
 def get_settings() -> Settings:
     """Resolve the settings now (environment variables are read on every call)."""
     with _lock:
@@ -114,6 +140,13 @@ def get_settings() -> Settings:
             heartbeat_s=_float_setting("heartbeat_s", _DURATION_ENV["heartbeat_s"]),
             stale_after_s=_float_setting("stale_after_s", _DURATION_ENV["stale_after_s"]),
             flush_s=_float_setting("flush_s", _DURATION_ENV["flush_s"]),
+            prediction_log=str(
+                _overrides.get("prediction_log")
+                or os.environ.get("NBMLOPS_PREDICTION_LOG")
+                or home / "predictions"
+            ),
+            log_retention_days=_retention_setting(),
+            log_redact=_redact_setting(),
         )
 
 
@@ -126,12 +159,16 @@ def configure(
     heartbeat_s: float | None = None,
     stale_after_s: float | None = None,
     flush_s: float | None = None,
+    prediction_log: str | None = None,
+    log_retention_days: float | None = None,
+    log_redact: list[str] | tuple[str, ...] | None = None,
     reset: bool = False,
 ) -> Settings:
     """Override settings for this process; ``reset=True`` drops earlier overrides first.
 
     >>> import nbmlops
     >>> nbmlops.configure(home="/tmp/my-workspace")  # doctest: +SKIP
+    >>> nbmlops.configure(log_redact=["email", "ssn"], log_retention_days=90)  # doctest: +SKIP
     """
     given = {
         "home": home,
@@ -141,7 +178,18 @@ def configure(
         "heartbeat_s": heartbeat_s,
         "stale_after_s": stale_after_s,
         "flush_s": flush_s,
+        "prediction_log": prediction_log,
+        "log_retention_days": log_retention_days,
+        "log_redact": log_redact,
     }
+    if log_retention_days is not None:
+        _parse_seconds(log_retention_days, "configure(log_retention_days=...)")
+    if log_redact is not None and (
+        isinstance(log_redact, str)
+        or not isinstance(log_redact, (list, tuple, set, frozenset))
+        or not all(isinstance(c, str) for c in log_redact)
+    ):
+        raise ConfigError(f"log_redact is a list of column names, got {log_redact!r}")
     # Validate before touching the overrides, so a rejected call leaves settings unchanged.
     for name in _DURATION_ENV:
         if given[name] is not None:

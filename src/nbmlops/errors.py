@@ -212,6 +212,38 @@ class MonitoringError(NbmlopsError, ValueError):
     """A drift report or data validation cannot be computed from what was given."""
 
 
+class PredictionLogError(MonitoringError):
+    """Predictions or labels cannot be logged or read as given (a reserved column name, ids
+    that do not match the rows, an unknown model in the log)."""
+
+
+class MonitorNotFound(MonitoringError, KeyError):
+    """No saved monitor has this name."""
+
+    def __init__(self, name: str, known: list[str]):
+        self.name = name
+        listed = ", ".join(known) or "none yet"
+        super().__init__(
+            f"no monitor named {name!r} (saved: {listed}); create it with "
+            f"nbmlops.monitor(model_name, name={name!r}, ...)"
+        )
+
+
+class InvalidCheck(MonitoringError):
+    """A monitor check is not one of the forms it understands."""
+
+    def __init__(self, check: object, reason: str):
+        self.check = check
+        super().__init__(
+            f"cannot read monitor check {check!r}: {reason}. Write e.g. 'psi > 0.25 on income', "
+            "'drift_share >= 0.5 for 2 windows', 'f1 < 0.8' or 'f1 drops by more than 0.05'"
+        )
+
+
+class RetrainError(MonitoringError):
+    """Retraining after an alert could not produce a challenger to compare."""
+
+
 # -- feature store ----------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """IPython magics: ``%%track`` records a cell as a run; ``%runs`` shows the run table;
 ``%register`` and ``%models`` work with the model registry; ``%drift`` compares two frames;
-``%features`` lists and searches feature views.
+``%monitor`` runs a saved monitor; ``%features`` lists and searches feature views.
 
 ``%load_ext nbmlops`` registers them. The tracked cell is executed in the user namespace with
 IPython's own compiler and display hook (never a nested ``run_cell``, which would fire
@@ -350,6 +350,33 @@ class MonitoringMagics(Magics):
 
 
 @magics_class
+class MonitorMagics(Magics):
+    """``%monitor``."""
+
+    @magic_arguments()
+    @argument("name", nargs="?", default=None, help="The monitor to run (none: list them).")
+    @argument("--at", default=None, help="End of the window (default: now).")
+    @argument("--history", action="store_true", help="Show the monitor's history instead.")
+    @argument("--timeline", action="store_true", help="Plot the monitor's timeline instead.")
+    @argument("--no-retrain", action="store_true", help="Do not retrain on alert.")
+    @line_magic
+    def monitor(self, line: str = ""):
+        """``%monitor NAME [--at TIME]`` checks a window and shows what it found;
+        ``--history`` / ``--timeline`` show earlier runs; ``%monitor`` lists the monitors."""
+        args = parse_argstring(self.monitor, line)
+        from . import monitoring
+
+        if args.name is None:
+            return monitoring.monitors()
+        saved = monitoring.get_monitor(args.name)
+        if args.history:
+            return saved.history()
+        if args.timeline:
+            return saved.timeline()
+        return saved.run(at=args.at, retrain=not args.no_retrain)
+
+
+@magics_class
 class GateMagics(Magics):
     """``%%nbmlops_gate``: the form ``nbmlops.run_notebook`` gives cells tagged ``nbmlops:gate``."""
 
@@ -423,6 +450,7 @@ def load_ipython_extension(ipython) -> None:
     ipython.register_magics(TrackingMagics)
     ipython.register_magics(RegistryMagics)
     ipython.register_magics(MonitoringMagics)
+    ipython.register_magics(MonitorMagics)
     ipython.register_magics(FeatureMagics)
     ipython.register_magics(GateMagics)
     ipython.register_magics(WidgetMagics)
@@ -431,6 +459,7 @@ def load_ipython_extension(ipython) -> None:
 __all__ = [
     "FeatureMagics",
     "GateMagics",
+    "MonitorMagics",
     "MonitoringMagics",
     "RegistryMagics",
     "TrackingMagics",

@@ -6,8 +6,15 @@ how much and where.
 >>> nbmlops.validate(new_df, expectations, raise_on_failure=True)  # doctest: +SKIP
 >>> report = nbmlops.drift_report(train_df, new_df, segments=["country"])  # doctest: +SKIP
 >>> report.explain()  # doctest: +SKIP
+
+The loop in production: ``score`` logs predictions, ``log_labels`` adds ground truth late, a
+``monitor`` checks each window, alerts and retrains (see docs/monitoring-loop.md).
+
+>>> scored = nbmlops.score("models:/churn@production", todays_rows)  # doctest: +SKIP
+>>> nbmlops.monitor("churn", window="7d", checks=["psi > 0.25 on income"]).run()  # doctest: +SKIP
 """
 
+from .alerts import alerts, get_alert
 from .drift import drift_report
 from .expectations import (
     ColumnExpectation,
@@ -17,12 +24,17 @@ from .expectations import (
     load_expectations,
     validate,
 )
+from .monitors import Monitor, MonitorResult, get_monitor, monitor, monitors
+from .predlog import log_labels, prediction_log, score
+from .reference import set_reference
 from .report import DriftReport
 from .saved import drift_report_html, drift_reports, load_drift_report
 
 __all__ = [
     "ColumnExpectation",
     "DriftReport",
+    "Monitor",
+    "MonitorResult",
     "Expectations",
     "ValidationResult",
     "drift_report",
@@ -32,4 +44,13 @@ __all__ = [
     "load_drift_report",
     "load_expectations",
     "validate",
+    "alerts",
+    "get_alert",
+    "get_monitor",
+    "log_labels",
+    "monitor",
+    "monitors",
+    "prediction_log",
+    "score",
+    "set_reference",
 ]

@@ -98,6 +98,13 @@ def _kernel_environment(experiment: str) -> dict[str, str]:
         "NBMLOPS_HEARTBEAT_S": repr(settings.heartbeat_s),
         "NBMLOPS_STALE_AFTER_S": repr(settings.stale_after_s),
         "NBMLOPS_FLUSH_S": repr(settings.flush_s),
+        "NBMLOPS_PREDICTION_LOG": settings.prediction_log,
+        "NBMLOPS_LOG_REDACT": ",".join(settings.log_redact),
+        **(
+            {"NBMLOPS_LOG_RETENTION_DAYS": repr(settings.log_retention_days)}
+            if settings.log_retention_days is not None
+            else {}
+        ),
     }
 
 

@@ -215,13 +215,29 @@ class ModelVersion:
             self.__dict__["_loaded"] = cached
         return cached[1]
 
-    def predict(self, data: Any, trusted: bool | list[str] = False) -> Any:
+    def predict(
+        self,
+        data: Any,
+        trusted: bool | list[str] = False,
+        log: bool = False,
+        ids: Any = None,
+        at: Any = None,
+    ) -> Any:
         """Check ``data`` against the signature (``SchemaViolation`` names what is wrong),
-        then return ``model.predict(data)``. The model is loaded once per ``ModelVersion``."""
+        then return ``model.predict(data)``. The model is loaded once per ``ModelVersion``.
+
+        ``log=True`` also appends the inputs and predictions to the prediction log (see
+        :func:`nbmlops.score`, which returns the row ids; ``ids`` names an id column of
+        ``data`` so late labels can be joined)."""
         model = self._model_for(trusted)
         if not hasattr(model, "predict"):
             raise InvalidModel(f"{self.uri} ({self.model_class}) has no predict method")
-        return model.predict(self.signature.check(data, self.uri))
+        predictions = model.predict(self.signature.check(data, self.uri))
+        if log:
+            from ..monitoring.predlog import log_predictions
+
+            log_predictions(self, data, predictions, ids=ids, at=at)
+        return predictions
 
     def predict_proba(self, data: Any, trusted: bool | list[str] = False) -> Any:
         """Class probabilities, after the same schema check as :meth:`predict`."""
@@ -387,12 +403,14 @@ def register_model(
     description: str | None = None,
     tags: dict[str, Any] | None = None,
     input_example: Any = None,
+    reference: Any = None,
 ) -> ModelVersion:
     """Store ``model`` as the next version of ``name`` and return it.
 
     The producing run is found automatically when the model was fitted in a ``%%track`` cell
     (or inside the active run); its recorded training data gives the signature unless
-    ``input_example`` is given.
+    ``input_example`` is given. ``reference`` (the training inputs, a DataFrame) is kept as
+    the baseline that monitors compare the version's logged traffic with.
 
     >>> import nbmlops
     >>> mv = nbmlops.register_model(model, "churn", description="GBM on 2024 data")  # doctest: +SKIP
@@ -404,6 +422,10 @@ def register_model(
     if description is not None:
         description = _text("description", description)
     encoded_tags = _encode_tags(tags or {})
+    if reference is not None:
+        from ..monitoring.reference import reference_parquet
+
+        reference_parquet(reference)  # a bad reference fails before anything is stored
     store = _store()
     run_id = _resolve_run(store, model, run)
     signature = _signature(store, model, run_id, input_example)
@@ -442,7 +464,12 @@ def register_model(
                 }
             ],
         )
-    return ModelVersion(store, name, version)
+    mv = ModelVersion(store, name, version)
+    if reference is not None:
+        from ..monitoring.reference import set_reference
+
+        set_reference(mv, reference)
+    return mv
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from ..config import Settings, get_settings, on_configure
 from ._engine import reset_after_fork
 from .artifacts import ArtifactStore, check_no_clash, validate_artifact_name
 from .features import FeatureRecords
+from .loop import LoopRecords
 from .metadata import KILLED_REASON, TERMINAL, MetadataStore
 from .migrations import LATEST as SCHEMA_VERSION
 from .models import ModelRecords
@@ -24,6 +25,7 @@ __all__ = [
     "TERMINAL",
     "ArtifactStore",
     "FeatureRecords",
+    "LoopRecords",
     "MetadataStore",
     "ModelRecords",
     "MonitoringRecords",
@@ -44,6 +46,7 @@ class Store:
         self.models = ModelRecords(self.meta)
         self.monitoring = MonitoringRecords(self.meta)
         self.features = FeatureRecords(self.meta)
+        self.loop = LoopRecords(self.meta)
 
     def __repr__(self) -> str:
         return f"Store({self.meta!r}, {self.artifacts!r})"

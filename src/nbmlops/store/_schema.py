@@ -358,3 +358,101 @@ feature_materializations = Table(
 )
 
 V4_TABLES = (feature_views, feature_writes, feature_materializations)
+
+# -- prediction logs, monitors and alerts (schema version 5) -----------------------------------
+
+MONITOR_NAME_LEN = 128
+
+# One row per Parquet file of the prediction log (kind "predictions") or of late labels (kind
+# "labels"). The file is written first and its row inserted after, so readers never see a file
+# that is still being written; retention deletes the row first, then the file.
+prediction_writes = Table(
+    "prediction_writes",
+    metadata,
+    Column(
+        "write_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("kind", String(16), nullable=False),  # predictions | labels
+    Column("model_name", String(MODEL_NAME_LEN), nullable=False),  # "" = labels of any model
+    Column("model_version", Integer, nullable=True),
+    Column("day", String(10), nullable=False),  # YYYY-MM-DD (UTC) of the partition
+    Column("path", Text, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("min_time", Float, nullable=False),
+    Column("max_time", Float, nullable=False),
+    Column("columns", Text, nullable=True),  # JSON list of the logged input columns
+    Column("created_at", Float, nullable=False),
+    Index("ix_prediction_writes_model", "kind", "model_name", "max_time"),
+)
+
+# The data a version was trained on, recorded at registration (or given to a monitor): the
+# baseline its logged traffic is compared with. ``digest`` names a Parquet artifact.
+model_references = Table(
+    "model_references",
+    metadata,
+    Column("name", String(MODEL_NAME_LEN), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("digest", String(DIGEST_LEN), nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("columns", Text, nullable=False),  # JSON list
+    Column("created_at", Float, nullable=False),
+)
+
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("name", String(MONITOR_NAME_LEN), primary_key=True),
+    Column("model_name", String(MODEL_NAME_LEN), nullable=False),
+    Column("definition", Text, nullable=False),  # JSON: window, checks, retraining policy …
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("user_name", String(256), nullable=True),
+)
+
+# One row per run of a monitor: the window, what was found, and whether it alerted.
+monitor_runs = Table(
+    "monitor_runs",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("monitor", String(MONITOR_NAME_LEN), nullable=False),
+    Column("ran_at", Float, nullable=False),
+    Column("window_start", Float, nullable=False),
+    Column("window_end", Float, nullable=False),
+    Column("model_name", String(MODEL_NAME_LEN), nullable=False),
+    Column("model_version", Integer, nullable=True),
+    Column("status", String(16), nullable=False),  # ok | alert | no_data
+    Column("rows", BigInteger, nullable=False),
+    Column("labelled", BigInteger, nullable=False),
+    Column("drift_share", Float, nullable=True),
+    Column("report_id", String(RUN_ID_LEN), nullable=True),
+    Column("result", Text, nullable=False),  # JSON: checks table, metrics, baseline
+    Index("ix_monitor_runs_monitor", "monitor", "window_end"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("monitor_run_id", BigInteger, nullable=False),
+    Column("monitor", String(MONITOR_NAME_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("model_name", String(MODEL_NAME_LEN), nullable=False),
+    Column("model_version", Integer, nullable=True),
+    Column("summary", Text, nullable=False),
+    Column("context", Text, nullable=False),  # JSON: failed checks, columns, segments, report
+    # none | running | promoted | staged | awaiting | failed
+    Column("retrain_status", String(16), nullable=False),
+    Column("challenger_version", Integer, nullable=True),
+    Column("retrain", Text, nullable=True),  # JSON: pipeline run, gate table, decision
+    Index("ix_alerts_monitor", "monitor", "id"),
+    Index("ix_alerts_model", "model_name", "retrain_status"),
+)
+
+V5_TABLES = (prediction_writes, model_references, monitors, monitor_runs, alerts)

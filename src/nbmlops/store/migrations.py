@@ -34,12 +34,17 @@ def _v4_features(conn: Connection) -> None:
     _schema.metadata.create_all(conn, tables=list(_schema.V4_TABLES), checkfirst=True)
 
 
+def _v5_loop(conn: Connection) -> None:
+    _schema.metadata.create_all(conn, tables=list(_schema.V5_TABLES), checkfirst=True)
+
+
 # Append new steps here; never edit a released one. Each runs inside the upgrade transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "experiments, runs, params, metrics, tags, artifacts, data_io, environments", _v1_initial),
     (2, "model registry: models, versions, aliases, transitions, metrics", _v2_registry),
     (3, "monitoring: saved drift reports and expectation suites", _v3_monitoring),
     (4, "feature store: feature views, offline writes, materializations", _v4_features),
+    (5, "monitoring loop: prediction log writes, model references, monitors, alerts", _v5_loop),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -1,0 +1,388 @@
+"""The prediction log: what a model was asked, what it answered, and (later) what was true.
+
+``nbmlops.score(model_uri, df)`` (or ``ModelVersion.predict(df, log=True)``) appends the input
+rows, the predictions, the model version, the time and an id per row to the log; ``log_labels``
+records ground truth when it arrives, joined by id when the log is read.
+
+Layout: one Parquet file per write, ``<root>/<model>/date=YYYY-MM-DD/<time>-<random>.parquet``
+(labels under ``<root>/_labels/``), where ``<root>`` is the ``prediction_log`` setting (the
+workspace's ``predictions/`` folder or any fsspec URL). A file is written completely (atomically
+on a local disk, one PUT on object stores) before its row is added to the metadata store, and
+readers only open files that have a row: concurrent writers never share a file, so no row is
+lost and none is half-read. Columns named by the ``log_redact`` setting (and ``redact=``) are
+dropped before anything is written; ``log_retention_days`` removes older files on each write.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from ..config import get_settings
+from ..errors import PredictionLogError
+from ..store import get_store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ID, VERSION, TIME, PREDICTION = "prediction_id", "model_version", "predicted_at", "prediction"
+LABEL, LABEL_TIME = "label", "labelled_at"
+RESERVED = (ID, VERSION, TIME, PREDICTION, LABEL, LABEL_TIME)
+LABELS_DIR = "_labels"
+_HASH_BUCKETS = 10_000
+
+
+def to_epoch(at: Any = None) -> float:
+    """Seconds since the epoch for ``at``: None (now), a number, a string or a datetime
+    (naive values are UTC)."""
+    import pandas as pd
+
+    if at is None:
+        return time.time()
+    if isinstance(at, bool):
+        raise PredictionLogError(f"at= takes a time, got {at!r}")
+    if isinstance(at, (int, float)):
+        if not math.isfinite(at):
+            raise PredictionLogError(f"at= must be a finite time, got {at!r}")
+        return float(at)
+    try:
+        stamp = pd.Timestamp(at)
+    except (TypeError, ValueError):
+        raise PredictionLogError(
+            f"at= takes a datetime, an ISO date string or epoch seconds, got {at!r}"
+        ) from None
+    if stamp is pd.NaT:
+        raise PredictionLogError("at= cannot be NaT")
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    return stamp.timestamp()
+
+
+def _day(epoch: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%d")
+
+
+def _files():
+    from ..features.offline import OfflineStore  # a folder of Parquet files on any fsspec URL
+
+    return OfflineStore(get_settings().prediction_log)
+
+
+def _new_path(files, folder: str, epoch: float) -> str:
+    return f"{files.root}/{folder}/date={_day(epoch)}/{int(epoch * 1000):014d}-{uuid.uuid4().hex}.parquet"
+
+
+def redacted_columns(extra: Any = None) -> set[str]:
+    """Columns never written: the ``log_redact`` setting plus ``extra``."""
+    names = set(get_settings().log_redact)
+    if extra is not None:
+        if isinstance(extra, str):
+            extra = [extra]
+        if not all(isinstance(c, str) for c in extra):
+            raise PredictionLogError(f"redact= is a list of column names, got {extra!r}")
+        names |= set(extra)
+    return names
+
+
+def _frame(data: Any) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        frame = data
+    elif isinstance(data, np.ndarray) and data.ndim == 2:
+        frame = pd.DataFrame(data, columns=[f"x{i}" for i in range(data.shape[1])])
+    else:
+        raise PredictionLogError(
+            f"the prediction log takes a DataFrame (or a 2-D array), got {type(data).__name__}"
+        )
+    if len(set(map(str, frame.columns))) != frame.shape[1]:
+        raise PredictionLogError("column names must be unique to be logged")
+    clash = [c for c in map(str, frame.columns) if c in RESERVED]
+    if clash:
+        raise PredictionLogError(
+            f"input columns {clash} clash with the log's own columns {list(RESERVED)}; rename them"
+        )
+    return frame.rename(columns=str)
+
+
+def _ids(frame: pd.DataFrame, ids: Any, redacted: set[str]):
+    import numpy as np
+
+    if ids is None:
+        return np.array([uuid.uuid4().hex for _ in range(len(frame))], dtype=object), None
+    if isinstance(ids, str):
+        if ids not in frame.columns:
+            raise PredictionLogError(f"ids={ids!r} is not a column of the data")
+        if ids in redacted:
+            raise PredictionLogError(f"the id column {ids!r} is redacted; use another id")
+        values, column = frame[ids].to_numpy(), ids
+    else:
+        values, column = np.asarray(ids), None
+    if values.ndim != 1 or len(values) != len(frame):
+        raise PredictionLogError(f"ids must give one id per row ({len(frame)}), got {values.shape}")
+    strings = np.array([str(v) for v in values], dtype=object)
+    if len(set(strings)) != len(strings):
+        raise PredictionLogError("ids must be unique within a write (they join late labels)")
+    return strings, column
+
+
+def log_predictions(
+    model: Any,
+    data: Any,
+    predictions: Any,
+    ids: Any = None,
+    at: Any = None,
+    redact: Any = None,
+) -> Any:
+    """Append ``data`` and ``predictions`` of ``model`` (a ``ModelVersion`` or URI) to the
+    prediction log; return the ids of the rows (``ids``: a column of ``data``, one id per row,
+    or None for random ones)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from ..registry import ModelVersion, get_model
+
+    mv = model if isinstance(model, ModelVersion) else get_model(model)
+    frame = _frame(data)
+    redacted = redacted_columns(redact)
+    row_ids, id_column = _ids(frame, ids, redacted)
+    pred = np.asarray(predictions)
+    if pred.ndim != 1 or len(pred) != len(frame):
+        raise PredictionLogError(
+            f"one prediction per row is logged; got shape {pred.shape} for {len(frame)} rows"
+        )
+    epoch = to_epoch(at)
+    kept = [c for c in frame.columns if c not in redacted and c != id_column]
+    out = frame[kept].reset_index(drop=True)
+    out.insert(0, ID, row_ids)
+    out.insert(1, VERSION, np.full(len(out), mv.version, dtype="int64"))
+    out.insert(2, TIME, np.full(len(out), epoch, dtype="float64"))
+    out[PREDICTION] = pred
+    files = _files()
+    if len(out):
+        path = _new_path(files, mv.name, epoch)
+        files.write_table(pa.Table.from_pandas(out, preserve_index=False), path)
+        _store().loop.add_write(
+            {
+                "kind": "predictions",
+                "model_name": mv.name,
+                "model_version": mv.version,
+                "day": _day(epoch),
+                "path": path,
+                "rows": len(out),
+                "min_time": epoch,
+                "max_time": epoch,
+                "columns": json.dumps(kept),
+                "created_at": time.time(),
+            }
+        )
+    apply_retention(files)
+    return row_ids
+
+
+def log_labels(ids: Any, labels: Any, at: Any = None, model: str | None = None) -> int:
+    """Record the ground truth of logged predictions, by their ids; return the rows written.
+
+    Labels may arrive days later; when the log is read, each prediction gets the latest label
+    given for its id. ``model`` limits the labels to one model's predictions (for ids that are
+    not unique across models).
+
+    >>> import nbmlops
+    >>> nbmlops.log_labels(outcomes["prediction_id"], outcomes["churned"])  # doctest: +SKIP
+    """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    from ..registry._names import model_name
+
+    name = "" if model is None else model_name(model)
+    id_values = np.asarray(ids)
+    label_values = np.asarray(labels)
+    if id_values.ndim != 1 or label_values.ndim != 1 or len(id_values) != len(label_values):
+        raise PredictionLogError(
+            f"give one label per id: {id_values.shape} ids, {label_values.shape} labels"
+        )
+    epoch = to_epoch(at)
+    out = pd.DataFrame(
+        {
+            ID: np.array([str(v) for v in id_values], dtype=object),
+            LABEL: label_values,
+            LABEL_TIME: np.full(len(id_values), epoch, dtype="float64"),
+        }
+    )
+    if not len(out):
+        return 0
+    files = _files()
+    path = _new_path(files, f"{LABELS_DIR}/{name or '_any'}", epoch)
+    files.write_table(pa.Table.from_pandas(out, preserve_index=False), path)
+    _store().loop.add_write(
+        {
+            "kind": "labels",
+            "model_name": name,
+            "model_version": None,
+            "day": _day(epoch),
+            "path": path,
+            "rows": len(out),
+            "min_time": epoch,
+            "max_time": epoch,
+            "columns": None,
+            "created_at": time.time(),
+        }
+    )
+    apply_retention(files)
+    return len(out)
+
+
+def apply_retention(files=None, now: float | None = None) -> int:
+    """Delete log files older than ``log_retention_days``; return how many were removed."""
+    days = get_settings().log_retention_days
+    if days is None:
+        return 0
+    files = files or _files()
+    cutoff = (time.time() if now is None else now) - days * 86400.0
+    paths = _store().loop.drop_writes_before(cutoff)
+    for path in paths:
+        files.remove(path)
+    return len(paths)
+
+
+def _store():
+    return get_store(get_settings())
+
+
+def _read(files, rows: list[dict]) -> pd.DataFrame | None:
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    tables = []
+    for row in rows:
+        try:
+            tables.append(pq.read_table(row["path"], filesystem=files.fs).to_pandas())
+        except FileNotFoundError:
+            continue  # removed by retention between listing and reading
+    if not tables:
+        return None
+    return pd.concat(tables, ignore_index=True, sort=False)
+
+
+def holdout_mask(ids: Any, fraction: float) -> Any:
+    """True for the rows whose id falls in the held-out share ``fraction`` (stable per id)."""
+    import numpy as np
+    import pandas as pd
+
+    if not 0 <= fraction < 1:
+        raise PredictionLogError(f"holdout is a fraction in [0, 1), got {fraction!r}")
+    hashed = pd.util.hash_pandas_object(pd.Series(ids, dtype=object).astype(str), index=False)
+    return (hashed.to_numpy() % np.uint64(_HASH_BUCKETS)) < int(round(fraction * _HASH_BUCKETS))
+
+
+def prediction_log(
+    model: str,
+    start: Any = None,
+    end: Any = None,
+    labelled: bool | None = None,
+    version: int | None = None,
+    split: str | None = None,
+    holdout: float = 0.3,
+    as_of: Any = None,
+) -> pd.DataFrame:
+    """The logged rows of ``model`` predicted in ``[start, end)``, with their latest label.
+
+    Columns: ``prediction_id, model_version, predicted_at`` (UTC), the inputs, ``prediction``,
+    ``label`` and ``labelled_at`` (missing until labels arrive). ``labelled=True`` keeps only
+    labelled rows, ``False`` only unlabelled ones; ``version`` one model version. ``split``
+    ``"train"`` or ``"holdout"`` keeps one side of a stable split by id (``holdout`` is the
+    held-out share), so retraining never sees the rows champion and challenger are compared on.
+    ``as_of`` ignores labels recorded after that time (what a check at that time could know).
+
+    >>> import nbmlops
+    >>> nbmlops.prediction_log("churn", start="2024-03-01", labelled=True)  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    from ..registry._names import model_name
+
+    name = model_name(model)
+    lo = None if start is None else to_epoch(start)
+    hi = None if end is None else to_epoch(end)
+    if split not in (None, "train", "holdout"):
+        raise PredictionLogError(f"split is 'train', 'holdout' or None, got {split!r}")
+    files = _files()
+    store = _store()
+    frame = _read(files, store.loop.writes("predictions", name, lo, hi))
+    if frame is None:
+        frame = pd.DataFrame(columns=[ID, VERSION, TIME, PREDICTION])
+    keep = pd.Series(True, index=frame.index)
+    if lo is not None:
+        keep &= frame[TIME] >= lo
+    if hi is not None:
+        keep &= frame[TIME] < hi
+    if version is not None:
+        keep &= frame[VERSION] == int(version)
+    frame = frame.loc[keep].reset_index(drop=True)
+    labels = _read(files, store.loop.writes("labels", name))
+    if labels is not None and as_of is not None:
+        labels = labels.loc[labels[LABEL_TIME] <= to_epoch(as_of)]
+    if labels is not None and len(frame) and len(labels):
+        labels = labels.sort_values(LABEL_TIME, kind="stable").drop_duplicates(ID, keep="last")
+        frame = frame.merge(labels, on=ID, how="left")
+    else:
+        frame[LABEL] = pd.Series([None] * len(frame), dtype=object)
+        frame[LABEL_TIME] = pd.Series([float("nan")] * len(frame), dtype="float64")
+    if labelled is not None:
+        frame = frame.loc[frame[LABEL].notna() == bool(labelled)]
+    if split is not None:
+        mask = holdout_mask(frame[ID].to_numpy(), holdout)
+        frame = frame.loc[mask if split == "holdout" else ~mask]
+    frame = frame.reset_index(drop=True)
+    for column in (TIME, LABEL_TIME):
+        frame[column] = pd.to_datetime(frame[column].astype("float64"), unit="s", utc=True)
+    return frame
+
+
+def inputs_of(frame: pd.DataFrame) -> list[str]:
+    """The input columns of a frame read from the log."""
+    return [c for c in frame.columns if c not in RESERVED]
+
+
+def score(
+    model: Any,
+    data: Any,
+    log: bool = True,
+    ids: Any = None,
+    at: Any = None,
+    trusted: bool | list[str] = False,
+    redact: Any = None,
+) -> pd.DataFrame:
+    """Predict with ``model`` (``"models:/churn@production"``, a ``ModelVersion``) after the
+    signature check, log inputs and predictions (``log=True``), and return a DataFrame on
+    ``data``'s index with ``prediction_id`` and ``prediction``.
+
+    ``ids`` names a column of ``data`` (or gives one id per row) to join late labels by; by
+    default each row gets a random id, returned here. ``at`` is the time recorded (default now).
+
+    >>> import nbmlops
+    >>> scored = nbmlops.score("models:/churn@production", todays_customers)  # doctest: +SKIP
+    >>> nbmlops.log_labels(scored["prediction_id"], churned)  # doctest: +SKIP
+    """
+    import numpy as np
+    import pandas as pd
+
+    from ..registry import ModelVersion, get_model
+
+    mv = model if isinstance(model, ModelVersion) else get_model(model)
+    frame = _frame(data)
+    predictions = np.asarray(mv.predict(frame, trusted=trusted))
+    if log:
+        row_ids = log_predictions(mv, frame, predictions, ids=ids, at=at, redact=redact)
+    else:
+        row_ids, _column = _ids(frame, ids, set())
+    index = data.index if isinstance(data, pd.DataFrame) else None
+    return pd.DataFrame({ID: row_ids, PREDICTION: predictions}, index=index)
