@@ -38,14 +38,15 @@ def register(name: str = "churn"):
 def traffic(
     name: str, days: range, shift_from: int | None = None, rows: int = 60, label_delay: int = 1
 ):
-    """Score ``rows`` rows a day; from day ``shift_from`` the income of site east rises by 25.
+    """Score ``rows`` rows a day; from day ``shift_from`` the income of site east rises by 25
+    and its customers stop churning.
     Labels arrive ``label_delay`` days later."""
     for day in days:
         X, y = dataset(rows, seed=100 + day)
         if shift_from is not None and day >= shift_from:
             east = X["site"] == "east"
             X.loc[east, "income"] += 25
-            y = np.where(east, 1, y)
+            y = np.where(east, 0, y)  # inflation: a higher income no longer means churn
         at = DAY0 + pd.Timedelta(days=day, hours=12)
         scored = nbmlops.score(f"models:/{name}@production", X, at=at)
         nbmlops.log_labels(scored["prediction_id"], y, at=at + pd.Timedelta(days=label_delay))
