@@ -1,6 +1,7 @@
-"""``ModelsPanel``: registered models, their versions with stage and alias badges, promote and
-rollback with a reason and a confirmation step, the gate table when a promotion fails, the
-model card of the chosen version."""
+"""``ModelsPanel``: registered models, their versions with stage and alias badges (and a badge on
+challengers from retraining that wait for a person's decision), promote and rollback with a
+reason and a confirmation step, the gate table when a promotion fails, the model card of the
+chosen version."""
 
 from __future__ import annotations
 
@@ -35,12 +36,27 @@ def gate_table_html(error: GateFailed) -> str:
     )
 
 
+def challenger_badge(pending: dict) -> str:
+    """A challenger from retraining still in staging: waiting for a person's decision (gates
+    passed) or kept out by its gates; the tooltip says against which champion and why."""
+    passed = pending["status"] == "awaiting"
+    label = "challenger: awaiting decision" if passed else "challenger: gates failed"
+    colors = ("#9a6700", "#fff8c5") if passed else ("#cf222e", "#ffebe9")
+    gates = "; ".join(
+        f"{'PASS' if g.get('passed') else 'FAIL'} {g.get('gate')}" for g in pending["gate_table"]
+    )
+    title = f"alert {pending['alert_id']} of monitor {pending['monitor']}: {pending['message']}"
+    return f'<span title="{h.esc(title + (" — " + gates if gates else ""))}">{h.badge(label, colors)}</span>'
+
+
 def versions_html(name: str) -> str:
     """The versions of ``name`` with stage and alias badges and their metrics."""
+    from ..monitoring.retrain import pending_challengers
     from ..registry import model_versions
 
     frame = model_versions(name)
     metrics = [c for c in frame.columns if c.startswith("metrics.")][:6]
+    waiting = pending_challengers(name)
     rows = []
     for r in frame.to_dict("records"):
         badges = " ".join(
@@ -49,6 +65,7 @@ def versions_html(name: str) -> str:
                 h.badge(a, ("#8250df", "#fbefff"))
                 for a in filter(None, str(r["aliases"] or "").split(", "))
             ]
+            + ([challenger_badge(waiting[r["version"]])] if r["version"] in waiting else [])
         )
         rows.append(
             [
