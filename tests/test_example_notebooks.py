@@ -165,3 +165,51 @@ def test_example_notebook_runs_under_papermill(notebook: Path, workspace: Path, 
         progress_bar=False,
     )
     check()
+
+
+@pytest.mark.slow
+def test_monitoring_loop_example(workspace: Path, tmp_path: Path):
+    """06_monitoring_loop/: four weeks of traffic, a shift in week 3; the monitor alerts in week
+    3 only, retraining runs and the challenger is promoted."""
+    import shutil
+
+    import papermill
+
+    example = Path(__file__).parent.parent / "example_notebooks" / "06_monitoring_loop"
+    folder = tmp_path / "06_monitoring_loop"
+    shutil.copytree(example, folder, ignore=shutil.ignore_patterns("*.out.ipynb"))
+    papermill.execute_notebook(
+        str(folder / "monitoring_loop.ipynb"),
+        str(tmp_path / "monitoring_loop.out.ipynb"),
+        kernel_name="python3",
+        cwd=str(folder),
+        progress_bar=False,
+    )
+    history = nbmlops.get_monitor("cancer").history()
+    assert list(history["status"]) == ["ok", "ok", "alert", "ok"]
+    assert list(history["model_version"]) == [1, 1, 1, 2]
+    assert history["retrain_status"].tolist()[2] == "promoted"
+    [alert] = nbmlops.alerts("cancer").to_dict("records")
+    assert alert["challenger_version"] == 2
+    details = nbmlops.get_alert(alert["alert_id"])
+    drifted = {d["column"]: d for d in details["context"]["drifted"]}
+    assert "mean_radius" in drifted
+    top = drifted["mean_radius"]["top_segments"][0]
+    assert (top["segment"], top["value"]) == ("site", "east")
+    outcome = details["retrain"]
+    assert outcome["passed"] and outcome["status"] == "promoted"
+    champion, challenger = (outcome["evaluation"][r][0] for r in ("champion", "challenger"))
+    assert challenger["f1"] > champion["f1"] and champion["n"] == challenger["n"]
+    assert nbmlops.get_model("models:/cancer@production").version == 2
+    changes = nbmlops.model_history("cancer").fillna("")
+    assert list(changes[["version", "action", "to_stage"]].itertuples(index=False, name=None)) == [
+        (1, "register", ""),
+        (1, "promote", "production"),
+        (2, "register", ""),
+        (1, "promote", "archived"),
+        (2, "promote", "production"),
+    ]
+    assert "monitor cancer, alert" in changes["reason"].iloc[-1]
+    # the pipeline run of the retraining is a tracked run of the example's experiment
+    runs = nbmlops.runs(experiment="monitoring-loop")
+    assert outcome["pipeline_run_id"] in set(runs["run_id"])
