@@ -24,7 +24,7 @@ def _week(n: int) -> pd.Timestamp:
     return DAY0 + pd.Timedelta(days=7 * n)
 
 
-def test_alert_names_the_drifted_columns_and_segments(workspace: Path):
+def test_alert_names_the_drifted_columns_and_segments(backend: str, workspace: Path):
     register()
     traffic("churn", range(14), shift_from=7)
     watch = nbmlops.monitor("churn", window="7d", checks=CHECKS, segments=["site"])

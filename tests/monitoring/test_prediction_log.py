@@ -37,7 +37,7 @@ WRITER = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_concurrent_writers_lose_no_rows(workspace: Path):
+def test_concurrent_writers_lose_no_rows(backend: str, workspace: Path):
     register()
     root = Path(__file__).parents[2]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root)])}
@@ -55,7 +55,7 @@ def test_concurrent_writers_lose_no_rows(workspace: Path):
     assert len(files) == 32 and {f.parent.name for f in files} == {"date=2024-01-02"}
 
 
-def test_late_labels_give_the_right_performance(workspace: Path):
+def test_late_labels_give_the_right_performance(backend: str, workspace: Path):
     from sklearn.metrics import accuracy_score, f1_score
 
     mv, _X, _y = register()

@@ -65,7 +65,7 @@ def _alert_week(tmp_path: Path, **options):
 
 
 def test_worse_challenger_is_not_promoted_and_the_champion_keeps_serving(
-    workspace: Path, tmp_path: Path
+    backend: str, workspace: Path, tmp_path: Path
 ):
     result = _alert_week(tmp_path, parameters={"quality": "bad"}, auto_promote=True)
     assert result.alerted
