@@ -182,6 +182,24 @@ def test_schema_violation_counts_examples_and_writes_nothing(fs):
     assert not list((fs.settings.home / "features" / "offline").rglob("*.parquet"))
 
 
+def test_a_mistyped_value_in_a_non_nullable_field_is_not_also_counted_as_null(fs):
+    view = fs.apply(_view())[0]
+    bad = _good(3)
+    bad["n"] = bad["n"].astype(object)
+    bad.loc[0, "n"] = 1.5
+    bad.loc[1, "n"] = None
+    bad["kind"] = bad["kind"].astype(object)
+    bad.loc[2, "kind"] = 7
+    with pytest.raises(FeatureSchemaViolation) as info:
+        fs.ingest(view, bad)
+    counts = {(r.column, r.rule): r.count for r in info.value.counts.itertuples()}
+    assert counts == {
+        ("n", "dtype (not an int32 integer)"): 1,
+        ("n", "null in a non-nullable field"): 1,
+        ("kind", "dtype (not a string)"): 1,
+    }
+
+
 def test_missing_columns_and_non_frames(fs):
     view = fs.apply(_view())[0]
     with pytest.raises(FeatureSchemaViolation, match="missing column") as info:

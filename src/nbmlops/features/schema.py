@@ -115,11 +115,13 @@ def _field_values(field: Field, series: pd.Series, check: _Checker) -> pd.Series
     return values
 
 
-def _check_rules(field: Field, values: pd.Series, check: _Checker) -> None:
+def _check_rules(field: Field, values: pd.Series, check: _Checker, given: pd.Series) -> None:
+    """Nullability on the ``given`` values (a value of the wrong dtype is flagged as such, not
+    also as a null); ranges and allowed values on the converted ``values``."""
     name = field.name
     nulls = values.isna().to_numpy(dtype=bool)
     if not field.nullable:
-        check.flag(name, "null in a non-nullable field", nulls)
+        check.flag(name, "null in a non-nullable field", _isna(given))
     if field.min is not None or field.max is not None:
         present = values[~nulls]
         if field.kind == "datetime":
@@ -197,7 +199,7 @@ def conform(view: FeatureView, rows: pd.DataFrame) -> pd.DataFrame:
         out[column] = values
     for field in view.fields:
         values = _field_values(field, frame[field.name], check)
-        _check_rules(field, values, check)
+        _check_rules(field, values, check, frame[field.name])
         out[field.name] = values
     check.raise_if_any(view.name)
     return pd.DataFrame(out, index=frame.index)
