@@ -96,7 +96,8 @@ def test_json_and_yaml_round_trip(reference, tmp_path):
         (tmp_path / "e.json", suite.to_json, Expectations.from_json),
         (tmp_path / "e.yaml", suite.to_yaml, Expectations.from_yaml),
     ):
-        writer(path)
+        assert writer(path) is None  # like pandas: written, not returned
+        assert path.read_text() == writer()
         again = reader(path)
         assert {k: v.to_dict() for k, v in again.columns_.items()} == {
             k: v.to_dict() for k, v in suite.columns_.items()

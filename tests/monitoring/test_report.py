@@ -39,8 +39,8 @@ def test_html_escapes_every_user_string(tmp_path):
     ref, cur = shifted_frames()
     report = nbmlops.drift_report(ref, cur, segments=["segment"])
     assert report.drifted_columns == [EVIL]
-    page = report.to_html(tmp_path / "report.html")
-    assert (tmp_path / "report.html").read_text() == page
+    assert report.to_html(tmp_path / "report.html") is None
+    page = (tmp_path / "report.html").read_text()
     body = _without_plotly_js(page)
     assert EVIL not in body
     assert "<img src=x" not in body
@@ -70,8 +70,9 @@ def test_inline_html_is_standalone_and_cdn_html_is_small(tmp_path):
 def test_json_round_trip_keeps_everything(tmp_path):
     ref, cur = shifted_frames()
     report = nbmlops.drift_report(ref, cur, segments=["segment"])
-    text = report.to_json(tmp_path / "r.json")
+    text = report.to_json()
     assert "NaN" not in text  # standard JSON
+    assert report.to_json(tmp_path / "r.json") is None
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["drifted_columns"] == [EVIL]
     again = DriftReport.from_json(text)
@@ -128,3 +129,14 @@ def test_report_display_in_a_real_shell(shell):
     result = shell.run_cell("import nbmlops\nnbmlops.drift_report(ref, cur)")
     assert result.success
     assert isinstance(result.result, DriftReport)
+
+
+def test_writing_to_a_path_returns_none_so_a_notebook_cell_shows_nothing(tmp_path):
+    # docs/monitoring.md ends a cell with report.to_html("drift.html"): returning the page
+    # made the notebook print 1.2 MB of HTML under it. As in pandas, writing returns None.
+    ref, cur = shifted_frames()
+    report = nbmlops.drift_report(ref, cur)
+    assert report.to_html(tmp_path / "a.html") is None
+    assert report.to_json(tmp_path / "a.json") is None
+    assert (tmp_path / "a.html").read_text() == report.to_html()
+    assert (tmp_path / "a.json").read_text() == report.to_json()

@@ -231,22 +231,26 @@ class Expectations:
         suite.n_rows_ = data.get("n_rows")
         return suite
 
-    def to_json(self, path: str | Path | None = None) -> str:
+    def to_json(self, path: str | Path | None = None) -> str | None:
+        """The suite as text, or written to ``path`` (then ``None`` is returned, as in pandas)."""
         text = json.dumps(self.to_dict(), indent=2)
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
+            return None
         return text
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> Expectations:
         return cls.from_dict(json.loads(_read(text_or_path)))
 
-    def to_yaml(self, path: str | Path | None = None) -> str:
+    def to_yaml(self, path: str | Path | None = None) -> str | None:
+        """The suite as text, or written to ``path`` (then ``None`` is returned, as in pandas)."""
         import yaml
 
         text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
+            return None
         return text
 
     @classmethod

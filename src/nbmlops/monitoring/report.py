@@ -260,11 +260,16 @@ class DriftReport:
             }
         )
 
-    def to_json(self, path: str | Path | None = None, indent: int | None = None) -> str:
-        """The report as JSON (standard: NaN becomes null); written to ``path`` if given."""
+    def to_json(self, path: str | Path | None = None, indent: int | None = None) -> str | None:
+        """The report as JSON (standard: NaN becomes null).
+
+        Returned as a string, or written to ``path`` (then ``None`` is returned, as in pandas,
+        so a notebook cell ending with ``report.to_json("drift.json")`` shows nothing).
+        """
         text = json.dumps(self.to_dict(), indent=indent, default=_jsonable)
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
+            return None
         return text
 
     @classmethod
@@ -368,11 +373,13 @@ class DriftReport:
         "background:#fff}</style>"
     )
 
-    def to_html(self, path: str | Path | None = None, plotlyjs: str = "inline") -> str:
+    def to_html(self, path: str | Path | None = None, plotlyjs: str = "inline") -> str | None:
         """One standalone HTML page: verdict, summary table, performance, interactive figure.
 
         ``plotlyjs="inline"`` embeds plotly.js (its 1.2 MB basic bundle) so the file works
-        offline; ``"cdn"`` loads it from cdn.plot.ly for a file of a few hundred KB.
+        offline; ``"cdn"`` loads it from cdn.plot.ly for a file of a few hundred KB. The page
+        is returned as a string, or written to ``path`` (then ``None`` is returned, as in
+        pandas, so a cell ending with ``report.to_html("drift.html")`` does not print 1.2 MB).
         """
         if plotlyjs == "inline":
             source = (
@@ -402,6 +409,7 @@ class DriftReport:
             target = Path(path)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(page, encoding="utf-8")
+            return None
         return page
 
     def _repr_html_(self) -> str:
