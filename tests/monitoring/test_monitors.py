@@ -60,6 +60,8 @@ def test_alert_names_the_drifted_columns_and_segments(backend: str, workspace: P
     listed = nbmlops.alerts(monitor="churn")
     assert list(listed["drifted_columns"]) == ["income, prediction"]  # the output moved too
     assert list(listed["retrain_status"]) == ["none"]
+    # The id as read from the table is a numpy integer: get_alert takes it as it is.
+    assert nbmlops.get_alert(listed["alert_id"].iloc[0])["summary"] == alert["summary"]
     figure = watch.timeline()
     assert {t.name for t in figure.data} >= {"drift share", "f1", "alert"}
 

@@ -68,6 +68,14 @@ def test_promotion_archives_the_previous_production_version(three_versions):
     assert moves["user"].notna().all()
 
 
+def test_version_numbers_read_from_tables_are_accepted(three_versions):
+    # model_versions() gives numpy integers; promoting the newest one must just work.
+    newest = nbmlops.model_versions("iris")["version"].max()
+    assert isinstance(newest, np.integer)
+    assert nbmlops.promote("iris", newest).version == 3
+    assert nbmlops.get_model("iris", newest).stage == "production"
+
+
 def test_rollback_restores_the_previous_production_version(three_versions):
     for version in (1, 2, 3):
         nbmlops.promote("iris", version)

@@ -4,6 +4,7 @@ did about it."""
 from __future__ import annotations
 
 import json
+import numbers
 from typing import TYPE_CHECKING
 
 from ..config import get_settings
@@ -61,8 +62,9 @@ def alerts(
 def get_alert(alert_id: int) -> dict:
     """Everything recorded about one alert: its row, ``context`` (checks that fired, drifted
     columns with top segments, metrics, report link) and ``retrain`` (gate table, decision)."""
-    if isinstance(alert_id, bool) or not isinstance(alert_id, int):
+    if isinstance(alert_id, bool) or not isinstance(alert_id, numbers.Integral):
         raise MonitoringError(f"an alert id is an integer, got {alert_id!r}")
+    alert_id = int(alert_id)  # numpy integers come from nbmlops.alerts().alert_id
     row = get_store(get_settings()).loop.alert(alert_id)
     if row is None:
         raise MonitoringError(f"no alert with id {alert_id}; list them with nbmlops.alerts()")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import re
 from dataclasses import dataclass
 
@@ -45,6 +46,8 @@ def version_number(version: object) -> int:
     if isinstance(version, bool):
         raise InvalidModel(f"a model version is a positive integer, got {version!r}")
     if isinstance(version, str) and version.isdigit():
+        version = int(version)
+    if isinstance(version, numbers.Integral):  # numpy integers, e.g. from model_versions()
         version = int(version)
     if not isinstance(version, int) or version < 1:
         raise InvalidModel(f"a model version is a positive integer, got {version!r}")
