@@ -326,6 +326,19 @@ def test_runs_line_magic_returns_the_table(shell):
     assert list(table["name"]) == ["one"]
 
 
+def test_runs_line_magic_accepts_a_quoted_filter_and_order(shell):
+    # The option's help shows quotes ("metrics.accuracy > 0.9"), as a shell user would type.
+    shell.run_cell("%%track -n one\nscore = 0.5 + 0.25\n")
+    shell.run_cell("%%track -n two\nscore = 0.5 + 0.5\n")
+    table = shell.run_line_magic("runs", '-f "metrics.score > 0.8"')
+    assert list(table["name"]) == ["two"]
+    table = shell.run_line_magic("runs", "-f 'name == \"one\"' -o 'metrics.score DESC'")
+    assert list(table["name"]) == ["one"]
+    # Quotes that are part of the filter are kept.
+    table = shell.run_line_magic("runs", "-f 'one' == name or name == 'two' -o name")
+    assert list(table["name"]) == ["one", "two"]
+
+
 def test_bad_tags_option_is_a_clear_error(shell):
     result = shell.run_cell("%%track --tags novalue\nx = 1\n")
     assert isinstance(result.error_in_exec, nbmlops.NbmlopsError)

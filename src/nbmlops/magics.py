@@ -28,6 +28,19 @@ def _split_list(values: list[str] | None) -> list[str]:
     return [item.strip() for value in values or [] for item in value.split(",") if item.strip()]
 
 
+def _joined(values: list[str] | None) -> str | None:
+    """The words of a ``%runs`` option as one text; quotes around the whole text are removed,
+    so ``-f "metrics.accuracy > 0.9"`` works as in a shell (a filter is never a lone string)."""
+    if not values:
+        return None
+    text = " ".join(values)
+    try:
+        unquoted = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+    return unquoted if isinstance(unquoted, str) else text
+
+
 def _parse_tags(values: list[str] | None) -> dict[str, str]:
     tags = {}
     for item in _split_list(values):
@@ -224,8 +237,8 @@ class TrackingMagics(Magics):
 
         return runs(
             experiment=args.experiment,
-            filter=" ".join(args.filter) if args.filter else None,
-            order_by=" ".join(args.order_by) if args.order_by else None,
+            filter=_joined(args.filter),
+            order_by=_joined(args.order_by),
             limit=args.limit or None,
         )
 
