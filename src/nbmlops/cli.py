@@ -473,7 +473,7 @@ def features_show(name: str, version: int | None, as_json: bool) -> None:
         last = done[-1]
         click.echo(
             f"  last materialized: v{last['version']} up to {_when(last['end_time'])} into "
-            f"{last['online_store']} ({last['rows']:,} rows)"
+            f"{last['online_store']} ({last['rows']:,} row{'' if last['rows'] == 1 else 's'})"
         )
     click.echo("\nfields")
     fields = [

@@ -94,9 +94,13 @@ def test_evaluation_metrics_override_the_run_metrics(candidates):
 
 
 def test_missing_metric_fails_the_gate_and_says_what_to_do(candidates):
-    with pytest.raises(GateFailed, match="has no metric 'precision'"):
+    with pytest.raises(GateFailed, match="has no metric 'precision'") as failed:
         nbmlops.promote("cancer", 2, gates=["metrics.precision >= 0.5"])
     assert nbmlops.get_model("cancer", 2).stage is None
+    # The side that can be read is still shown next to the missing one.
+    row = failed.value.table.iloc[0]
+    assert row["value"] is None and row["threshold"] == 0.5 and not row["passed"]
+    assert "— vs 0.5 (" in str(failed.value)
 
 
 def test_backticks_quote_metric_names_with_other_characters():

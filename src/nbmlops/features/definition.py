@@ -441,7 +441,7 @@ class FeatureView:
         ttl = "none" if self.ttl is None else f"{self.ttl:g}s"
         return (
             f"<FeatureView {self.name}{version}: keys {list(self.join_keys)}, "
-            f"{len(self.fields)} fields, ttl {ttl}>"
+            f"{len(self.fields)} field{'' if len(self.fields) == 1 else 's'}, ttl {ttl}>"
         )
 
 

@@ -566,11 +566,12 @@ class ValidationResult:
         }
         listed = "; ".join(
             f"{r.column}: {r.check} (expected {r.expected}, observed {r.observed}, "
-            f"{r.failing_count} rows)"
+            f"{r.failing_count} row{'' if r.failing_count == 1 else 's'})"
             for r in failures.itertuples(index=False)
         )
         return SchemaViolation(
-            f"{len(failures)} expectation checks failed: {listed}. Fix the data, or edit the "
+            f"{len(failures)} expectation check{'' if len(failures) == 1 else 's'} failed: "
+            f"{listed}. Fix the data, or edit the "
             "expectations if the change is intended",
             missing=missing,
             mistyped=mistyped,
@@ -586,7 +587,11 @@ class ValidationResult:
             style = "" if row.passed else ' style="background:#fde8e4"'
             cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in row)
             body.append(f"<tr{style}>{cells}</tr>")
-        verdict = "passed" if self.passed else f"{len(self.failures)} checks failed"
+        verdict = (
+            "passed"
+            if self.passed
+            else f"{len(self.failures)} check{'' if len(self.failures) == 1 else 's'} failed"
+        )
         return (
             f"<p><b>Validation {html.escape(verdict)}</b> on {self.n_rows:,} rows</p>"
             f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"

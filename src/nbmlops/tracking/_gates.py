@@ -168,6 +168,13 @@ class _Evaluator:
         except ZeroDivisionError:
             return math.nan
 
+    def side(self, node: ast.AST) -> tuple[float | None, _Missing | _Absent | None]:
+        """The value of one side of a gate, or None and why it cannot be read."""
+        try:
+            return self.value(node), None
+        except (_Missing, _Absent) as gap:
+            return None, gap
+
     def lookup(self, ref: str) -> float:
         for scope in self.scopes:
             if ref.startswith(f"{scope.prefix}."):
@@ -207,14 +214,12 @@ def evaluate_gates(
         tree, names = parse_gate(gate, prefixes, error)
         ev = _Evaluator(names, scopes)
         compare = _COMPARE[type(tree.ops[0])]
-        try:
-            left = ev.value(tree.left)
-            right = ev.value(tree.comparators[0])
-        except _Absent as absent:
-            results.append(GateResult(gate, None, None, True, absent.detail))
-            continue
-        except _Missing as missing:
-            results.append(GateResult(gate, None, None, False, missing.detail))
+        (left, left_gap), (right, right_gap) = ev.side(tree.left), ev.side(tree.comparators[0])
+        gap = left_gap or right_gap
+        if gap is not None:
+            # The side that could be read is still shown: "— vs 0.85", not "— vs —".
+            passed = isinstance(gap, _Absent)  # nothing to compare against yet passes
+            results.append(GateResult(gate, left, right, passed, gap.detail))
             continue
         if math.isnan(left) or math.isnan(right):
             results.append(GateResult(gate, left, right, False, "a value is NaN"))
