@@ -180,3 +180,22 @@ def test_models_cli_failures_exit_nonzero_with_the_reason(workspace):
     assert "Traceback" not in unknown.stderr
     nothing = cli(workspace, "models", "rollback", "iris")
     assert nothing.returncode == 2 and "nothing to roll back to" in nothing.stderr
+
+
+def test_doctor_on_an_unreachable_database_explains(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NBMLOPS_")}
+    # Port 1 on loopback: nothing listens there, the connection is refused at once.
+    env.update(
+        NBMLOPS_HOME=str(tmp_path), NBMLOPS_STORE_URL="postgresql://nobody@127.0.0.1:1/nothing"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "nbmlops", "doctor"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert "cannot open the metadata store" in out.stderr
+    assert "database server is running" in out.stderr

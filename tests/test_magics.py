@@ -229,6 +229,14 @@ def test_last_expression_is_displayed_and_events_fire_once(shell):
     assert len(seen) == 1
 
 
+def test_trailing_semicolon_hides_the_last_expression_as_in_ipython(shell):
+    shell.user_ns.pop("_", None)
+    result = shell.run_cell("%%track\nx = 21\nx * 2;  # no Out[]\n")
+    assert result.success and result.result is None
+    assert shell.user_ns.get("_") != 42
+    assert shell.run_cell("%%track\ns = 'a;b'\ns\n").result == "a;b"  # ';' in a string
+
+
 def test_options_name_experiment_tags_params_metrics(shell):
     cell = (
         "%%track --name tuned -e trials --tags team=risk owner=ana --params cfg "
@@ -297,6 +305,32 @@ def test_logging_api_inside_a_tracked_cell_goes_to_its_run(shell):
     history = _only_run().metric_history("val_loss")
     assert list(history["step"]) == [0, 1, 2, 3, 4]
     assert history["value"].iloc[-1] == pytest.approx(0.2)
+
+
+def test_a_metric_logged_by_the_cell_keeps_its_history_without_a_repeat(shell):
+    cell = (
+        "%%track\nimport nbmlops\nfor step in range(3):\n"
+        "    nbmlops.log_metric('loss', 1 / (step + 1), step=step)\n"
+        "loss = 0.1 * 3\naccuracy = 0.5 + 0.25\n"
+    )
+    assert shell.run_cell(cell).success
+    run = _only_run()
+    history = run.metric_history("loss")
+    assert list(history["step"]) == [0, 1, 2]  # no extra step-0 value from `loss = ...`
+    assert run.metrics == {"loss": pytest.approx(1 / 3), "accuracy": 0.75}
+
+
+def test_a_conflicting_param_is_skipped_and_the_rest_is_recorded(shell, capsys):
+    cell = (
+        "%%track\nimport nbmlops\nnbmlops.log_param('C', 5)\n"
+        "C = 1.0\nmax_iter = 100\naccuracy = 0.5 + 0.25\n"
+    )
+    assert shell.run_cell(cell).success
+    run = _only_run()
+    assert run.status == "FINISHED"
+    assert run.params == {"C": 5, "max_iter": 100}
+    assert run.metrics == {"accuracy": 0.75}
+    assert "param C not recorded" in capsys.readouterr().err
 
 
 def test_tracked_cell_inside_an_open_run_is_its_child(shell):

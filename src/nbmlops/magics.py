@@ -11,8 +11,10 @@ they do without the magic.
 from __future__ import annotations
 
 import ast
+import io
 import sys
 import time
+import tokenize
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
@@ -153,7 +155,7 @@ class TrackingMagics(Magics):
             )
             capture.before()
             with tee_output() as (out, err):
-                self._execute(tree, filename)
+                self._execute(tree, filename, quiet=_ends_with_semicolon(transformed))
         except BaseException as exc:
             status = KILLED if isinstance(exc, KeyboardInterrupt) else FAILED
             if capture is not None:
@@ -167,13 +169,15 @@ class TrackingMagics(Magics):
             capture.warnings.append(f"capture failed: {exc}")
         self._finish(run, FINISHED, started, capture, None, args.quiet)
 
-    def _execute(self, tree: ast.Module, filename: str) -> None:
-        """Run the cell body like IPython does: the last expression is displayed (Out[])."""
+    def _execute(self, tree: ast.Module, filename: str, quiet: bool = False) -> None:
+        """Run the cell body like IPython does: the last expression is displayed (Out[]),
+        unless the cell ends with ``;``."""
         __tracebackhide__ = True  # noqa: F841
         shell = self.shell
         body = list(tree.body)
         last = None
-        if body and isinstance(body[-1], ast.Expr) and shell.ast_node_interactivity != "none":
+        interactive = shell.ast_node_interactivity != "none" and not quiet
+        if body and isinstance(body[-1], ast.Expr) and interactive:
             last = body.pop()
         namespace = shell.user_ns
         globals_ = shell.user_global_ns
@@ -456,6 +460,20 @@ class FeatureMagics(Magics):
         if args.versions:
             return features.versions(args.versions)
         return features.catalog(" ".join(args.search) or None, fields=args.fields)
+
+
+def _ends_with_semicolon(source: str) -> bool:
+    """True when the last token of ``source`` (comments aside) is ``;``, as IPython checks."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    skip = (tokenize.ENDMARKER, tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT)
+    for token in reversed(tokens):
+        if token.type in skip:
+            continue
+        return token.type == tokenize.OP and token.string == ";"
+    return False
 
 
 def load_ipython_extension(ipython) -> None:

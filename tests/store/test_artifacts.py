@@ -438,3 +438,24 @@ def test_every_accepted_set_of_names_can_be_downloaded(run, tmp_path: Path):
     assert {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} == set(
         run.artifacts
     )
+
+
+def test_artifact_store_on_a_filesystem_that_is_not_installed_says_what_to_install():
+    try:
+        import gcsfs  # noqa: F401
+
+        pytest.skip("gcsfs is installed here; the missing-backend message cannot be shown")
+    except ImportError:
+        pass
+    from nbmlops.errors import StoreError
+
+    with pytest.raises(StoreError, match="gcsfs") as raised:
+        ArtifactStore("gs://bucket/prefix")
+    assert "NBMLOPS_ARTIFACTS" in str(raised.value)
+
+
+def test_artifact_store_with_an_unknown_protocol_is_a_store_error():
+    from nbmlops.errors import StoreError
+
+    with pytest.raises(StoreError, match="nosuchproto"):
+        ArtifactStore("nosuchproto://bucket/prefix")

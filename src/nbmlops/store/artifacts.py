@@ -18,7 +18,7 @@ from pathlib import Path
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from ..errors import ArtifactNotFound, IntegrityError, InvalidArtifactName
+from ..errors import ArtifactNotFound, IntegrityError, InvalidArtifactName, StoreError
 
 _CHUNK = 1 << 20
 MAX_NAME_LEN = 1024
@@ -96,7 +96,18 @@ class ArtifactStore:
 
     def __init__(self, root: str):
         self.root = str(root)
-        self.fs, self._base = fsspec.core.url_to_fs(self.root)
+        try:
+            self.fs, self._base = fsspec.core.url_to_fs(self.root)
+        except ImportError as exc:  # fsspec's hint names the package: "Install s3fs to access S3"
+            raise StoreError(
+                f"cannot open the artifact store {self.root!r}: {exc}. Install the package "
+                "(e.g. pip install s3fs) or set NBMLOPS_ARTIFACTS to a local folder"
+            ) from None
+        except ValueError as exc:  # an unknown protocol
+            raise StoreError(
+                f"cannot open the artifact store {self.root!r}: {exc}. Use a local folder or an "
+                "fsspec URL such as s3://bucket/prefix (NBMLOPS_ARTIFACTS)"
+            ) from None
         self._local = isinstance(self.fs, LocalFileSystem)
 
     def __repr__(self) -> str:

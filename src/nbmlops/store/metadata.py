@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import AmbiguousRunId, ExperimentNotFound, InvalidParam, RunNotFound
+from ..errors import AmbiguousRunId, ExperimentNotFound, InvalidParam, RunNotFound, StoreError
 from . import _schema as t
 from ._engine import describe, make_engine, read_transaction, run_with_retry, write_transaction
 from .artifacts import check_no_clash
@@ -109,7 +110,20 @@ class MetadataStore:
     def __init__(self, url: str):
         self.url = url
         self.engine: Engine = make_engine(url)
-        upgrade(self.engine)
+        try:
+            upgrade(self.engine)
+        except SQLAlchemyError as exc:
+            self.engine.dispose()
+            # The first statement is where a wrong host, port, password or database shows up.
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise StoreError(
+                f"cannot open the metadata store {describe(self.engine)!r}: {reason}. Check that "
+                "the database server is running and the URL (NBMLOPS_STORE_URL) is right; "
+                "`nbmlops doctor` shows the settings in use"
+            ) from exc
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     def __repr__(self) -> str:
         return f"MetadataStore({describe(self.engine)!r})"

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import NbmlopsError
+from ..errors import InvalidParam, NbmlopsError
 from . import _validate as v
 from .cell import CellPlan
 from .estimators import (
@@ -265,11 +265,31 @@ class CellCapture:
                 value = repr(value)[: v.MAX_VALUE_LEN - 2]  # keep what the value looked like
             clean[key] = value
         if clean:
-            run.log_params(clean)
+            try:
+                run.log_params(clean)
+            except InvalidParam:
+                # One conflict (the cell called log_param('C', 5), then set C = 1.0) must not
+                # lose the other params: write them one by one and say which were refused.
+                for key, value in list(clean.items()):
+                    try:
+                        run.log_param(key, value)
+                    except InvalidParam as exc:
+                        self.warnings.append(f"param {key} not recorded: {exc}")
+                        del clean[key]
         self.recorded_params = clean
 
     def _log_metrics(self, run: Run, metrics: dict[str, float]) -> None:
         clean = {}
+        if metrics:
+            # A metric the cell already logged itself (log_metric('loss', v, step=i) in a loop)
+            # keeps that history; the variable's final value would only repeat it at step 0.
+            logged = set(run.metrics)
+            for key in [k for k in metrics if k in logged]:
+                del metrics[key]
+                if key in self.explicit_metrics:
+                    self.warnings.append(
+                        f"--metrics {key}: already logged by the cell, its history is kept"
+                    )
         for key, value in metrics.items():
             try:
                 clean[v.key("metric", key)] = v.metric_value(key, value)
