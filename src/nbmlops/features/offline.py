@@ -11,7 +11,6 @@ time and ``__seq`` within a key.
 
 from __future__ import annotations
 
-import os
 import uuid
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -19,76 +18,24 @@ import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
-from fsspec.implementations.local import LocalFileSystem
 
 from ..errors import FeatureError
+from ..store.parquet_files import ParquetFiles
 from . import _asof
 from .definition import FeatureView
 from .schema import conform
 
 if TYPE_CHECKING:
-    import duckdb
-
     from .store import FeatureStore
 
 SEQ = "__seq"
 
 
-class OfflineStore:
+class OfflineStore(ParquetFiles):
     """Parquet files of feature rows under ``url`` (a folder path or an fsspec URL)."""
-
-    def __init__(self, url: str):
-        self.url = str(url)
-        self.fs, self.root = fsspec.core.url_to_fs(self.url)
-        self.local = isinstance(self.fs, LocalFileSystem)
-        self.root = self.root.rstrip("/")
-
-    def __repr__(self) -> str:
-        return f"OfflineStore({self.url!r})"
 
     def new_path(self, view: str, version: int, write_id: int) -> str:
         return f"{self.root}/{view}/v{version}/{write_id:010d}-{uuid.uuid4().hex[:8]}.parquet"
-
-    def write_table(self, table: pa.Table, path: str) -> int:
-        """Write ``table`` at ``path`` (atomically on a local disk); return its size."""
-        parent = path.rsplit("/", 1)[0]
-        self.fs.makedirs(parent, exist_ok=True)
-        if self.local:
-            tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-            try:
-                pq.write_table(table, tmp, compression="snappy")
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-        else:
-            with self.fs.open(path, "wb") as fh:
-                pq.write_table(table, fh, compression="snappy")
-        return int(self.fs.size(path))
-
-    def remove(self, path: str) -> None:
-        try:
-            self.fs.rm(path)
-        except FileNotFoundError:
-            pass
-
-    def schema(self, path: str) -> pa.Schema:
-        with self.fs.open(path, "rb") as fh:
-            return pq.read_schema(fh)
-
-    def sql_source(self, con: duckdb.DuckDBPyConnection, paths: list[str]) -> str:
-        """A ``read_parquet([...])`` expression DuckDB can run over ``paths``."""
-        if self.local:
-            listed = paths
-        else:
-            con.register_filesystem(self.fs)
-            protocol = (
-                self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
-            )
-            listed = [f"{protocol}://{p.lstrip('/')}" for p in paths]
-        quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in listed)
-        return f"read_parquet([{quoted}])"
 
 
 class WriteResult(NamedTuple):

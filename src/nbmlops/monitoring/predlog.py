@@ -68,9 +68,9 @@ def _day(epoch: float) -> str:
 
 
 def _files():
-    from ..features.offline import OfflineStore  # a folder of Parquet files on any fsspec URL
+    from ..store.parquet_files import ParquetFiles
 
-    return OfflineStore(get_settings().prediction_log)
+    return ParquetFiles(get_settings().prediction_log)
 
 
 def _new_path(files, folder: str, epoch: float) -> str:
