@@ -184,8 +184,8 @@ def _safe_order(compare, x, right) -> bool:
         return False
 
 
-def apply_filter(frame: pd.DataFrame, text: str) -> pd.DataFrame:
-    """Rows of ``frame`` for which the filter ``text`` holds."""
+def _parse(text: str) -> tuple[ast.Expression, dict[str, str]]:
+    """The parsed filter and its backtick placeholders, or ``InvalidFilter``."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidFilter(f"a filter is a non-empty string, got {text!r}")
     source, names = _prepare(text.strip())
@@ -196,22 +196,19 @@ def apply_filter(frame: pd.DataFrame, text: str) -> pd.DataFrame:
             f"cannot parse filter {text!r} ({exc.msg}); write e.g. "
             '"metrics.accuracy > 0.9 and params.C == 0.5"'
         ) from None
+    return tree, names
+
+
+def apply_filter(frame: pd.DataFrame, text: str) -> pd.DataFrame:
+    """Rows of ``frame`` for which the filter ``text`` holds."""
+    tree, names = _parse(text)
     mask = _Evaluator(frame, names, text).truth(tree.body)
     return frame[mask.to_numpy(dtype=bool)]
 
 
 def filter_columns(text: str) -> set[str]:
     """The column names a filter reads (``InvalidFilter`` if it does not parse)."""
-    if not isinstance(text, str) or not text.strip():
-        raise InvalidFilter(f"a filter is a non-empty string, got {text!r}")
-    source, names = _prepare(text.strip())
-    try:
-        tree = ast.parse(source, mode="eval")
-    except SyntaxError as exc:
-        raise InvalidFilter(
-            f"cannot parse filter {text!r} ({exc.msg}); write e.g. "
-            '"metrics.accuracy > 0.9 and params.C == 0.5"'
-        ) from None
+    tree, names = _parse(text)
     reader = _Evaluator(pd.DataFrame(), names, text)
     found: set[str] = set()
 
@@ -244,16 +241,8 @@ def order_terms(order_by: str | list[str]) -> list[tuple[str, bool]]:
 
 def apply_order(frame: pd.DataFrame, order_by: str | list[str]) -> pd.DataFrame:
     """Sort by ``"metrics.accuracy DESC, start_time"`` (or a list of such terms)."""
-    terms = [order_by] if isinstance(order_by, str) else list(order_by)
     columns, ascending = [], []
-    for term in (t.strip() for group in terms for t in str(group).split(",")):
-        if not term:
-            continue
-        parts = term.rsplit(None, 1)
-        direction = (
-            parts[1].upper() if len(parts) == 2 and parts[1].upper() in ("ASC", "DESC") else None
-        )
-        name = (parts[0] if direction else term).strip("`")
+    for name, descending in order_terms(order_by):
         if name not in frame.columns:
             if frame.empty:
                 continue
@@ -263,7 +252,7 @@ def apply_order(frame: pd.DataFrame, order_by: str | list[str]) -> pd.DataFrame:
                 + (f"; did you mean {', '.join(close)}?" if close else "")
             )
         columns.append(name)
-        ascending.append(direction != "DESC")
+        ascending.append(not descending)
     if not columns:
         return frame
 
