@@ -283,3 +283,11 @@ def test_reading_runs_reaps_stale_runs_of_dead_processes(backend):
         assert status == {"dead": "KILLED", "alive": "RUNNING"}
         assert nbmlops.get_run(dead["run_id"]).metrics == {"acc": 0.8}
         assert alive.status == "RUNNING"
+
+
+@pytest.mark.parametrize("url", ["mysql://user@localhost/db", "oracle://u:p@host/db"])
+def test_unsupported_databases_are_refused_when_the_store_opens(url):
+    from nbmlops.errors import StoreError
+
+    with pytest.raises(StoreError, match="SQLite or PostgreSQL"):
+        MetadataStore(url)

@@ -44,6 +44,11 @@ def make_engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
+    if parsed.get_backend_name() != "postgresql":
+        raise StoreError(
+            f"nbmlops stores its metadata in SQLite or PostgreSQL, not {parsed.get_backend_name()} "
+            f"({url!r}); use e.g. sqlite:////abs/path/nbmlops.db or postgresql://user@host/db"
+        )
     try:
         engine = create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=4)
     except ImportError as exc:
