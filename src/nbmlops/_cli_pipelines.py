@@ -13,23 +13,13 @@ from typing import Any
 
 import click
 
+from ._cli_run import _ExitOneOnUsageError
 from .errors import NbmlopsError, PipelineError, PipelineFailed
 
 
 def _fail(exc: NbmlopsError) -> None:
     click.echo(f"error: {exc}", err=True)
     sys.exit(1)
-
-
-class _ExitOneOnUsageError(click.Command):
-    """Usage errors exit 1, not click's 2: exit status 2 means a gate failed."""
-
-    def parse_args(self, ctx, args):
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            exc.exit_code = 1
-            raise
 
 
 def parse_value(text: str) -> Any:
