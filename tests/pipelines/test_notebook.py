@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 
 import nbformat
@@ -206,3 +207,22 @@ def test_notebook_hash_ignores_outputs_but_not_sources(tmp_path):
     assert notebook_hash(nb_path) == before
     nb.cells[0].source = "x = 2"
     assert notebook_hash(nb) != before
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Unix sockets are used on POSIX only")
+def test_kernels_talk_over_sockets_of_their_own_not_racy_tcp_ports(tmp_path):
+    # Two notebooks started at once could both be handed the same free TCP port ("Address
+    # already in use", a kernel dead before it replies): kernels get Unix sockets instead.
+    from ._build import notebook
+
+    nb = notebook(
+        tmp_path / "transport.ipynb",
+        None,
+        "from ipykernel import get_connection_info\ninfo = get_connection_info(unpack=True)",
+        "print(info['transport'], info['ip'])",
+    )
+    result = nbmlops.run_notebook(nb)
+    printed = nbformat.read(result.output, as_version=4).cells[-1].outputs[0]["text"].split()
+    assert printed[0] == "ipc"
+    assert os.path.basename(os.path.dirname(printed[1])).startswith("nbmlops-kernel-")
+    assert not os.path.exists(os.path.dirname(printed[1]))  # removed after the run

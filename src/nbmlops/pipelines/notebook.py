@@ -348,24 +348,46 @@ def _papermill(prepared_path, out, params, kernel_name, work_dir, timeout) -> Ex
     """Execute; return the exception that stopped the notebook (None when it ran through)."""
     import papermill
 
-    try:
-        papermill.execute_notebook(
-            str(prepared_path),
-            str(out),
-            parameters=params or None,
-            kernel_name=kernel_name,
-            cwd=str(work_dir),
-            progress_bar=False,
-            log_output=False,
-            execution_timeout=timeout,
-            # nbclient's graceful shutdown stalls ~4 s in 10-15% of runs (DESIGN.md).
-            shutdown_kernel="immediate",
-        )
-    except papermill.PapermillExecutionError as exc:
-        return exc
-    except Exception as exc:  # noqa: BLE001 - timeouts, dead kernels, missing kernelspecs
-        return exc
+    with _kernel_transport() as config:
+        try:
+            papermill.execute_notebook(
+                str(prepared_path),
+                str(out),
+                parameters=params or None,
+                kernel_name=kernel_name,
+                cwd=str(work_dir),
+                progress_bar=False,
+                log_output=False,
+                execution_timeout=timeout,
+                # nbclient's graceful shutdown stalls ~4 s in 10-15% of runs (DESIGN.md).
+                shutdown_kernel="immediate",
+                config=config,
+            )
+        except papermill.PapermillExecutionError as exc:
+            return exc
+        except Exception as exc:  # noqa: BLE001 - timeouts, dead kernels, missing kernelspecs
+            return exc
     return None
+
+
+@contextlib.contextmanager
+def _kernel_transport():
+    """Kernel sockets that two notebooks started at once cannot both claim.
+
+    Over TCP, jupyter_client picks free ports and the kernel binds them a moment later; a
+    kernel started in parallel can take one in between ("Address already in use", the kernel
+    dies before replying). On POSIX the kernel gets Unix sockets in a folder of its own instead.
+    """
+    from traitlets.config import Config
+
+    if os.name != "posix":
+        yield Config()
+        return
+    folder = tempfile.mkdtemp(prefix="nbmlops-kernel-")
+    try:
+        yield Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(folder, "k")}})
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _notebook_failed(failure, executed, record_path, out, run_id) -> NotebookFailed:
