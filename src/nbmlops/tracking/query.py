@@ -114,12 +114,49 @@ def _frame(
         )
     )
     frame = frame.reindex(columns=BASE_COLUMNS + dynamic)
+    for column in dynamic:
+        if column.startswith("params."):
+            frame[column] = _param_column(
+                [extra[run_id].get(column, _MISSING) for run_id in frame["run_id"]], frame.index
+            )
     frame["start_time"] = pd.to_datetime(frame["start_time"].astype(float), unit="s", utc=True)
     frame["duration_s"] = frame["duration_s"].astype(float)
     for column in dynamic:
         if column.startswith("metrics."):
             frame[column] = frame[column].astype(float)
     return frame
+
+
+_MISSING = object()
+
+
+def _param_column(values: list, index) -> pd.Series:
+    """One ``params.*`` column holding the logged values exactly, missing ones as NaN.
+
+    pandas would turn ``[200, <missing>]`` into ``[200.0, NaN]`` and ``[1, 0.5]`` into floats,
+    and a logged ``None`` into NaN: then ``200`` reads back as ``200.0`` and a filter on the
+    param's text (``params.max_iter = '200'``) could not match. So a column keeps a numeric
+    dtype only when that loses nothing, else it is ``object`` with the values as logged.
+    """
+    import numpy as np
+    import pandas as pd
+
+    present = [value for value in values if value is not _MISSING]
+    complete = len(present) == len(values)
+    kinds = {type(value) for value in present}
+    if kinds == {float} or (complete and len(kinds) == 1 and kinds <= {int, bool}):
+        return pd.Series(
+            [np.nan if value is _MISSING else value for value in values], index=index
+        )
+    if kinds == {str}:  # pandas' own string column (str dtype on pandas 3)
+        return pd.Series(
+            [np.nan if value is _MISSING else value for value in values], index=index
+        )
+    column = pd.Series([np.nan] * len(values), index=index, dtype=object)
+    for position, value in enumerate(values):
+        if value is not _MISSING:
+            column.iat[position] = value
+    return column
 
 
 def experiments() -> pd.DataFrame:
