@@ -144,14 +144,9 @@ def _param_column(values: list, index) -> pd.Series:
     present = [value for value in values if value is not _MISSING]
     complete = len(present) == len(values)
     kinds = {type(value) for value in present}
-    if kinds == {float} or (complete and len(kinds) == 1 and kinds <= {int, bool}):
-        return pd.Series(
-            [np.nan if value is _MISSING else value for value in values], index=index
-        )
-    if kinds == {str}:  # pandas' own string column (str dtype on pandas 3)
-        return pd.Series(
-            [np.nan if value is _MISSING else value for value in values], index=index
-        )
+    lossless = kinds == {float} or (complete and len(kinds) == 1 and kinds <= {int, bool})
+    if lossless or kinds == {str}:  # strings: pandas' own string column (str on pandas 3)
+        return pd.Series([np.nan if v is _MISSING else v for v in values], index=index)
     column = pd.Series([np.nan] * len(values), index=index, dtype=object)
     for position, value in enumerate(values):
         if value is not _MISSING:
