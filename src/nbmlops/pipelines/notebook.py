@@ -2,8 +2,10 @@
 
 What a notebook run records (run tags ``nbmlops.*`` are set by nbmlops):
 
-- params: the parameters passed (papermill injects them after the cell tagged ``parameters``,
-  with papermill's own typing: int, float, str, bool, None, list and dict arrive as such);
+- params: the parameters as the notebook received them (papermill injects them after the cell
+  tagged ``parameters``, with papermill's own typing: int, float, str, bool, None, list and dict
+  arrive as such; anything else, such as a tuple, arrives as its ``str()``, and dict keys as
+  strings, and is recorded that way);
 - tags: ``nbmlops.kind=notebook``, ``nbmlops.notebook`` (absolute path),
   ``nbmlops.notebook_hash`` (sha256 of cell sources, outputs ignored), ``nbmlops.kernel``,
   ``nbmlops.cwd``, ``nbmlops.output``, ``nbmlops.gates`` (JSON), ``nbmlops.outcome``
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -61,6 +64,7 @@ from ._prepare import (
     notebook_hash,
     prepare,
     read_notebook,
+    received_parameters,
     source_index,
 )
 from .gates import gate_table, validate_gates
@@ -184,13 +188,20 @@ def _run(
     nb = read_notebook(execute_path)
     params = dict(parameters or {})
     check_parameters(execute_path, nb, params, allow_unknown)
-    for key, value in params.items():
-        v.key("param", key)
-        v.param_json(key, value)  # a value papermill can inject but we cannot store: refuse now
     gates = validate_gates(gates)
-    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+    if timeout is not None and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
         raise v.InvalidParam("timeout", timeout, "a number of seconds greater than 0, or None")
     kernel_name = kernel_of(nb, kernel)
+    # papermill passes what it passes (a tuple arrives as its text): record that.
+    received = received_parameters(nb, kernel_name, params)
+    for key, value in received.items():
+        v.key("param", key)
+        v.param_json(key, value)  # a value papermill can inject but we cannot store: refuse now
     digest = notebook_hash(nb)
     prepared, _n_gate_cells = prepare(nb)
     work_dir = Path(cwd).resolve() if cwd is not None else record_path.parent
@@ -223,6 +234,7 @@ def _run(
                 prepared,
                 nb,
                 params,
+                received,
                 gates,
                 kernel_name,
                 work_dir,
@@ -244,6 +256,7 @@ def _execute_and_record(
     prepared,
     nb,
     params,
+    received,
     gates,
     kernel_name,
     work_dir,
@@ -263,8 +276,8 @@ def _execute_and_record(
         else settings.home / "notebooks" / f"{record_path.stem}-{run.run_id[:8]}.ipynb"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    if params:
-        run.log_params(params)
+    if received:
+        run.log_params(received)
     run.set_tag("nbmlops.output", str(out))
     run.log_bytes(nbformat.writes(nb).encode(), INPUT_ARTIFACT, "application/x-ipynb+json")
 
@@ -329,7 +342,7 @@ def _execute_and_record(
         notebook=str(record_path),
         output=str(out) if out.is_file() else None,
         experiment=experiment_name,
-        params=params,
+        params=received,
         metrics=rolled,
         child_run_ids=[d["run_id"] for d in descendants if d["parent_run_id"] == run.run_id],
         duration_s=duration,

@@ -12,6 +12,7 @@ import json
 import time
 from typing import TYPE_CHECKING
 
+from .. import _args
 from ..config import get_settings
 from ..store import Store, get_store
 from .run import Run
@@ -56,6 +57,7 @@ def runs(
     """
     from ._filter import apply_filter, apply_order
 
+    _check_selection("runs", experiment, order_by)
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
         from ..errors import InvalidFilter
 
@@ -72,6 +74,13 @@ def runs(
     if limit is not None:
         frame = frame.head(limit)
     return frame.reset_index(drop=True)
+
+
+def _check_selection(where: str, experiment: object, order_by: object) -> None:
+    """Wrong types of the arguments ``runs`` and ``runs_page`` share are InvalidArgumentType
+    (a filter that is not a string stays an InvalidFilter, as it always was)."""
+    _args.text(experiment, f"{where}(experiment=...)", optional=True)
+    _args.strings(order_by, f"{where}(order_by=...)", optional=True)
 
 
 def _frame(
@@ -213,9 +222,13 @@ def runs_page(
     from ..errors import InvalidFilter
     from ._filter import apply_filter, apply_order, filter_columns, order_terms
 
+    _check_selection("runs_page", experiment, order_by)
     for label, value, low in (("offset", offset, 0), ("limit", limit, 1)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise InvalidFilter(f"{label} must be an integer >= {low}, got {value!r}")
+        # The database counts rows in 64 bits: a larger offset or limit is refused here.
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value < 2**63:
+            raise InvalidFilter(
+                f"{label} must be an integer between {low} and {2**63 - 1}, got {value!r}"
+            )
     store = _fresh_store()
     now = time.time()
     keys = store.meta.run_keys(experiment)
