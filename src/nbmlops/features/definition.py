@@ -33,7 +33,7 @@ from typing import Any
 
 from ..errors import FeatureError
 
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")  # fullmatch: no trailing newline
 
 # dtype -> (kind, pandas dtype of an output column, description)
 DTYPES: dict[str, tuple[str, str]] = {
@@ -70,7 +70,7 @@ _TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def _check_name(kind: str, name: object) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise FeatureError(
             f"{kind} name {name!r} is not valid: use letters, digits and underscores, starting "
             "with a letter or underscore, at most 128 characters (e.g. 'customer_spend')"

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import re
 import shutil
@@ -69,6 +68,7 @@ from ._prepare import (
 )
 from .gates import gate_table, validate_gates
 from .result import EXECUTION_FAILED, GATE_FAILED, OK, PipelineRun
+from .spec import MAX_TIMEOUT_S
 
 _process_lock = threading.RLock()
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -192,10 +192,11 @@ def _run(
     if timeout is not None and (
         isinstance(timeout, bool)
         or not isinstance(timeout, (int, float))
-        or not math.isfinite(timeout)
-        or timeout <= 0
+        or not 0 < timeout <= MAX_TIMEOUT_S  # NaN and infinity compare false here
     ):
-        raise v.InvalidParam("timeout", timeout, "a number of seconds greater than 0, or None")
+        raise v.InvalidParam(
+            "timeout", timeout, f"a number of seconds in (0, {MAX_TIMEOUT_S}], or None"
+        )
     kernel_name = kernel_of(nb, kernel)
     # papermill passes what it passes (a tuple arrives as its text): record that.
     received = received_parameters(nb, kernel_name, params)
