@@ -208,6 +208,7 @@ class ModelVersion:
 
     def _model_for(self, trusted: bool | list[str]) -> Any:
         # predict() on the same object reuses the model it loaded (with the same trust).
+        trusted = persistence.trusted_names(trusted)
         key = trusted if isinstance(trusted, bool) else tuple(sorted(trusted))
         cached = self.__dict__.get("_loaded")
         if cached is None or cached[0] != key:
