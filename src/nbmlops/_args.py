@@ -27,12 +27,32 @@ _MAX_PATH_PART = 255
 
 
 def text(value: object, argument: str, *, optional: bool = False) -> str | None:
-    """``value`` if it is a ``str`` (or None when ``optional``)."""
+    """``value`` if it is a ``str`` that is valid Unicode (or None when ``optional``)."""
     if value is None and optional:
         return None
     if not isinstance(value, str):
         raise InvalidArgumentType(argument, "a string" + (" or None" if optional else ""), value)
+    if not encodable(value):
+        raise InvalidArgument(argument, not_unicode(value))
     return value
+
+
+def encodable(value: str) -> bool:
+    """Whether ``value`` has a UTF-8 encoding (a lone surrogate such as '\\ud800' has none,
+    and no database or file can store it)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def not_unicode(value: str) -> str:
+    bad = next((ch for ch in value if 0xD800 <= ord(ch) <= 0xDFFF), "?")
+    return (
+        f"{value[:40]!r} is not valid Unicode: it holds the lone surrogate U+{ord(bad):04X}, "
+        "which has no UTF-8 encoding (decode bytes with errors='replace' first)"
+    )
 
 
 def mapping(value: object, argument: str, *, optional: bool = False) -> dict[Any, Any]:
@@ -53,6 +73,32 @@ def strings(value: object, argument: str, *, optional: bool = False) -> list[str
     if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
         return list(value)
     raise InvalidArgumentType(argument, "a string or a list of strings", value)
+
+
+def _is_label(value: object) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    )
+
+
+def label(value: object, argument: str, *, optional: bool = False) -> Any:
+    """A column label: a string or an integer (None when ``optional``)."""
+    if value is None and optional:
+        return None
+    if not _is_label(value):
+        raise InvalidArgumentType(argument, "a column name (a string or an integer)", value)
+    return value
+
+
+def labels(value: object, argument: str, *, optional: bool = False) -> list | None:
+    """A list (or tuple) of column labels, or one label, as a list."""
+    if value is None and optional:
+        return None
+    if _is_label(value):
+        return [value]
+    if isinstance(value, (list, tuple)) and all(_is_label(item) for item in value):
+        return list(value)
+    raise InvalidArgumentType(argument, "a list of column names", value)
 
 
 def flag(value: object, argument: str) -> bool:
@@ -119,6 +165,10 @@ def path(value: object, argument: str, *, optional: bool = False) -> Path | None
         raise InvalidArgument(argument, "the path is empty")
     if "\x00" in text_:
         raise InvalidArgument(argument, f"the path {text_!r:.80} contains a NUL character")
+    try:
+        os.fsencode(text_)  # undecodable bytes of a real file name (surrogateescape) pass
+    except UnicodeEncodeError:
+        raise InvalidArgument(argument, not_unicode(text_)) from None
     parts = (part.encode("utf-8", "surrogateescape") for part in text_.split("/"))
     if len(text_) > _MAX_PATH or any(len(part) > _MAX_PATH_PART for part in parts):
         raise InvalidArgument(

@@ -81,6 +81,9 @@ def get_view(fs: FeatureStore, name: str | FeatureView, version: int | None = No
         return name
     if not isinstance(name, str):
         raise FeatureError(f"a feature view is named by a string, not {type(name).__name__}")
+    version = _args.integer(version, "feature view version", optional=True)
+    if version is not None and not 1 <= version < 2**31:  # 32-bit in the store
+        raise FeatureViewNotFound(name, f"feature view {name!r} has no version {version}")
     row = fs.records.view(name, version)
     live = _live.get((name, row["digest"]))
     if live is not None:

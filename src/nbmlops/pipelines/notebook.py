@@ -49,6 +49,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import _args
 from ..config import get_settings
 from ..errors import GateFailed, NotebookFailed
 from ..store import get_store
@@ -147,7 +148,15 @@ def run_notebook(
     >>> result.metrics  # doctest: +SKIP
     {'f1': 0.87}
     """
-    source = Path(path).resolve()
+    source = _args.path(path, "run_notebook(path=...)").resolve()
+    output = _args.path(output, "run_notebook(output=...)", optional=True)
+    cwd = _args.path(cwd, "run_notebook(cwd=...)", optional=True)
+    _args.text(experiment, "run_notebook(experiment=...)", optional=True)
+    _args.text(kernel, "run_notebook(kernel=...)", optional=True)
+    _args.text(name, "run_notebook(name=...)", optional=True)
+    _args.mapping(tags, "run_notebook(tags=...)", optional=True)
+    allow_unknown = _args.flag(allow_unknown, "run_notebook(allow_unknown=...)")
+    raise_on_failure = _args.flag(raise_on_failure, "run_notebook(raise_on_failure=...)")
     return _run(
         source,
         source,

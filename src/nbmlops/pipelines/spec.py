@@ -90,7 +90,9 @@ class Pipeline:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Pipeline:
         """Read and validate a ``pipeline.yaml``."""
-        file = Path(path).expanduser()
+        from .. import _args
+
+        file = _args.path(path, "pipeline path").expanduser()
         if file.is_dir():
             file = file / "pipeline.yaml"
         if not file.is_file():

@@ -243,6 +243,8 @@ def _parse(text: str) -> tuple[ast.Expression, dict[str, str]]:
         ) from None
     except (RecursionError, MemoryError):
         raise _too_nested(text) from None
+    except UnicodeEncodeError:
+        raise InvalidFilter(f"cannot use filter {_shown(text)}: not valid Unicode") from None
     return tree, names
 
 

@@ -8,7 +8,7 @@ import numbers
 import os
 import time
 
-from .._args import MAX_EPOCH_S
+from .._args import MAX_EPOCH_S, encodable, not_unicode
 from ..errors import InvalidKey, InvalidMetric, InvalidParam
 
 MAX_KEY_LEN = 250
@@ -175,6 +175,8 @@ def param_json(name: str, value: object) -> str:
             f"its JSON is {len(text)} characters, more than {MAX_VALUE_LEN}; "
             "log large values as an artifact (log_dict / log_text)",
         )
+    if not encodable(text):
+        raise InvalidParam(name, value, not_unicode(text))
     return text
 
 
@@ -189,6 +191,8 @@ def tag_value(name: str, value: object) -> str:
         raise InvalidParam(name, value, "tag values are strings (or numbers/booleans)")
     if "\x00" in text:
         raise InvalidParam(name, value, "tag values cannot contain NUL characters")
+    if not encodable(text):
+        raise InvalidParam(name, value, not_unicode(text))
     if len(text) > MAX_VALUE_LEN:
         raise InvalidParam(name, value, f"longer than {MAX_VALUE_LEN} characters")
     return text

@@ -170,6 +170,7 @@ class Run:
         """Store ``text`` (UTF-8) as the artifact ``name``."""
         if not isinstance(text, str):
             raise InvalidArtifactName(name, f"log_text takes a str, not {type(text).__name__}")
+        _args.text(text, "log_text(text=...)")  # valid Unicode, so it has a UTF-8 encoding
         return self.log_bytes(text.encode("utf-8"), name, "text/plain; charset=utf-8")
 
     def log_dict(self, data: dict, name: str) -> str:
@@ -200,6 +201,8 @@ class Run:
             ) from None
         except (TypeError, RecursionError) as exc:
             raise v.InvalidParam(name, data, f"cannot be written as JSON ({exc})") from None
+        if not _args.encodable(text):
+            raise v.InvalidParam(name, data, _args.not_unicode(text))
         return self.log_bytes(text.encode(), name, "application/json")
 
     def log_figure(self, figure: Any, name: str) -> str:
