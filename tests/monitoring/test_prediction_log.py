@@ -148,6 +148,34 @@ def test_bad_input_is_refused_clearly(workspace: Path):
     assert nbmlops.prediction_log("churn").empty
 
 
+def test_prediction_log_of_an_unknown_model_is_model_not_found(workspace: Path):
+    # An empty frame would read as "no traffic yet" for a typo'd name.
+    with pytest.raises(nbmlops.ModelNotFound, match="no registered model named 'chrun'"):
+        nbmlops.prediction_log("chrun")
+    register()
+    assert nbmlops.prediction_log("churn").empty  # registered, nothing logged: empty
+    with pytest.raises(nbmlops.ModelNotFound):
+        nbmlops.prediction_log("churn2")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"version": 10**30},
+        {"version": "1e3"},
+        {"labelled": "yes"},
+        {"holdout": "0.3"},
+        {"start": 10**30},
+        {"end": float("inf")},
+    ],
+    ids=repr,
+)
+def test_prediction_log_refuses_bad_arguments(workspace: Path, kwargs):
+    register()
+    with pytest.raises(nbmlops.NbmlopsError):
+        nbmlops.prediction_log("churn", **kwargs)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.one_of(

@@ -104,3 +104,37 @@ async def test_a_run_with_a_stored_nanosecond_timestamp_still_opens(jp_fetch, fi
     code, body = await answer(jp_fetch(*API, "runs", run_id))
     assert code == 200, body
     assert [p["step"] for p in body["history"]["loss"]] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        ("runs", "%00"),
+        ("runs", "%E2%80%AE"),
+        ("runs", "%ED%A0%80"),  # the UTF-8 bytes of a lone surrogate
+        ("runs", "a" * 5000),
+        ("models", "iris%0A"),
+        ("models", "x" * 5000),
+        ("models", "iris", "versions", "1%0A", "card"),
+        ("reports", "%00", "html"),
+        ("reports", "x" * 5000, "html"),
+    ],
+    ids=repr,
+)
+async def test_odd_path_segments_are_json_4xx(jp_fetch, filled, parts):
+    code, body = await answer(jp_fetch(*API, *parts))
+    assert 400 <= code < 500, body
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"model": "%ED%A0%80"},
+        {"model": "iris\n"},
+        {"model": "x" * 5000},
+    ],
+    ids=repr,
+)
+async def test_odd_report_queries_are_json_2xx_or_4xx(jp_fetch, filled, params):
+    code, body = await answer(jp_fetch(*API, "reports", params=params))
+    assert code == 200 or 400 <= code < 500, body
