@@ -91,10 +91,12 @@ def _frame(
     import pandas as pd
 
     now = time.time() if now is None else now
+    # params are kept apart: pandas' inference would change their values (see _param_column)
+    params: dict[str, dict[str, object]] = {}
     extra: dict[str, dict[str, object]] = {r["run_id"]: {} for r in data["runs"]}
     for run_id, key, value in data["params"]:
         if run_id in extra:
-            extra[run_id][f"params.{key}"] = json.loads(value)
+            params.setdefault(f"params.{key}", {})[run_id] = json.loads(value)
     for run_id, key, value in data["metrics"]:
         if run_id in extra:
             extra[run_id][f"metrics.{key}"] = float("nan") if value is None else value
@@ -118,15 +120,17 @@ def _frame(
         list(columns)
         if columns is not None
         else sorted(
-            {c for rec in extra.values() for c in rec},
+            {*params, *(c for rec in extra.values() for c in rec)},
             key=lambda c: (("params.", "metrics.", "tags.").index(c.split(".")[0] + "."), c),
         )
     )
     frame = frame.reindex(columns=BASE_COLUMNS + dynamic)
+    run_ids = [r["run_id"] for r in data["runs"]]
     for column in dynamic:
         if column.startswith("params."):
+            logged = params.get(column, {})
             frame[column] = _param_column(
-                [extra[run_id].get(column, _MISSING) for run_id in frame["run_id"]], frame.index
+                [logged.get(run_id, _MISSING) for run_id in run_ids], frame.index
             )
     frame["start_time"] = pd.to_datetime(frame["start_time"].astype(float), unit="s", utc=True)
     frame["duration_s"] = frame["duration_s"].astype(float)
@@ -136,7 +140,11 @@ def _frame(
     return frame
 
 
-_MISSING = object()
+class _Missing:
+    """The cell of a run that has no such param (``None`` is a logged value)."""
+
+
+_MISSING = _Missing()
 
 
 def _param_column(values: list, index) -> pd.Series:
@@ -150,17 +158,17 @@ def _param_column(values: list, index) -> pd.Series:
     import numpy as np
     import pandas as pd
 
-    present = [value for value in values if value is not _MISSING]
-    complete = len(present) == len(values)
-    kinds = {type(value) for value in present}
+    kinds = {type(value) for value in values}
+    complete = _Missing not in kinds
+    kinds.discard(_Missing)
+    cells = [np.nan if value is _MISSING else value for value in values]
     lossless = kinds == {float} or (complete and len(kinds) == 1 and kinds <= {int, bool})
     if lossless or kinds == {str}:  # strings: pandas' own string column (str on pandas 3)
-        return pd.Series([np.nan if v is _MISSING else v for v in values], index=index)
-    column = pd.Series([np.nan] * len(values), index=index, dtype=object)
-    for position, value in enumerate(values):
-        if value is not _MISSING:
-            column.iat[position] = value
-    return column
+        return pd.Series(cells, index=index)
+    column = np.empty(len(cells), dtype=object)
+    for position, cell in enumerate(cells):  # element-wise: a list value stays one cell
+        column[position] = cell
+    return pd.Series(column, index=index, dtype=object)
 
 
 def experiments() -> pd.DataFrame:
