@@ -80,7 +80,9 @@ def promote(
         if not table["passed"].all():
             raise GateFailed(f"promoting {name} v{version} to {to}", table)
         try:
-            store.models.transition(name, version, to, _user(), reason, expected_champion=champion)
+            store.models.transition(
+                name, version, to, _user(), reason, expected_champion=champion, gates=gates
+            )
         except ChampionChanged:
             continue  # another process promoted meanwhile: check against the new champion
         return ModelVersion(store, name, version)
@@ -115,7 +117,10 @@ def delete_alias(name: str, alias: str, reason: str | None = None) -> None:
 
 
 def model_history(name: str) -> pd.DataFrame:
-    """Every transition of ``name``: ``at, version, action, from_stage, to_stage, user, reason``."""
+    """Every transition of ``name``: ``at, version, action, from_stage, to_stage, user, reason,
+    gates`` (the list of gates a promotion passed, else None)."""
+    import json
+
     import pandas as pd
 
     rows = _store().models.history(model_name(name))
@@ -131,7 +136,13 @@ def model_history(name: str) -> pd.DataFrame:
             "user_name",
             "at",
             "reason",
+            "gates",
         ],
     ).rename(columns={"user_name": "user"})
     frame["at"] = pd.to_datetime(frame["at"].astype(float), unit="s", utc=True)
-    return frame[["at", "version", "action", "from_stage", "to_stage", "user", "reason"]]
+    frame["gates"] = pd.Series(
+        [json.loads(g) if isinstance(g, str) else None for g in frame["gates"]],
+        index=frame.index,
+        dtype=object,
+    )
+    return frame[["at", "version", "action", "from_stage", "to_stage", "user", "reason", "gates"]]

@@ -220,6 +220,7 @@ model_transitions = Table(
     Column("user_name", String(256), nullable=True),
     Column("at", Float, nullable=False),
     Column("reason", Text, nullable=True),
+    Column("gates", Text, nullable=True),  # JSON list: the gates a promotion passed (schema 6)
     Index("ix_model_transitions_name", "name", "id"),
 )
 

@@ -11,6 +11,7 @@ This module speaks rows and plain values; the user-facing objects live in
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -110,6 +111,7 @@ class ModelRecords:
         user: str | None,
         reason: str | None,
         at: float,
+        gates: list[str] | None = None,
     ) -> None:
         conn.execute(
             insert(t.model_transitions).values(
@@ -121,6 +123,7 @@ class ModelRecords:
                 user_name=user,
                 at=at,
                 reason=reason,
+                gates=json.dumps(gates) if gates else None,
             )
         )
 
@@ -134,6 +137,7 @@ class ModelRecords:
         user: str | None,
         reason: str | None,
         at: float,
+        gates: list[str] | None = None,
     ) -> None:
         before = self._stage_of(conn, name, version)
         if before == to_stage:
@@ -143,7 +147,7 @@ class ModelRecords:
             .where(t.model_versions.c.name == name, t.model_versions.c.version == version)
             .values(stage=to_stage)
         )
-        self._record(conn, name, version, action, before, to_stage, user, reason, at)
+        self._record(conn, name, version, action, before, to_stage, user, reason, at, gates)
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -180,12 +184,13 @@ class ModelRecords:
         user: str | None,
         reason: str | None,
         expected_champion: int | None | object = ...,
+        gates: list[str] | None = None,
     ) -> None:
         """Move ``version`` to ``to_stage``; into production demotes the old one to archived.
 
         ``expected_champion``: the production version the caller's gates were checked against;
         if another process changed it meanwhile, :class:`ChampionChanged` is raised and nothing
-        is written.
+        is written. ``gates``: the gates it passed, kept in its transition row.
         """
 
         def fn(conn):
@@ -213,7 +218,7 @@ class ModelRecords:
                     "one production version once it has one: promote another version to "
                     f"production or call nbmlops.rollback({name!r})"
                 )
-            self._set_stage(conn, name, version, to_stage, "promote", user, reason, now)
+            self._set_stage(conn, name, version, to_stage, "promote", user, reason, now, gates)
 
         self.meta._write(fn)
 
@@ -542,6 +547,33 @@ class ModelRecords:
 
     def production_version(self, name: str) -> int | None:
         return self._read(lambda conn: self._production(conn, name))
+
+    def rollback_target(self, name: str) -> int | None:
+        """The version ``rollback`` would put back in production, None when there is none."""
+
+        def fn(conn):
+            self._require_model(conn, name)
+            stack = self._production_stack(conn, name)
+            if self._production(conn, name) is None or len(stack) < 2:
+                return None
+            return stack[-2]
+
+        return self._read(fn)
+
+    def last_gates(self, name: str) -> list[str] | None:
+        """The gates of the latest promotion of ``name`` that was checked by gates."""
+
+        def fn(conn):
+            self._require_model(conn, name)
+            found = conn.execute(
+                select(t.model_transitions.c.gates)
+                .where(t.model_transitions.c.name == name, t.model_transitions.c.gates.is_not(None))
+                .order_by(t.model_transitions.c.id.desc())
+                .limit(1)
+            ).scalar()
+            return None if found is None else json.loads(found)
+
+        return self._read(fn)
 
     def version_metrics(self, name: str, version: int) -> list[dict]:
         return self._read(
