@@ -1,5 +1,5 @@
 """The ``nbmlops`` command line: ``run NOTEBOOK``, ``runs ls|show|reproduce``,
-``models ls|show|promote|rollback|card``, ``features ls|show|materialize``,
+``models ls|show|promote|rollback|delete|card``, ``features ls|show|materialize``,
 ``drift``, ``monitor run|ls|history|alerts``, ``doctor``.
 
 Every command is a thin face over the Python API; errors print the nbmlops message (no
@@ -182,7 +182,7 @@ def runs_show(run_id: str, as_json: bool) -> None:
 
 @main.group()
 def models() -> None:
-    """List, inspect, promote and roll back registered models."""
+    """List, inspect, promote, roll back and delete registered models."""
 
 
 def _table(frame) -> str:
@@ -292,6 +292,29 @@ def models_rollback(name: str, reason: str | None) -> None:
     except NbmlopsError as exc:
         _fail(exc)
     click.echo(f"{mv.uri} is production again")
+
+
+@models.command("delete")
+@click.argument("name")
+@click.argument("version", type=int)
+@click.option("--reason", "-r", default=None, help="Why (kept in the history).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def models_delete(name: str, version: int, reason: str | None, yes: bool) -> None:
+    """Delete VERSION of NAME (not the production version or one holding an alias).
+
+    The deletion is kept in the history and the number is never reused; the model file is
+    removed unless another version or a run holds the same content.
+    """
+    from .registry import delete_model_version, get_model
+
+    try:
+        mv = get_model(name, version)  # ModelNotFound before asking anything
+        if not yes:
+            click.confirm(f"Delete {mv.uri} ({mv.model_class})?", abort=True, err=True)
+        delete_model_version(name, version, reason=reason)
+    except NbmlopsError as exc:
+        _fail(exc)
+    click.echo(f"deleted {mv.uri}")
 
 
 @models.command("card")
