@@ -275,6 +275,74 @@ async def test_mutations_need_a_reason_and_a_known_version(jp_fetch, filled):
     assert nbmlops.get_model("iris").version == 1
 
 
+# -- deleting a version -------------------------------------------------------------------------
+
+
+def delete_call(jp_fetch, version: str, body: dict | str | None, name: str = "iris", **kw):
+    text = body if isinstance(body, str) else json.dumps(body or {})
+    return jp_fetch(
+        *API,
+        "models",
+        name,
+        "versions",
+        version,
+        method="DELETE",
+        body=text,
+        allow_nonstandard_methods=True,  # tornado's client refuses a DELETE body otherwise
+        **kw,
+    )
+
+
+async def test_delete_a_version_keeps_it_in_the_history(jp_fetch, filled):
+    response = await delete_call(jp_fetch, "2", {"reason": "registered by mistake"})
+    assert response.code == 200
+    assert json.loads(response.body) == {"name": "iris", "version": 2, "deleted": True}
+    detail = await get_json(jp_fetch, "models", "iris")
+    assert [v["version"] for v in detail["versions"]] == [1]
+    last = detail["history"][0]
+    assert (last["version"], last["action"], last["reason"]) == (
+        2,
+        "delete",
+        "registered by mistake",
+    )
+    # Deleted: a second deletion or its card is a 404 that says so.
+    code, body = await error_of(delete_call(jp_fetch, "2", {"reason": "again"}))
+    assert code == 404 and body["error"] == "ModelNotFound" and "deleted" in body["message"]
+    code, body = await error_of(jp_fetch(*API, "models", "iris", "versions", "2", "card"))
+    assert code == 404 and "deleted" in body["message"]
+
+
+async def test_delete_of_production_or_an_aliased_version_is_a_409(jp_fetch, filled):
+    nbmlops.set_alias("iris", "champion", 2)
+    before = registry_state()
+    code, body = await error_of(delete_call(jp_fetch, "1", {"reason": "x"}))
+    assert code == 409 and body["error"] == "InvalidTransition"
+    assert "production" in body["message"]
+    code, body = await error_of(delete_call(jp_fetch, "2", {"reason": "x"}))
+    assert code == 409 and body["error"] == "InvalidTransition"
+    assert "champion" in body["message"]
+    assert registry_state() == before
+
+
+async def test_delete_of_an_unknown_version_or_without_a_reason_is_refused(jp_fetch, filled):
+    before = registry_state()
+    code, body = await error_of(delete_call(jp_fetch, "9", {"reason": "x"}))
+    assert code == 404 and body["error"] == "ModelNotFound"
+    code, body = await error_of(delete_call(jp_fetch, "1", {"reason": "x"}, name="nosuch"))
+    assert code == 404 and body["error"] == "ModelNotFound"
+    code, body = await error_of(delete_call(jp_fetch, "2", {}))
+    assert code == 400 and "reason" in body["message"]
+    code, body = await error_of(delete_call(jp_fetch, "2", "not json"))
+    assert code == 400 and "JSON" in body["message"]
+    code, body = await error_of(delete_call(jp_fetch, "two", {"reason": "x"}))
+    assert code == 400 and "integer" in body["message"]
+    code, _body = await error_of(
+        delete_call(jp_fetch, "2", {"reason": "x"}, headers={"Authorization": ""})
+    )
+    assert code == 403
+    assert registry_state() == before
+
+
 # -- drift reports ----------------------------------------------------------------------------
 
 
@@ -357,6 +425,28 @@ async def test_cookie_authenticated_mutation_needs_xsrf(
     )
     assert done.code == 200
     assert nbmlops.get_model("iris").version == 2
+    # The same holds for DELETE: refused without the XSRF header, done with it.
+    url = base + "models/iris/versions/1"
+    body = json.dumps({"reason": "cookie only"})
+    with pytest.raises(HTTPClientError) as info:
+        await client.fetch(
+            url,
+            method="DELETE",
+            body=body,
+            headers={"Cookie": cookie_header},
+            allow_nonstandard_methods=True,
+        )
+    assert info.value.code == 403
+    assert 1 in set(nbmlops.model_versions("iris")["version"])
+    done = await client.fetch(
+        url,
+        method="DELETE",
+        body=body,
+        headers={"Cookie": cookie_header, "X-XSRFToken": urllib.parse.unquote(xsrf)},
+        allow_nonstandard_methods=True,
+    )
+    assert done.code == 200
+    assert set(nbmlops.model_versions("iris")["version"]) == {2}
 
 
 def test_extension_points_and_config_file():
