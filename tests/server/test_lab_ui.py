@@ -311,9 +311,7 @@ def test_panel_runs_insert_cell_promote_through_gates_and_delete(lab, filled, br
     # The palette has the panel's commands.
     page.keyboard.press("Control+Shift+C")
     page.locator(".lm-CommandPalette-input").fill("MLOps")
-    expect(
-        page.locator(".lm-CommandPalette-item", has_text="MLOps: Show Models")
-    ).to_be_visible()
+    expect(page.locator(".lm-CommandPalette-item", has_text="MLOps: Show Models")).to_be_visible()
     page.keyboard.press("Escape")
 
     # The model: v1 in production through a gate; nothing to roll back to yet.
