@@ -147,9 +147,7 @@ export class MlopsPanel extends Widget {
       query.set('filter', this.filter);
     }
     const page = await requestAPI<IRunPage>(`runs?${query}`);
-    const metrics = page.columns
-      .filter(c => c.startsWith('metrics.'))
-      .slice(0, 1);
+    const metric = page.columns.find(c => c.startsWith('metrics.')) ?? null;
     const filter = h('input', {
       class: 'nbmlops-filter jp-mod-styled',
       type: 'search',
@@ -167,7 +165,6 @@ export class MlopsPanel extends Widget {
         void this.refresh();
       }
     });
-    const metric = metrics.length ? metrics[0] : null;
     // Two lines per run, so a 250 px sidebar shows whole names: name and the first metric,
     // then experiment and status.
     const rows = page.runs.map(run => {
@@ -204,7 +201,6 @@ export class MlopsPanel extends Widget {
         )
       );
     });
-    const last = Math.min(page.offset + page.limit, page.total);
     let empty: HTMLElement | null = null;
     if (page.total === 0) {
       empty = this.filter
@@ -226,7 +222,7 @@ export class MlopsPanel extends Widget {
         ? empty
         : h(
             'div',
-            { class: 'nbmlops-run-list', role: 'list' },
+            { class: 'nbmlops-run-list' },
             h(
               'div',
               { class: 'nbmlops-run-head' },
@@ -235,36 +231,39 @@ export class MlopsPanel extends Widget {
             ),
             ...rows
           ),
-      page.total === 0
-        ? null
-        : h(
-        'div',
-        { class: 'nbmlops-pager' },
-        h(
-          'button',
-          {
-            class: 'jp-mod-styled',
-            ...(page.offset === 0 ? { disabled: '' } : {}),
-            onclick: () => {
-              this.offset = Math.max(0, this.offset - PAGE);
-              void this.refresh();
-            }
-          },
-          '‹ Newer'
-        ),
-        h('span', {}, page.total ? `${page.offset + 1}–${last} of ${page.total}` : ''),
-        h(
-          'button',
-          {
-            class: 'jp-mod-styled',
-            ...(last >= page.total ? { disabled: '' } : {}),
-            onclick: () => {
-              this.offset += PAGE;
-              void this.refresh();
-            }
-          },
-          'Older ›'
-        )
+      page.total === 0 ? null : this.pager(page)
+    );
+  }
+
+  private pager(page: IRunPage): HTMLElement {
+    const last = Math.min(page.offset + page.limit, page.total);
+    return h(
+      'div',
+      { class: 'nbmlops-pager' },
+      h(
+        'button',
+        {
+          class: 'jp-mod-styled',
+          ...(page.offset === 0 ? { disabled: '' } : {}),
+          onclick: () => {
+            this.offset = Math.max(0, this.offset - PAGE);
+            void this.refresh();
+          }
+        },
+        '‹ Newer'
+      ),
+      h('span', {}, `${page.offset + 1}–${last} of ${page.total}`),
+      h(
+        'button',
+        {
+          class: 'jp-mod-styled',
+          ...(last >= page.total ? { disabled: '' } : {}),
+          onclick: () => {
+            this.offset += PAGE;
+            void this.refresh();
+          }
+        },
+        'Older ›'
       )
     );
   }
@@ -443,13 +442,13 @@ export class MlopsPanel extends Widget {
             ...metricKeys
               .filter(k => v.metrics[k] !== null && v.metrics[k] !== undefined)
               .map(k =>
-              h(
-                'span',
-                { class: 'nbmlops-version-metric', title: `${k} = ${String(v.metrics[k])}` },
-                clip(k, 'nbmlops-dim'),
-                h('span', { class: 'nbmlops-num' }, fmt(v.metrics[k]))
+                h(
+                  'span',
+                  { class: 'nbmlops-version-metric', title: `${k} = ${String(v.metrics[k])}` },
+                  clip(k, 'nbmlops-dim'),
+                  h('span', { class: 'nbmlops-num' }, fmt(v.metrics[k]))
+                )
               )
-            )
           ),
           h(
             'div',
