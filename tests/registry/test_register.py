@@ -366,7 +366,7 @@ def test_model_version_displays(workspace):
     mv = nbmlops.register_model(_tree(X, y), "shown", input_example=X)
     assert repr(mv) == "<ModelVersion models:/shown/1>"
     assert "models:/shown/1" in mv.summary()
-    html = mv._repr_html_()
+    html = mv.card().to_html(compact=True)
     assert "Model card: shown v1" in html and "<table>" in html
     frame = mv.signature.as_frame()
     assert list(frame["column"]) == list(X.columns)

@@ -292,15 +292,31 @@ class ModelVersion:
             lines.append("  metrics " + ", ".join(f"{k}={m:.4g}" for k, m in metrics.items()))
         return "\n".join(lines)
 
+    def headline(self) -> str:
+        """One line: URI, stage and aliases, model class, run, e.g.
+        ``models:/churn/3 [production, champion] RandomForestClassifier · run 1a2b3c4d``."""
+        if self.deleted:
+            return f"{self.uri} [deleted]"
+        row = self._row()
+        where = ", ".join(filter(None, [row["stage"], *row["aliases"]]))
+        text = self.uri + (f" [{where}]" if where else "")
+        text += f" {row['model_class'].rsplit('.', 1)[-1]}"
+        if row["run_id"]:
+            text += f" · run {row['run_id'][:8]}"
+        return text
+
+    # The result of promote(), rollback() … is shown as one line; the model card stays one call
+    # away (mv.card(), which displays as HTML) instead of filling the output.
     def _repr_pretty_(self, p, cycle) -> None:
-        p.text(self.summary())
+        p.text(self.headline())
 
     def _repr_html_(self) -> str:
-        if self.deleted:
-            import html
+        import html
 
-            return f"<code>{html.escape(self.uri)}</code> (deleted)"
-        return self.card().to_html(compact=True)
+        return (
+            '<div class="nbmlops-model-version" title="mv.card() shows the model card">'
+            f"<code>{html.escape(self.headline())}</code></div>"
+        )
 
 
 def _when(timestamp: float | None) -> str:
