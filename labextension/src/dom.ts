@@ -97,3 +97,68 @@ export function sparkline(
   svg.append(title);
   return svg;
 }
+
+/**
+ * One line of text cut with an ellipsis when it does not fit, the full text on hover
+ * (``title``): long names never wrap letter by letter nor leave the panel.
+ */
+export function clip(
+  text: string,
+  cls = '',
+  tag: 'span' | 'div' | 'td' | 'th' = 'span'
+): HTMLElement {
+  return h(tag, { class: `nbmlops-clip ${cls}`.trim(), title: text }, text);
+}
+
+/**
+ * Key/value rows that stay inside a narrow panel: the value sits right of its key when
+ * both fit, else wraps onto its own line below it; each part is ellipsized with a title.
+ */
+export function keyValues(
+  pairs: [string, string | Node][],
+  cls = ''
+): HTMLElement {
+  return h(
+    'div',
+    { class: `nbmlops-kv ${cls}`.trim() },
+    ...pairs.map(([key, value]) =>
+      h(
+        'div',
+        { class: 'nbmlops-kv-row' },
+        clip(key, 'nbmlops-kv-key'),
+        typeof value === 'string'
+          ? clip(value, 'nbmlops-kv-value')
+          : h('span', { class: 'nbmlops-kv-value' }, value)
+      )
+    )
+  );
+}
+
+/** A short time for lists: the time of day for today, else the date. */
+export function shortWhen(iso: string | null): string {
+  if (!iso) {
+    return '';
+  }
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) {
+    return iso;
+  }
+  return date.toDateString() === new Date().toDateString()
+    ? date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+    : date.toLocaleDateString();
+}
+
+/** A size in bytes as people read it: 812 B, 95.1 KiB, 3.2 MiB. */
+export function bytes(size: number | null): string {
+  if (size === null || size === undefined) {
+    return '';
+  }
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = size;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${size} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

@@ -1,10 +1,12 @@
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import { fmt, h, sparkline, when } from './dom';
+import { bytes, clip, fmt, h, keyValues, shortWhen, sparkline, when } from './dom';
+import { IPromoteFailure, IPromoteValue, PromoteForm, ReasonForm } from './forms';
 import {
   ApiError,
   apiUrl,
+  deleteAPI,
   IModelDetail,
   IModelRow,
   IReportRow,
@@ -16,51 +18,12 @@ import {
 } from './request';
 
 const PAGE = 25;
-const STAGES = ['production', 'staging', 'archived'];
 
 type Tab = 'runs' | 'models' | 'reports';
 
 /** What the panel needs from the application: putting a run's cell into a notebook. */
 export interface IPanelHost {
   insertCell(source: string): Promise<void>;
-}
-
-/** A dialog body asking for a reason (and, to promote, the target stage). */
-class ReasonForm extends Widget implements Dialog.IBodyWidget<{
-  reason: string;
-  stage: string;
-}> {
-  constructor(message: string, askStage: boolean) {
-    super();
-    this.addClass('nbmlops-form');
-    this.stage = h(
-      'select',
-      { class: 'nbmlops-stage', 'aria-label': 'Stage' },
-      ...STAGES.map(s => h('option', { value: s }, s))
-    );
-    this.reason = h('input', {
-      class: 'nbmlops-reason jp-mod-styled',
-      type: 'text',
-      placeholder: 'Why? (kept in the model history)',
-      'aria-label': 'Reason'
-    });
-    this.node.append(h('p', {}, message));
-    if (askStage) {
-      this.node.append(h('label', {}, 'To stage ', this.stage));
-    }
-    this.node.append(h('label', {}, 'Reason ', this.reason));
-  }
-
-  getValue(): { reason: string; stage: string } {
-    return { reason: this.reason.value.trim(), stage: this.stage.value };
-  }
-
-  protected onAfterAttach(): void {
-    this.reason.focus();
-  }
-
-  private reason: HTMLInputElement;
-  private stage: HTMLSelectElement;
 }
 
 /** The left-sidebar "MLOps" panel: Runs, Models and Reports of the workspace. */
@@ -161,6 +124,13 @@ export class MlopsPanel extends Widget {
     }
   }
 
+  /** Made visible again (the sidebar opened): reload, so what changed meanwhile is listed. */
+  protected onAfterShow(): void {
+    if (this.shown) {
+      void this.refresh();
+    }
+  }
+
   private setStatus(text: string, error = false): void {
     this.status.textContent = text;
     this.status.classList.toggle('nbmlops-mod-error', error);
@@ -177,13 +147,14 @@ export class MlopsPanel extends Widget {
       query.set('filter', this.filter);
     }
     const page = await requestAPI<IRunPage>(`runs?${query}`);
-    const metrics = page.columns
-      .filter(c => c.startsWith('metrics.'))
-      .slice(0, 1);
+    const metric = page.columns.find(c => c.startsWith('metrics.')) ?? null;
     const filter = h('input', {
       class: 'nbmlops-filter jp-mod-styled',
       type: 'search',
-      placeholder: "filter, e.g. metrics.accuracy > 0.9 and params.C == 1",
+      placeholder: 'Filter, e.g. params.C == 1',
+      title:
+        'A filter as in nbmlops.runs(), e.g. metrics.accuracy > 0.9 and params.C == 1; ' +
+        'press Enter',
       value: this.filter,
       'aria-label': 'Filter runs'
     });
@@ -194,77 +165,105 @@ export class MlopsPanel extends Widget {
         void this.refresh();
       }
     });
-    const rows = page.runs.map(run =>
-      h(
-        'tr',
+    // Two lines per run, so a 250 px sidebar shows whole names: name and the first metric,
+    // then experiment and status.
+    const rows = page.runs.map(run => {
+      const open = () => {
+        this.openRun = run.run_id;
+        void this.refresh();
+      };
+      return h(
+        'div',
         {
           class: 'nbmlops-run-row',
+          role: 'button',
+          tabindex: '0',
           'data-run-id': run.run_id,
-          title: run.run_id,
-          onclick: () => {
-            this.openRun = run.run_id;
-            void this.refresh();
+          onclick: open,
+          onkeydown: (event: Event) => {
+            if ((event as KeyboardEvent).key === 'Enter') {
+              open();
+            }
           }
         },
-        h('td', { class: 'nbmlops-run-name' }, run.name || run.run_id.slice(0, 8)),
-        h('td', {}, run.experiment),
-        h('td', {}, statusBadge(run.status)),
-        ...metrics.map(m => h('td', { class: 'nbmlops-num' }, fmt(run[m])))
-      )
-    );
-    const last = Math.min(page.offset + page.limit, page.total);
+        clip(run.name || run.run_id.slice(0, 8), 'nbmlops-run-name'),
+        metric ? clip(fmt(run[metric]), 'nbmlops-num nbmlops-run-metric') : h('span', {}),
+        h(
+          'span',
+          { class: 'nbmlops-run-sub' },
+          clip(run.experiment, 'nbmlops-dim nbmlops-run-experiment'),
+          statusBadge(run.status)
+        ),
+        h(
+          'span',
+          { class: 'nbmlops-clip nbmlops-dim nbmlops-run-when', title: when(run.start_time) },
+          shortWhen(run.start_time)
+        )
+      );
+    });
+    let empty: HTMLElement | null = null;
+    if (page.total === 0) {
+      empty = this.filter
+        ? h('p', { class: 'nbmlops-empty' }, 'No run matches this filter.')
+        : emptyState(
+            'No runs yet.',
+            'In a notebook, run ',
+            h('code', {}, '%load_ext nbmlops'),
+            ', then put ',
+            h('code', {}, '%%track'),
+            ' on the first line of a cell and run it: each run is listed here.'
+          );
+    }
     return h(
       'div',
       { class: 'nbmlops-runs' },
       filter,
-      h(
-        'table',
-        { class: 'nbmlops-table' },
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            h('th', {}, 'run'),
-            h('th', {}, 'experiment'),
-            h('th', {}, 'status'),
-            ...metrics.map(m => h('th', {}, m.slice('metrics.'.length)))
-          )
-        ),
-        h('tbody', {}, ...rows)
-      ),
       page.total === 0
-        ? h('p', { class: 'nbmlops-empty' }, 'No runs yet: add %%track to a cell.')
-        : null,
+        ? empty
+        : h(
+            'div',
+            { class: 'nbmlops-run-list' },
+            h(
+              'div',
+              { class: 'nbmlops-run-head' },
+              clip('run'),
+              metric ? clip(metric.slice('metrics.'.length), 'nbmlops-num') : null
+            ),
+            ...rows
+          ),
+      page.total === 0 ? null : this.pager(page)
+    );
+  }
+
+  private pager(page: IRunPage): HTMLElement {
+    const last = Math.min(page.offset + page.limit, page.total);
+    return h(
+      'div',
+      { class: 'nbmlops-pager' },
       h(
-        'div',
-        { class: 'nbmlops-pager' },
-        h(
-          'button',
-          {
-            class: 'jp-mod-styled',
-            ...(page.offset === 0 ? { disabled: '' } : {}),
-            onclick: () => {
-              this.offset = Math.max(0, this.offset - PAGE);
-              void this.refresh();
-            }
-          },
-          '‹ Newer'
-        ),
-        h('span', {}, page.total ? `${page.offset + 1}–${last} of ${page.total}` : ''),
-        h(
-          'button',
-          {
-            class: 'jp-mod-styled',
-            ...(last >= page.total ? { disabled: '' } : {}),
-            onclick: () => {
-              this.offset += PAGE;
-              void this.refresh();
-            }
-          },
-          'Older ›'
-        )
+        'button',
+        {
+          class: 'jp-mod-styled',
+          ...(page.offset === 0 ? { disabled: '' } : {}),
+          onclick: () => {
+            this.offset = Math.max(0, this.offset - PAGE);
+            void this.refresh();
+          }
+        },
+        '‹ Newer'
+      ),
+      h('span', {}, `${page.offset + 1}–${last} of ${page.total}`),
+      h(
+        'button',
+        {
+          class: 'jp-mod-styled',
+          ...(last >= page.total ? { disabled: '' } : {}),
+          onclick: () => {
+            this.offset += PAGE;
+            void this.refresh();
+          }
+        },
+        'Older ›'
       )
     );
   }
@@ -296,47 +295,40 @@ export class MlopsPanel extends Widget {
       h(
         'h3',
         { class: 'nbmlops-title' },
-        run.name || run.run_id.slice(0, 8),
-        ' ',
+        clip(run.name || run.run_id.slice(0, 8), 'nbmlops-title-text'),
         statusBadge(run.status)
       ),
       h(
         'div',
         { class: 'nbmlops-meta' },
-        `${run.experiment} · ${when(run.start_time)} · ${fmt(run.duration_s)} s · ${run.run_id}`
+        clip(run.experiment),
+        clip(when(run.start_time)),
+        clip(`${fmt(run.duration_s)} s`),
+        clip(run.run_id, 'nbmlops-run-id')
       ),
       insert,
       section(
         'Params',
         params.length
-          ? keyValues(params.map(([k, v]) => [k, fmt(v)]))
+          ? keyValues(params.map(([k, v]) => [k, fmt(v)]), 'nbmlops-params')
           : h('p', { class: 'nbmlops-empty' }, 'none')
       ),
       section(
         'Metrics',
         metrics.length
-          ? h(
-              'table',
-              { class: 'nbmlops-table nbmlops-metrics' },
-              h(
-                'tbody',
-                {},
-                ...metrics.map(([key, value]) =>
-                  h(
-                    'tr',
-                    {},
-                    h('th', {}, key),
-                    h('td', { class: 'nbmlops-num' }, fmt(value)),
-                    h(
-                      'td',
-                      {},
-                      (run.history[key] || []).length > 1
-                        ? sparkline(run.history[key], 80)
-                        : null
-                    )
-                  )
+          ? keyValues(
+              metrics.map(([key, value]) => [
+                key,
+                h(
+                  'span',
+                  { class: 'nbmlops-metric' },
+                  (run.history[key] || []).length > 1
+                    ? sparkline(run.history[key], 64, 20)
+                    : null,
+                  h('span', { class: 'nbmlops-num', title: String(value) }, fmt(value))
                 )
-              )
+              ]),
+              'nbmlops-metrics'
             )
           : h('p', { class: 'nbmlops-empty' }, 'none')
       ),
@@ -345,12 +337,9 @@ export class MlopsPanel extends Widget {
       run.artifacts.length
         ? section(
             'Artifacts',
-            h(
-              'ul',
-              { class: 'nbmlops-artifacts' },
-              ...run.artifacts.map(a =>
-                h('li', {}, a.name, h('span', { class: 'nbmlops-dim' }, ` ${fmt(a.size)} B`))
-              )
+            keyValues(
+              run.artifacts.map(a => [a.name, bytes(a.size)]),
+              'nbmlops-artifact-list'
             )
           )
         : null
@@ -374,19 +363,35 @@ export class MlopsPanel extends Widget {
   private async modelsView(): Promise<HTMLElement> {
     const models = await requestAPI<IModelRow[]>('models');
     if (models.length === 0) {
-      return h(
-        'p',
-        { class: 'nbmlops-empty' },
-        'No registered models yet: nbmlops.register_model(model, "name").'
+      return emptyState(
+        'No registered models yet.',
+        'Register a fitted model from a notebook with ',
+        h('code', {}, '%register model --name churn'),
+        ' or ',
+        h('code', {}, 'nbmlops.register_model(model, "churn")'),
+        '.'
       );
     }
     return h(
       'table',
-      { class: 'nbmlops-table' },
+      { class: 'nbmlops-table nbmlops-fixed' },
+      h(
+        'colgroup',
+        {},
+        h('col', {}),
+        h('col', { class: 'nbmlops-col-num' }),
+        h('col', { class: 'nbmlops-col-num' })
+      ),
       h(
         'thead',
         {},
-        h('tr', {}, h('th', {}, 'model'), h('th', {}, 'versions'), h('th', {}, 'production'))
+        h(
+          'tr',
+          {},
+          clip('model', '', 'th'),
+          clip('versions', 'nbmlops-num', 'th'),
+          clip('production', 'nbmlops-num', 'th')
+        )
       ),
       h(
         'tbody',
@@ -402,9 +407,13 @@ export class MlopsPanel extends Widget {
                 void this.refresh();
               }
             },
-            h('td', {}, m.name),
+            clip(m.name, 'nbmlops-model-name', 'td'),
             h('td', { class: 'nbmlops-num' }, fmt(m.versions)),
-            h('td', { class: 'nbmlops-num' }, m.production_version === null ? '–' : `v${m.production_version}`)
+            h(
+              'td',
+              { class: 'nbmlops-num' },
+              m.production_version === null ? '–' : `v${m.production_version}`
+            )
           )
         )
       )
@@ -413,27 +422,42 @@ export class MlopsPanel extends Widget {
 
   private async modelView(name: string): Promise<HTMLElement> {
     const model = await requestAPI<IModelDetail>(`models/${encodeURIComponent(name)}`);
+    this.lastGates.set(name, model.last_gates);
     const metricKeys = Array.from(
       new Set(model.versions.flatMap(v => Object.keys(v.metrics)))
     ).slice(0, 1);
     const rows = model.versions
       .slice()
       .reverse()
-      .map(v =>
-        h(
-          'tr',
+      .map(v => {
+        const held = holds(v);
+        return h(
+          'div',
           { class: 'nbmlops-version-row', 'data-version': String(v.version) },
-          h('td', {}, `v${v.version}`),
-          h('td', { class: 'nbmlops-badges' }, ...badges(v)),
-          ...metricKeys.map(k => h('td', { class: 'nbmlops-num' }, fmt(v.metrics[k]))),
           h(
-            'td',
+            'div',
+            { class: 'nbmlops-version-line' },
+            h('span', { class: 'nbmlops-version' }, `v${v.version}`),
+            h('span', { class: 'nbmlops-badges' }, ...badges(v)),
+            ...metricKeys
+              .filter(k => v.metrics[k] !== null && v.metrics[k] !== undefined)
+              .map(k =>
+                h(
+                  'span',
+                  { class: 'nbmlops-version-metric', title: `${k} = ${String(v.metrics[k])}` },
+                  clip(k, 'nbmlops-dim'),
+                  h('span', { class: 'nbmlops-num' }, fmt(v.metrics[k]))
+                )
+              )
+          ),
+          h(
+            'div',
             { class: 'nbmlops-actions' },
             h(
               'button',
               {
                 class: 'nbmlops-promote',
-                title: `Promote v${v.version}`,
+                title: `Promote v${v.version}: choose the stage, check the gates`,
                 onclick: () => void this.promote(name, v)
               },
               'Promote…'
@@ -446,10 +470,42 @@ export class MlopsPanel extends Widget {
                 onclick: () => void this.card(name, v.version)
               },
               'Card'
+            ),
+            h(
+              'button',
+              {
+                class: 'nbmlops-delete',
+                title: held
+                  ? `v${v.version} ${held}: it cannot be deleted`
+                  : `Delete v${v.version} (kept in the history; its files stay while another version uses them)`,
+                ...(held ? { disabled: '' } : {}),
+                onclick: () => void this.deleteVersion(name, v.version)
+              },
+              'Delete…'
             )
           )
-        )
-      );
+        );
+      });
+    const rollback = h(
+      'button',
+      {
+        class: 'nbmlops-rollback jp-mod-styled jp-mod-warn',
+        onclick: () => void this.rollback(name, model)
+      },
+      'Rollback production…'
+    );
+    if (model.rollback_to === null) {
+      rollback.setAttribute('disabled', '');
+      rollback.title =
+        model.production_version === null
+          ? `Nothing to roll back to: ${name} has no production version yet`
+          : `Nothing to roll back to: v${model.production_version} is the only version ` +
+            `${name} has had in production`;
+    } else {
+      rollback.title =
+        `Put v${model.rollback_to} back in production ` +
+        `(v${model.production_version} is archived)`;
+    }
     return h(
       'div',
       { class: 'nbmlops-model', 'data-model': name },
@@ -457,33 +513,10 @@ export class MlopsPanel extends Widget {
         this.openModel = null;
         void this.refresh();
       }),
-      h('h3', { class: 'nbmlops-title' }, name),
-      h(
-        'button',
-        {
-          class: 'nbmlops-rollback jp-mod-styled jp-mod-warn',
-          title: 'Put back the production version that the current one replaced',
-          onclick: () => void this.rollback(name)
-        },
-        'Rollback production…'
-      ),
-      h(
-        'table',
-        { class: 'nbmlops-table nbmlops-versions' },
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            h('th', {}, ''),
-            h('th', {}, 'stage'),
-            ...metricKeys.map(k => h('th', {}, k)),
-            h('th', {}, '')
-          )
-        ),
-        h('tbody', {}, ...rows)
-      ),
+      h('h3', { class: 'nbmlops-title' }, clip(name, 'nbmlops-title-text')),
+      // A disabled button shows no tooltip in some browsers: the wrapper carries it too.
+      h('span', { class: 'nbmlops-rollback-wrap', title: rollback.title }, rollback),
+      h('div', { class: 'nbmlops-versions' }, ...rows),
       section(
         'History',
         h(
@@ -496,7 +529,10 @@ export class MlopsPanel extends Widget {
               `${when(e.at)} v${e.version} ${e.action}` +
                 (e.to_stage ? ` → ${e.to_stage}` : '') +
                 (e.user ? ` by ${e.user}` : ''),
-              e.reason ? h('span', { class: 'nbmlops-dim' }, ` “${e.reason}”`) : null
+              e.reason ? h('span', { class: 'nbmlops-dim' }, ` “${e.reason}”`) : null,
+              e.gates && e.gates.length
+                ? h('div', { class: 'nbmlops-dim nbmlops-history-gates' }, `gates: ${e.gates.join('; ')}`)
+                : null
             )
           )
         )
@@ -504,52 +540,97 @@ export class MlopsPanel extends Widget {
     );
   }
 
+  /**
+   * The promote dialog: stage, gates (the model's last used ones offered), reason. A refusal
+   * (failing gates: HTTP 409 with the gate table; a bad gate or a missing reason: 400) opens
+   * it again with what was typed and why it was refused; nothing was changed.
+   */
   private async promote(name: string, version: IVersionRow): Promise<void> {
-    const form = new ReasonForm(
-      `Promote ${name} v${version.version}? Promoting to production archives the current production version.`,
-      true
-    );
-    const result = await showDialog({
-      title: `Promote ${name} v${version.version}`,
-      body: form,
-      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Promote' })]
-    });
-    if (!result.button.accept || !result.value) {
-      return;
+    const lastGates = this.lastGates.get(name) || [];
+    let value: IPromoteValue = { stage: 'production', gates: lastGates, reason: '' };
+    let failure: IPromoteFailure | null = null;
+    for (;;) {
+      const form = new PromoteForm(
+        `Promote ${name} v${version.version}? Promoting to production archives the current ` +
+          'production version. The gates are checked first; if one fails nothing changes.',
+        value,
+        lastGates,
+        failure
+      );
+      const result = await showDialog({
+        title: `Promote ${name} v${version.version}`,
+        body: form,
+        buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Promote' })]
+      });
+      if (!result.button.accept || !result.value) {
+        return;
+      }
+      value = result.value;
+      try {
+        const moved = await postAPI<IMoved>(`models/${encodeURIComponent(name)}/promote`, {
+          version: version.version,
+          to: value.stage,
+          reason: value.reason,
+          gates: value.gates
+        });
+        await this.refresh();
+        this.setStatus(`${moved.name} v${moved.version} is now ${moved.stage ?? 'registered'}.`);
+        return;
+      } catch (error) {
+        if (!(error instanceof ApiError) || (error.status !== 400 && error.status !== 409)) {
+          await showErrorMessage('nbmlops', messageOf(error));
+          return;
+        }
+        failure = { message: error.message, gates: error.gates };
+        await this.refresh(); // show the model as it is: nothing moved
+      }
     }
-    await this.mutate(`models/${encodeURIComponent(name)}/promote`, {
-      version: version.version,
-      to: result.value.stage,
-      reason: result.value.reason
-    });
   }
 
-  private async rollback(name: string): Promise<void> {
+  private async rollback(name: string, model: IModelDetail): Promise<void> {
     const result = await showDialog({
       title: `Roll back ${name}`,
       body: new ReasonForm(
-        `Put back the production version of ${name} that the current one replaced?`,
-        false
+        `Put v${model.rollback_to} of ${name} back in production in place of ` +
+          `v${model.production_version}?`
       ),
       buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Roll back' })]
     });
     if (!result.button.accept || !result.value) {
       return;
     }
-    await this.mutate(`models/${encodeURIComponent(name)}/rollback`, {
-      reason: result.value.reason
-    });
-  }
-
-  private async mutate(path: string, body: Record<string, unknown>): Promise<void> {
     try {
-      const moved = await postAPI<{ name: string; version: number; stage: string | null }>(
-        path,
-        body
-      );
+      const moved = await postAPI<IMoved>(`models/${encodeURIComponent(name)}/rollback`, {
+        reason: result.value.reason
+      });
       await this.refresh();
       this.setStatus(`${moved.name} v${moved.version} is now ${moved.stage ?? 'registered'}.`);
     } catch (error) {
+      await this.refresh();
+      await showErrorMessage('nbmlops', messageOf(error));
+    }
+  }
+
+  private async deleteVersion(name: string, version: number): Promise<void> {
+    const result = await showDialog({
+      title: `Delete ${name} v${version}`,
+      body: new ReasonForm(
+        `Delete version ${version} of ${name}? The deletion is kept in the model history; ` +
+          'its files stay while another version uses them.'
+      ),
+      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+    });
+    if (!result.button.accept || !result.value) {
+      return;
+    }
+    try {
+      await deleteAPI(`models/${encodeURIComponent(name)}/versions/${version}`, {
+        reason: result.value.reason
+      });
+      await this.refresh();
+      this.setStatus(`Deleted ${name} v${version}.`);
+    } catch (error) {
+      await this.refresh();
       await showErrorMessage('nbmlops', messageOf(error));
     }
   }
@@ -581,19 +662,27 @@ export class MlopsPanel extends Widget {
   private async reportsView(): Promise<HTMLElement> {
     const reports = await requestAPI<IReportRow[]>('reports');
     if (reports.length === 0) {
-      return h(
-        'p',
-        { class: 'nbmlops-empty' },
-        'No saved drift reports: nbmlops.drift_report(ref, cur).save().'
+      return emptyState(
+        'No saved drift reports yet.',
+        'Save one from a notebook: ',
+        h('code', {}, 'nbmlops.drift_report(reference, current).save()'),
+        '.'
       );
     }
     return h(
       'table',
-      { class: 'nbmlops-table' },
+      { class: 'nbmlops-table nbmlops-fixed' },
+      h(
+        'colgroup',
+        {},
+        h('col', {}),
+        h('col', { class: 'nbmlops-col-status' }),
+        h('col', { class: 'nbmlops-col-experiment' })
+      ),
       h(
         'thead',
         {},
-        h('tr', {}, h('th', {}, 'report'), h('th', {}, 'drift'), h('th', {}, 'created'))
+        h('tr', {}, clip('report', '', 'th'), clip('drift', '', 'th'), clip('created', '', 'th'))
       ),
       h(
         'tbody',
@@ -604,13 +693,14 @@ export class MlopsPanel extends Widget {
             { class: 'nbmlops-report-row' },
             h(
               'td',
-              {},
+              { class: 'nbmlops-clip' },
               h(
                 'a',
                 {
                   href: apiUrl(`reports/${encodeURIComponent(r.report_id)}/html`),
                   target: '_blank',
-                  rel: 'noopener'
+                  rel: 'noopener',
+                  title: r.name || r.report_id
                 },
                 r.name || r.report_id.slice(0, 8)
               )
@@ -624,7 +714,7 @@ export class MlopsPanel extends Widget {
                 r.dataset_drift ? `drift ${r.drifted}` : `ok ${r.drifted}`
               )
             ),
-            h('td', {}, when(r.created_at))
+            clip(when(r.created_at), '', 'td')
           )
         )
       )
@@ -641,6 +731,7 @@ export class MlopsPanel extends Widget {
   private openModel: string | null = null;
   private generation = 0;
   private shown = false;
+  private lastGates = new Map<string, string[]>();
 }
 
 function messageOf(error: unknown): string {
@@ -653,7 +744,7 @@ function messageOf(error: unknown): string {
 function statusBadge(status: string): HTMLElement {
   return h(
     'span',
-    { class: `nbmlops-badge nbmlops-status-${status.toLowerCase()}` },
+    { class: `nbmlops-badge nbmlops-status-${status.toLowerCase()}`, title: status },
     status
   );
 }
@@ -675,18 +766,36 @@ function badges(version: IVersionRow): HTMLElement[] {
   return out;
 }
 
+/** What keeps a version from being deleted (production, an alias), or null. */
+function holds(version: IVersionRow): string | null {
+  if (version.stage === 'production') {
+    return 'is in production (promote another version first)';
+  }
+  if (version.aliases.length) {
+    return `holds ${version.aliases.map(a => '@' + a).join(', ')} (move or delete the alias first)`;
+  }
+  return null;
+}
+
+interface IMoved {
+  name: string;
+  version: number;
+  stage: string | null;
+}
+
+function emptyState(title: string, ...how: (string | Node)[]): HTMLElement {
+  return h(
+    'div',
+    { class: 'nbmlops-empty-state' },
+    h('p', { class: 'nbmlops-empty-title' }, title),
+    h('p', { class: 'nbmlops-empty' }, ...how)
+  );
+}
+
 function backButton(onclick: () => void): HTMLElement {
   return h('button', { class: 'nbmlops-back jp-mod-styled', onclick }, '‹ Back');
 }
 
 function section(title: string, content: Node): HTMLElement {
   return h('section', { class: 'nbmlops-section' }, h('h4', {}, title), content);
-}
-
-function keyValues(pairs: [string, string][]): HTMLElement {
-  return h(
-    'table',
-    { class: 'nbmlops-table nbmlops-kv' },
-    h('tbody', {}, ...pairs.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v))))
-  );
 }

@@ -6,9 +6,15 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly kind: string,
-    message: string
+    message: string,
+    readonly body: any = null
   ) {
     super(message);
+  }
+
+  /** The gate table of a refused promotion (HTTP 409 ``GateFailed``), else null. */
+  get gates(): IGateRow[] | null {
+    return this.body && Array.isArray(this.body.gates) ? this.body.gates : null;
   }
 }
 
@@ -51,7 +57,8 @@ export async function requestAPI<T>(
     throw new ApiError(
       response.status,
       (data && data.error) || 'HTTPError',
-      message
+      message,
+      data
     );
   }
   return data as T;
@@ -60,6 +67,20 @@ export async function requestAPI<T>(
 /** POST a JSON body. */
 export function postAPI<T>(path: string, body: unknown): Promise<T> {
   return requestAPI<T>(path, { method: 'POST', body: JSON.stringify(body) });
+}
+
+/** DELETE with a JSON body (the reason kept in the model history). */
+export function deleteAPI<T>(path: string, body: unknown): Promise<T> {
+  return requestAPI<T>(path, { method: 'DELETE', body: JSON.stringify(body) });
+}
+
+/** One row of a gate table: the gate, the two sides compared, and whether it passed. */
+export interface IGateRow {
+  gate: string;
+  value: number | null;
+  threshold: number | null;
+  passed: boolean;
+  detail: string | null;
 }
 
 export interface IRunRow {
@@ -127,6 +148,11 @@ export interface IVersionRow {
 export interface IModelDetail {
   name: string;
   versions: IVersionRow[];
+  production_version: number | null;
+  /** The version a rollback would put back in production; null: nothing to roll back to. */
+  rollback_to: number | null;
+  /** The gates of the model's last gated promotion, offered again by the promote dialog. */
+  last_gates: string[];
   history: {
     at: string;
     version: number;
@@ -135,6 +161,7 @@ export interface IModelDetail {
     to_stage: string | null;
     user: string | null;
     reason: string | null;
+    gates: string[] | null;
   }[];
 }
 

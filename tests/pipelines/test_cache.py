@@ -46,6 +46,34 @@ def test_parameter_names(tmp_path: Path):
     assert cache.notebook_parameter_names(notebook(tmp_path / "m.ipynb", None, "x = 1")) is None
 
 
+def test_notebooks_are_read_as_plain_json_with_the_same_hash(tmp_path: Path):
+    """The cache reads notebooks without nbformat (its validator imports jsonschema, seconds
+    at import); the hash must stay the one run_notebook records from nbformat's reading."""
+    from nbmlops.pipelines._prepare import notebook_hash, read_cells
+
+    path = notebook(tmp_path / "n.ipynb", "a = 1\nb = 2", "print(a)\nprint(b)", "c = 3")
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells[2].metadata["tags"] = ["nbmlops:skip", "other"]
+    nbformat.write(nb, str(path))
+    # Jupyter stores sources as lists of lines; nbformat joins them when it reads.
+    assert any(isinstance(c["source"], list) for c in read_cells(path))
+    assert notebook_hash(path) == notebook_hash(nbformat.read(str(path), as_version=4))
+    assert cache.notebook_parameter_names(path) == {"a", "b"}
+
+    # A format-3 notebook is converted by nbformat as before.
+    v3 = nbformat.v3.new_notebook(
+        worksheets=[nbformat.v3.new_worksheet(cells=[nbformat.v3.new_code_cell("x = 1")])]
+    )
+    old = tmp_path / "old.ipynb"
+    old.write_text(nbformat.v3.writes_json(v3))
+    assert [c["source"] for c in read_cells(old)] == ["x = 1"]
+
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text('{"nbformat": 4, "cells": [')
+    with pytest.raises(nbmlops.errors.InvalidNotebook, match="not a readable notebook"):
+        notebook_hash(broken)
+
+
 @pytest.fixture
 def pipeline(tmp_path: Path) -> Pipeline:
     notebook(tmp_path / "s.ipynb", "lr = 0.1", "pass")

@@ -49,6 +49,18 @@ def test_threshold_gate_passes_and_promotes(candidates):
     assert mv.stage == "production"
 
 
+def test_passed_gates_are_kept_in_the_history_and_offered_again(candidates):
+    from nbmlops.store import get_store
+
+    gates = ["metrics.f1 >= 0.9", "metrics.f1 >= champion.metrics.f1"]
+    nbmlops.promote("cancer", 2, gates=gates, reason="good enough")
+    nbmlops.promote("cancer", 1, reason="no gates this time")
+    history = nbmlops.model_history("cancer")
+    assert history["gates"].tolist()[-3:] == [gates, None, None]
+    assert get_store().models.last_gates("cancer") == gates
+    assert get_store().models.rollback_target("cancer") == 2
+
+
 def test_failing_gates_raise_with_the_table_and_change_nothing(candidates):
     nbmlops.promote("cancer", 2)
     before = _snapshot()

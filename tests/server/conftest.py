@@ -7,6 +7,9 @@ import pytest
 from pytest_jupyter.jupyter_core import *  # noqa: F403 - fixtures and hooks, this folder only
 from pytest_jupyter.jupyter_server import *  # noqa: F403
 
+# v1 (accuracy 0.9) passed it into production; v2 (0.8) does not.
+CHAMPION_GATE = "metrics.accuracy >= champion.metrics.accuracy"
+
 
 def make_runs(n: int = 7) -> list[str]:
     """``n`` finished runs in two experiments with params, a loss history and cell code."""
@@ -35,7 +38,8 @@ def jp_server_config():
 
 @pytest.fixture
 def filled(workspace):
-    """7 runs in two experiments, model 'iris' (v1 production, v2 registered), one drift report."""
+    """7 runs in two experiments, model 'iris' (v1 production through ``CHAMPION_GATE``, v2
+    registered), one drift report."""
     import numpy as np
     import pandas as pd
     from sklearn.datasets import load_iris
@@ -50,7 +54,7 @@ def filled(workspace):
             run.log_metric("accuracy", accuracy)
             model = DecisionTreeClassifier(max_depth=depth, random_state=0).fit(X, y)
             nbmlops.register_model(model, "iris", run=run)
-    nbmlops.promote("iris", 1, reason="first model")
+    nbmlops.promote("iris", 1, reason="first model", gates=[CHAMPION_GATE])
     rng = np.random.default_rng(0)
     ref = pd.DataFrame({"income": rng.normal(50, 10, 300)})
     cur = pd.DataFrame({"income": rng.normal(65, 10, 300)})

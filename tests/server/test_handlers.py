@@ -10,6 +10,8 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 import nbmlops
 
+from .conftest import CHAMPION_GATE
+
 API = ("nbmlops", "api")
 
 
@@ -171,8 +173,85 @@ async def test_promote_to_staging_and_failing_gate(jp_fetch, filled):
             ),
         )
     )
-    assert code == 400 and body["error"] == "GateFailed"
+    assert code == 409 and body["error"] == "GateFailed"
     assert nbmlops.get_model("iris").version == 1  # nothing changed
+
+
+def registry_state(name: str = "iris"):
+    """Everything a refused change must leave as it was: versions, history, last gates."""
+    from nbmlops.store import get_store
+
+    return (
+        nbmlops.model_versions(name).fillna("").values.tolist(),
+        nbmlops.model_history(name).fillna("").values.tolist(),
+        get_store().models.last_gates(name),
+    )
+
+
+def promote_call(jp_fetch, body: dict, name: str = "iris"):
+    return jp_fetch(*API, "models", name, "promote", method="POST", body=json.dumps(body))
+
+
+async def test_model_detail_offers_last_gates_and_the_rollback_target(jp_fetch, filled):
+    detail = await get_json(jp_fetch, "models", "iris")
+    assert detail["last_gates"] == [CHAMPION_GATE]
+    assert detail["production_version"] == 1
+    assert detail["rollback_to"] is None  # v1 is the only version ever in production
+    promoted = [h for h in detail["history"] if h["action"] == "promote"]
+    assert promoted[0]["gates"] == [CHAMPION_GATE]
+    await post(jp_fetch, "models", "iris", "promote", body={"version": 2, "reason": "no gates"})
+    detail = await get_json(jp_fetch, "models", "iris")
+    assert detail["rollback_to"] == 1 and detail["production_version"] == 2
+    assert detail["last_gates"] == [CHAMPION_GATE]  # the last *gated* promotion
+    assert detail["history"][0]["gates"] is None
+
+
+async def test_promote_with_failing_gates_is_a_409_with_the_gate_table(jp_fetch, filled):
+    before = registry_state()
+    gates = ["metrics.accuracy > 0.5", CHAMPION_GATE]
+    code, body = await error_of(
+        promote_call(jp_fetch, {"version": 2, "reason": "retrained", "gates": gates})
+    )
+    assert code == 409 and body["error"] == "GateFailed"
+    assert "1 of 2 gates failed" in body["message"]
+    table = body["gates"]
+    assert [row["gate"] for row in table] == gates
+    assert [row["passed"] for row in table] == [True, False]
+    assert table[1]["value"] == pytest.approx(0.8) and table[1]["threshold"] == pytest.approx(0.9)
+    assert set(table[1]) == {"gate", "value", "threshold", "passed", "detail"}
+    assert registry_state() == before  # nothing changed, not even the last gates
+
+
+async def test_promote_with_passing_gates_moves_production_and_records_them(jp_fetch, filled):
+    gates = ["metrics.accuracy >= 0.75", "metrics.accuracy >= champion.metrics.accuracy - 0.2"]
+    moved = await post(
+        jp_fetch, "models", "iris", "promote", body={"version": 2, "reason": "ok", "gates": gates}
+    )
+    assert moved["version"] == 2 and moved["stage"] == "production"
+    assert nbmlops.get_model("iris").version == 2
+    detail = await get_json(jp_fetch, "models", "iris")
+    assert detail["last_gates"] == gates
+    assert nbmlops.model_history("iris")["gates"].iloc[-1] == gates
+
+
+async def test_unreadable_gates_are_a_400_and_change_nothing(jp_fetch, filled):
+    before = registry_state()
+    for gates in (["metrics.accuracy >>> 1"], ["metrics.nosuch > 1 +"], [3], {"a": 1}):
+        code, body = await error_of(
+            promote_call(jp_fetch, {"version": 2, "reason": "x", "gates": gates})
+        )
+        assert code == 400 and body["error"] == "InvalidModel", (gates, body)
+    assert registry_state() == before
+
+
+async def test_rollback_with_nothing_to_roll_back_to_is_a_409(jp_fetch, filled):
+    before = registry_state()
+    code, body = await error_of(
+        jp_fetch(*API, "models", "iris", "rollback", method="POST", body='{"reason": "x"}')
+    )
+    assert code == 409 and body["error"] == "InvalidTransition"
+    assert "nothing to roll back to" in body["message"]
+    assert registry_state() == before
 
 
 async def test_mutations_need_a_reason_and_a_known_version(jp_fetch, filled):
@@ -194,6 +273,74 @@ async def test_mutations_need_a_reason_and_a_known_version(jp_fetch, filled):
     )
     assert code == 404
     assert nbmlops.get_model("iris").version == 1
+
+
+# -- deleting a version -------------------------------------------------------------------------
+
+
+def delete_call(jp_fetch, version: str, body: dict | str | None, name: str = "iris", **kw):
+    text = body if isinstance(body, str) else json.dumps(body or {})
+    return jp_fetch(
+        *API,
+        "models",
+        name,
+        "versions",
+        version,
+        method="DELETE",
+        body=text,
+        allow_nonstandard_methods=True,  # tornado's client refuses a DELETE body otherwise
+        **kw,
+    )
+
+
+async def test_delete_a_version_keeps_it_in_the_history(jp_fetch, filled):
+    response = await delete_call(jp_fetch, "2", {"reason": "registered by mistake"})
+    assert response.code == 200
+    assert json.loads(response.body) == {"name": "iris", "version": 2, "deleted": True}
+    detail = await get_json(jp_fetch, "models", "iris")
+    assert [v["version"] for v in detail["versions"]] == [1]
+    last = detail["history"][0]
+    assert (last["version"], last["action"], last["reason"]) == (
+        2,
+        "delete",
+        "registered by mistake",
+    )
+    # Deleted: a second deletion or its card is a 404 that says so.
+    code, body = await error_of(delete_call(jp_fetch, "2", {"reason": "again"}))
+    assert code == 404 and body["error"] == "ModelNotFound" and "deleted" in body["message"]
+    code, body = await error_of(jp_fetch(*API, "models", "iris", "versions", "2", "card"))
+    assert code == 404 and "deleted" in body["message"]
+
+
+async def test_delete_of_production_or_an_aliased_version_is_a_409(jp_fetch, filled):
+    nbmlops.set_alias("iris", "champion", 2)
+    before = registry_state()
+    code, body = await error_of(delete_call(jp_fetch, "1", {"reason": "x"}))
+    assert code == 409 and body["error"] == "InvalidTransition"
+    assert "production" in body["message"]
+    code, body = await error_of(delete_call(jp_fetch, "2", {"reason": "x"}))
+    assert code == 409 and body["error"] == "InvalidTransition"
+    assert "champion" in body["message"]
+    assert registry_state() == before
+
+
+async def test_delete_of_an_unknown_version_or_without_a_reason_is_refused(jp_fetch, filled):
+    before = registry_state()
+    code, body = await error_of(delete_call(jp_fetch, "9", {"reason": "x"}))
+    assert code == 404 and body["error"] == "ModelNotFound"
+    code, body = await error_of(delete_call(jp_fetch, "1", {"reason": "x"}, name="nosuch"))
+    assert code == 404 and body["error"] == "ModelNotFound"
+    code, body = await error_of(delete_call(jp_fetch, "2", {}))
+    assert code == 400 and "reason" in body["message"]
+    code, body = await error_of(delete_call(jp_fetch, "2", "not json"))
+    assert code == 400 and "JSON" in body["message"]
+    code, body = await error_of(delete_call(jp_fetch, "two", {"reason": "x"}))
+    assert code == 400 and "integer" in body["message"]
+    code, _body = await error_of(
+        delete_call(jp_fetch, "2", {"reason": "x"}, headers={"Authorization": ""})
+    )
+    assert code == 403
+    assert registry_state() == before
 
 
 # -- drift reports ----------------------------------------------------------------------------
@@ -278,6 +425,28 @@ async def test_cookie_authenticated_mutation_needs_xsrf(
     )
     assert done.code == 200
     assert nbmlops.get_model("iris").version == 2
+    # The same holds for DELETE: refused without the XSRF header, done with it.
+    url = base + "models/iris/versions/1"
+    body = json.dumps({"reason": "cookie only"})
+    with pytest.raises(HTTPClientError) as info:
+        await client.fetch(
+            url,
+            method="DELETE",
+            body=body,
+            headers={"Cookie": cookie_header},
+            allow_nonstandard_methods=True,
+        )
+    assert info.value.code == 403
+    assert 1 in set(nbmlops.model_versions("iris")["version"])
+    done = await client.fetch(
+        url,
+        method="DELETE",
+        body=body,
+        headers={"Cookie": cookie_header, "X-XSRFToken": urllib.parse.unquote(xsrf)},
+        allow_nonstandard_methods=True,
+    )
+    assert done.code == 200
+    assert set(nbmlops.model_versions("iris")["version"]) == {2}
 
 
 def test_extension_points_and_config_file():

@@ -1,9 +1,15 @@
 """The MLOps panel in a real JupyterLab, driven in Debian's Chromium with Playwright.
 
-`jupyter lab` runs on loopback with a token over a workspace holding runs and a model; the
-test opens the panel, sees the runs, opens one, inserts its ``%%track`` cell into a notebook
-and runs it (the panel refreshes with the new run), then promotes a model version and sees
-the stage badge move. It saves docs/img/jupyterlab-panel.png for docs/jupyterlab.md.
+`jupyter lab` runs on loopback with a token over a workspace holding runs and a model. The
+test reads the panel at its default width (250 px) and checks from element geometry that no
+text leaves it; opens a run, inserts its ``%%track`` cell into a notebook and runs it (the
+visible panel refreshes with the new run); makes a run while the panel is hidden, then shows
+it (the run is listed); promotes through a failing gate (the gate table shows, nothing
+changes), then without gates; deletes a version. A second test opens the panel on an empty
+workspace (it says what to do). Screenshots at 1280 and 1920 px go to docs/img/.
+
+Every wait is on a condition with a generous deadline (``WAIT``): on a busy 2-core machine
+a kernel start or a first page render can take tens of seconds.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -24,9 +31,12 @@ import pytest
 
 import nbmlops
 
+from .conftest import CHAMPION_GATE
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "img"
+WAIT = 120_000  # ms: the deadline of every wait in the page
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)"),
@@ -36,6 +46,60 @@ pytestmark = [
     ),
 ]
 
+# Everything in the panel that is laid out wrongly at its current width: text (measured by
+# its own extent, which may overflow its element) right or left of the panel unless a
+# scrolling box inside the panel holds it or an ellipsis cuts it with the full text in a
+# title; a cut text without a title; a name wrapped onto several lines; a clipped number.
+LAYOUT_PROBLEMS = """
+() => {
+  const panel = document.querySelector('#nbmlops-panel');
+  const box = panel.getBoundingClientRect();
+  const problems = [];
+  const describe = el => `${el.tagName.toLowerCase()}.${el.className} "${el.textContent.trim().slice(0, 40)}"`;
+  const inside = r => r.left >= box.left - 1 && r.right <= box.right + 1;
+  const walker = document.createTreeWalker(panel, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!node.textContent.trim()) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const r = range.getBoundingClientRect();
+    if ((r.width === 0 && r.height === 0) || inside(r)) continue;
+    let holder = node.parentElement;
+    while (holder !== panel && getComputedStyle(holder).overflowX === 'visible') {
+      holder = holder.parentElement;
+    }
+    const how = getComputedStyle(holder).overflowX;
+    const scrolls = how === 'auto' || how === 'scroll';
+    const titled = holder.title || node.parentElement.title;
+    const own = !holder.classList.contains('nbmlops-body') && holder !== panel;
+    if (!(own && inside(holder.getBoundingClientRect()) && (scrolls || titled))) {
+      problems.push(`outside the panel: ${describe(node.parentElement)}`);
+    }
+  }
+  for (const el of panel.querySelectorAll('button, input, select, textarea, svg')) {
+    const r = el.getBoundingClientRect();
+    if (r.width && !inside(r)) problems.push(`outside the panel: ${describe(el)}`);
+  }
+  for (const el of panel.querySelectorAll('*')) {
+    const style = getComputedStyle(el);
+    if (style.textOverflow === 'ellipsis' && el.scrollWidth > el.clientWidth + 1 && !el.title) {
+      problems.push(`cut without a title: ${describe(el)}`);
+    }
+  }
+  const names = '.nbmlops-run-name, .nbmlops-kv-key, .nbmlops-title-text, .nbmlops-model-name';
+  for (const el of panel.querySelectorAll(names)) {
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    if (el.getBoundingClientRect().height > 2 * size) {
+      problems.push(`wrapped onto several lines: ${describe(el)}`);
+    }
+  }
+  for (const el of panel.querySelectorAll('.nbmlops-metrics .nbmlops-num, .nbmlops-run-metric')) {
+    if (el.scrollWidth > el.clientWidth + 1) problems.push(`clipped number: ${describe(el)}`);
+  }
+  return problems;
+}
+"""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -43,9 +107,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def lab(filled, tmp_path):
-    """A `jupyter lab` subprocess over the filled workspace: (base url, token)."""
+@contextmanager
+def jupyter_lab(tmp_path: Path):
+    """A `jupyter lab` subprocess over the workspace of ``NBMLOPS_HOME``, with one notebook
+    (``analysis.ipynb``, ``%load_ext nbmlops``): yields (base url, token)."""
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     nb = nbformat.v4.new_notebook()
@@ -68,7 +133,7 @@ def lab(filled, tmp_path):
         "HOME": str(tmp_path / "home"),
         "JUPYTER_CONFIG_DIR": str(config),
         "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-        "NBMLOPS_HOME": os.environ["NBMLOPS_HOME"],  # the workspace `filled` wrote
+        "NBMLOPS_HOME": os.environ["NBMLOPS_HOME"],  # the workspace of the test
     }
     log = (tmp_path / "lab.log").open("wb")
     process = subprocess.Popen(
@@ -92,7 +157,7 @@ def lab(filled, tmp_path):
     )
     base = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while True:
             try:
                 with urllib.request.urlopen(f"{base}nbmlops/api/models?token={token}") as r:
@@ -109,20 +174,38 @@ def lab(filled, tmp_path):
     finally:
         process.terminate()
         try:
-            process.wait(15)
+            process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
         log.close()
 
 
-def test_panel_runs_insert_cell_and_promote(lab, filled):
+@pytest.fixture
+def lab(filled, tmp_path):
+    """JupyterLab over the filled workspace, whose model 'iris' also has a v3 without a run."""
+    from sklearn.datasets import load_iris
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_iris(return_X_y=True)
+    nbmlops.register_model(DecisionTreeClassifier(max_depth=3).fit(X, y), "iris")
+    with jupyter_lab(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def empty_lab(workspace, tmp_path):
+    with jupyter_lab(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def browser():
     from playwright.sync_api import expect, sync_playwright
 
-    base, token = lab
-    errors: list[str] = []
+    expect.set_options(timeout=WAIT)  # the default, 5 s, fails on a busy machine
     with sync_playwright() as p:
-        browser = p.chromium.launch(
+        chromium = p.chromium.launch(
             executable_path=CHROMIUM,
             args=[
                 "--no-sandbox",
@@ -134,73 +217,198 @@ def test_panel_runs_insert_cell_and_promote(lab, filled):
                 "--no-first-run",
             ],
         )
-        page = browser.new_page(viewport={"width": 1400, "height": 860})
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.set_default_timeout(30_000)
-        page.goto(f"{base}lab/tree/analysis.ipynb?token={token}")
-        expect(page.locator(".jp-Notebook .jp-Cell").first).to_be_visible()
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+            expect.set_options(timeout=None)
 
-        # The MLOps panel from the left sidebar: the run names are listed.
-        page.locator('.jp-SideBar .lm-TabBar-tab[data-id="nbmlops-panel"]').click()
-        panel = page.locator("#nbmlops-panel")
-        expect(panel.locator(".nbmlops-run-row").first).to_be_visible()
-        names = panel.locator(".nbmlops-run-name").all_text_contents()
-        assert names[:4] == ["tree-1", "tree-2", "run-6", "run-5"]
-        expect(panel.locator(".nbmlops-pager")).to_contain_text("1–9 of 9")
 
-        # Open a run: params, a metric chart, the code.
-        panel.locator(".nbmlops-run-row", has_text="run-3").click()
-        run = panel.locator(".nbmlops-run")
-        expect(run.locator(".nbmlops-title")).to_contain_text("run-3")
-        expect(run.locator(".nbmlops-kv")).to_contain_text("penalty")
-        expect(run.locator(".nbmlops-sparkline polyline")).to_have_count(1)
-        expect(run.locator(".nbmlops-code")).to_contain_text("C = 0.1")
+def open_lab(browser, base: str, token: str, width: int = 1280, height: int = 800):
+    """A page on the notebook with the MLOps panel open; returns (page, panel, errors)."""
+    from playwright.sync_api import expect
 
-        # Insert its %%track cell into the open notebook.
-        run.get_by_role("button", name="Insert as new cell").click()
-        cells = page.locator(".jp-Notebook .jp-Cell")
-        expect(cells).to_have_count(2)
-        expect(cells.nth(1)).to_contain_text("%%track --name run-3 --experiment search")
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "jupyterlab-panel.png"))
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_default_timeout(WAIT)
+    page.set_default_navigation_timeout(WAIT)
+    page.goto(f"{base}lab/tree/analysis.ipynb?token={token}")
+    expect(page.locator(".jp-Notebook .jp-Cell").first).to_be_visible()
+    sidebar_tab(page).click()
+    panel = page.locator("#nbmlops-panel")
+    expect(panel).to_be_visible()
+    return page, panel, errors
 
-        # Run the notebook: the tracked cell records a new run and the panel refreshes.
-        panel.get_by_role("button", name="‹ Back").click()
-        page.locator(".jp-Notebook").click()
-        page.keyboard.press("Control+Shift+C")
-        page.locator(".lm-CommandPalette-input").fill("Run All Cells")
-        page.keyboard.press("Enter")
-        # (the kernel starts first: allow for a loaded machine)
-        expect(cells.nth(1).locator(".jp-OutputArea-output")).to_contain_text(
-            "FINISHED", timeout=90_000
-        )
-        expect(panel.locator(".nbmlops-pager")).to_contain_text("of 10")
-        assert panel.locator(".nbmlops-run-name").first.text_content() == "run-3"
 
-        # The palette has the panel's commands.
-        page.keyboard.press("Control+Shift+C")
-        page.locator(".lm-CommandPalette-input").fill("MLOps")
-        expect(
-            page.locator(".lm-CommandPalette-item", has_text="MLOps: Show Models")
-        ).to_be_visible()
-        page.keyboard.press("Escape")
+def sidebar_tab(page):
+    return page.locator('.jp-SideBar .lm-TabBar-tab[data-id="nbmlops-panel"]')
 
-        # Promote v2 of the model through the confirmation dialog; the badge moves.
-        panel.locator('.nbmlops-tab[data-tab="models"]').click()
-        panel.locator('.nbmlops-model-row[data-model="iris"]').click()
-        v1 = panel.locator('.nbmlops-version-row[data-version="1"]')
-        v2 = panel.locator('.nbmlops-version-row[data-version="2"]')
-        expect(v1.locator(".nbmlops-alias")).to_have_text(["production"])
-        v2.get_by_role("button", name="Promote…").click()
-        dialog = page.locator(".jp-Dialog")
-        dialog.locator(".nbmlops-reason").fill("retrained on fresh data")
-        dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
-        expect(v2.locator(".nbmlops-alias")).to_have_text(["production"])
-        expect(v1.locator(".nbmlops-alias")).to_have_text(["archived"])
-        expect(panel.locator(".nbmlops-history")).to_contain_text("retrained on fresh data")
-        page.screenshot(path=str(SCREENSHOTS / "jupyterlab-models.png"))
-        browser.close()
+
+def assert_readable(page, panel) -> None:
+    """The panel is at its default width and nothing in it is laid out wrongly."""
+    width = panel.bounding_box()["width"]
+    assert 240 <= width <= 260, f"the sidebar is {width} px wide, not its default ~250 px"
+    assert page.evaluate(LAYOUT_PROBLEMS) == []
+
+
+def test_panel_runs_insert_cell_promote_through_gates_and_delete(lab, filled, browser):
+    from playwright.sync_api import expect
+
+    base, token = lab
+    page, panel, errors = open_lab(browser, base, token)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    # The run names are listed, each whole on one line or cut with its full name on hover.
+    expect(panel.locator(".nbmlops-pager")).to_contain_text("1–9 of 9")
+    names = panel.locator(".nbmlops-run-name").all_text_contents()
+    assert names[:4] == ["tree-1", "tree-2", "run-6", "run-5"]
+    assert_readable(page, panel)
+
+    # Open a run: param values, a metric chart, the code, all inside the 250 px panel.
+    panel.locator(".nbmlops-run-row", has_text="run-3").click()
+    run = panel.locator(".nbmlops-run")
+    expect(run.locator(".nbmlops-title")).to_contain_text("run-3")
+    params = run.locator(".nbmlops-params .nbmlops-kv-row")
+    expect(params).to_have_text(["C0.1", "penaltyl2"])
+    expect(run.locator(".nbmlops-sparkline polyline")).to_have_count(1)
+    expect(run.locator(".nbmlops-code")).to_contain_text("C = 0.1")
+    assert_readable(page, panel)
+
+    # Insert its %%track cell into the open notebook.
+    run.get_by_role("button", name="Insert as new cell").click()
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    expect(cells).to_have_count(2)
+    expect(cells.nth(1)).to_contain_text("%%track --name run-3 --experiment search")
+    page.screenshot(path=str(SCREENSHOTS / "jupyterlab-panel.png"))
+
+    # Run the notebook while the panel is visible: a cell finishing refreshes it.
+    panel.get_by_role("button", name="‹ Back").click()
+    page.locator(".jp-Notebook").click()
+    page.keyboard.press("Control+Shift+C")
+    page.locator(".lm-CommandPalette-input").fill("Run All Cells")
+    page.keyboard.press("Enter")
+    expect(cells.nth(1).locator(".jp-OutputArea-output")).to_contain_text("FINISHED")
+    expect(panel.locator(".nbmlops-pager")).to_contain_text("of 10")
+    expect(panel.locator(".nbmlops-run-name").first).to_have_text("run-3")
+
+    # A run made while the panel is hidden is listed as soon as the panel shows again.
+    sidebar_tab(page).click()
+    expect(panel).to_be_hidden()
+    cells.nth(1).locator(".jp-InputPrompt").click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    expect(cells).to_have_count(3)
+    page.keyboard.press("Enter")
+    page.keyboard.type("%%track --name made-while-hidden\naccuracy = 0.99")
+    page.keyboard.press("Shift+Enter")
+    expect(cells.nth(2).locator(".jp-OutputArea-output")).to_contain_text("FINISHED")
+    assert nbmlops.runs()["name"].iloc[0] == "made-while-hidden"
+    sidebar_tab(page).click()
+    expect(panel.locator(".nbmlops-run-name").first).to_have_text("made-while-hidden")
+    expect(panel.locator(".nbmlops-pager")).to_contain_text("of 11")
+
+    # The palette has the panel's commands.
+    page.keyboard.press("Control+Shift+C")
+    page.locator(".lm-CommandPalette-input").fill("MLOps")
+    expect(page.locator(".lm-CommandPalette-item", has_text="MLOps: Show Models")).to_be_visible()
+    page.keyboard.press("Escape")
+
+    # The model: v1 in production through a gate; nothing to roll back to yet.
+    panel.locator('.nbmlops-tab[data-tab="models"]').click()
+    panel.locator('.nbmlops-model-row[data-model="iris"]').click()
+    v1 = panel.locator('.nbmlops-version-row[data-version="1"]')
+    v2 = panel.locator('.nbmlops-version-row[data-version="2"]')
+    v3 = panel.locator('.nbmlops-version-row[data-version="3"]')
+    expect(v1.locator(".nbmlops-alias")).to_have_text(["production"])
+    rollback = panel.get_by_role("button", name="Rollback production…")
+    expect(rollback).to_be_disabled()
+    expect(rollback).to_have_attribute("title", "Nothing to roll back to: " + ROLLBACK_NONE)
+    expect(v1.get_by_role("button", name="Delete…")).to_be_disabled()
+    assert_readable(page, panel)
+
+    # Promote v2: the dialog offers the gate v1 passed; v2 fails it, the dialog shows the
+    # gate table and nothing changes.
+    history_before = nbmlops.model_history("iris")
+    v2.get_by_role("button", name="Promote…").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog.locator(".nbmlops-gates")).to_have_value(CHAMPION_GATE)
+    dialog.locator(".nbmlops-reason").fill("retrained on fresh data")
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    failure = dialog.locator(".nbmlops-failure")
+    expect(failure).to_contain_text("1 of 1 gate failed: nothing was changed.")
+    expect(failure.locator(".nbmlops-gate-failed")).to_contain_text(CHAMPION_GATE)
+    expect(failure.locator(".nbmlops-gate-failed .nbmlops-num")).to_have_text(["0.8", "0.9"])
+    page.screenshot(path=str(SCREENSHOTS / "jupyterlab-gates.png"))
+    assert nbmlops.get_model("iris").version == 1
+    assert nbmlops.model_history("iris").equals(history_before)
+    expect(v1.locator(".nbmlops-alias")).to_have_text(["production"])
+
+    # Without the gate (cleared in the dialog it reopened with) the promotion goes through.
+    expect(dialog.locator(".nbmlops-reason")).to_have_value("retrained on fresh data")
+    dialog.locator(".nbmlops-gates").fill("")
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    expect(v2.locator(".nbmlops-alias")).to_have_text(["production"])
+    expect(v1.locator(".nbmlops-alias")).to_have_text(["archived"])
+    expect(panel.locator(".nbmlops-history")).to_contain_text("retrained on fresh data")
+    expect(rollback).to_be_enabled()
+    expect(rollback).to_have_attribute("title", "Put v1 back in production (v2 is archived)")
+
+    # Delete v3 (never in production, no alias): gone from the list, kept in the history.
+    v3.get_by_role("button", name="Delete…").click()
+    dialog.locator(".nbmlops-reason").fill("never used")
+    dialog.get_by_role("button", name="Delete").click()
+    expect(v3).to_have_count(0)
+    expect(panel.locator(".nbmlops-history li").first).to_contain_text("v3 delete")
+    expect(panel.locator(".nbmlops-status")).to_have_text("Deleted iris v3.")
+    assert_readable(page, panel)
+    page.screenshot(path=str(SCREENSHOTS / "jupyterlab-models.png"))
+
+    # At 1920 px the panel keeps its width and its layout.
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    panel.locator('.nbmlops-tab[data-tab="runs"]').click()
+    expect(panel.locator(".nbmlops-run-name").first).to_have_text("made-while-hidden")
+    assert_readable(page, panel)
+    page.screenshot(path=str(SCREENSHOTS / "jupyterlab-runs-1920.png"))
+    page.close()
 
     assert nbmlops.get_model("iris").version == 2
-    assert nbmlops.model_history("iris")["reason"].iloc[-1] == "retrained on fresh data"
+    assert sorted(nbmlops.model_versions("iris")["version"]) == [1, 2]
+    history = nbmlops.model_history("iris")
+    promoted = history.loc[history["to_stage"] == "production"]
+    assert promoted["reason"].iloc[-1] == "retrained on fresh data"
+    assert promoted["gates"].iloc[-1] is None
+    assert not [e for e in errors if "nbmlops" in e], errors
+
+
+ROLLBACK_NONE = "v1 is the only version iris has had in production"
+
+
+def test_empty_workspace_says_what_to_do_and_shows_runs_made_while_hidden(empty_lab, browser):
+    from playwright.sync_api import expect
+
+    base, token = empty_lab
+    page, panel, errors = open_lab(browser, base, token)
+    empty = panel.locator(".nbmlops-empty-state")
+    expect(empty).to_contain_text("No runs yet.")
+    expect(empty).to_contain_text("%load_ext nbmlops")
+    expect(empty).to_contain_text("%%track")
+    assert_readable(page, panel)
+    panel.locator('.nbmlops-tab[data-tab="models"]').click()
+    expect(empty).to_contain_text("No registered models yet.")
+    expect(empty).to_contain_text("%register model --name churn")
+    assert_readable(page, panel)
+    panel.locator('.nbmlops-tab[data-tab="runs"]').click()
+    expect(empty).to_contain_text("No runs yet.")
+
+    # Hidden, then a run is made (here from this process, on the same workspace): showing
+    # the panel lists it, without any notebook cell finishing.
+    sidebar_tab(page).click()
+    expect(panel).to_be_hidden()
+    with nbmlops.start_run(name="first-run", experiment="baseline"):
+        nbmlops.log_metric("accuracy", 0.5)
+    sidebar_tab(page).click()
+    expect(panel.locator(".nbmlops-run-name")).to_have_text(["first-run"])
+    expect(panel.locator(".nbmlops-empty-state")).to_have_count(0)
+    page.close()
     assert not [e for e in errors if "nbmlops" in e], errors

@@ -220,3 +220,34 @@ def test_a_version_1_store_is_upgraded_in_place_keeping_its_runs(raw_engine):
     assert _tables(raw_engine) >= ALL_TABLES
     assert [v for v, _ in _versions(raw_engine)] == [v for v, _d, _s in MIGRATIONS]
     assert nbmlops.models().empty
+
+
+def test_a_version_5_store_gains_the_gates_of_transitions(raw_engine):
+    # A workspace of schema 5 (before transitions recorded gates) holding a promotion …
+    from nbmlops.store.migrations import MIGRATIONS
+
+    now = time.time()
+    with raw_engine.begin() as conn:
+        for version, _description, step in MIGRATIONS[:5]:
+            step(conn)
+            conn.execute(
+                schema.schema_version.insert().values(
+                    version=version, applied_at=now, nbmlops_version="0.1.0"
+                )
+            )
+        conn.execute(text("ALTER TABLE model_transitions DROP COLUMN gates"))
+        conn.execute(schema.registered_models.insert().values(name="iris", created_at=now))
+        conn.execute(
+            text(
+                "INSERT INTO model_transitions (name, version, action, to_stage, at, reason) "
+                "VALUES ('iris', 1, 'promote', 'production', :at, 'old')"
+            ),
+            {"at": now},
+        )
+    assert "gates" not in {c["name"] for c in inspect(raw_engine).get_columns("model_transitions")}
+    # … opened by this nbmlops gains the column, keeping the row (no gates recorded then).
+    nbmlops.configure(reset=True)
+    assert get_store().meta.schema_version() == SCHEMA_VERSION
+    assert "gates" in {c["name"] for c in inspect(raw_engine).get_columns("model_transitions")}
+    assert get_store().models.history("iris")[0]["reason"] == "old"
+    assert get_store().models.last_gates("iris") is None

@@ -80,7 +80,9 @@ def promote(
         if not table["passed"].all():
             raise GateFailed(f"promoting {name} v{version} to {to}", table)
         try:
-            store.models.transition(name, version, to, _user(), reason, expected_champion=champion)
+            store.models.transition(
+                name, version, to, _user(), reason, expected_champion=champion, gates=gates
+            )
         except ChampionChanged:
             continue  # another process promoted meanwhile: check against the new champion
         return ModelVersion(store, name, version)
@@ -114,8 +116,34 @@ def delete_alias(name: str, alias: str, reason: str | None = None) -> None:
     _store().models.delete_alias(name, alias, _user(), _reason(reason))
 
 
+def delete_model_version(name: str, version: int, *, reason: str | None = None) -> ModelVersion:
+    """Delete ``version`` of ``name``; return it (its ``deleted`` is now True).
+
+    Refused with :class:`InvalidTransition` for the production version and for a version an
+    alias points at: promote another version or move the alias first. The deletion is kept
+    in :func:`model_history` (who, when, ``reason``), and its number is never given to a new
+    version. The model file is removed unless another version or a run holds the same content;
+    ``models:/NAME/VERSION`` then raises :class:`ModelNotFound` saying it was deleted.
+
+    >>> import nbmlops
+    >>> nbmlops.delete_model_version("churn", 2, reason="registered a DataFrame by mistake")  # doctest: +SKIP
+    """
+    name, version = model_name(name), version_number(version)
+    reason = _reason(reason)
+    store = _store()
+    _row, orphans = store.models.delete_version(name, version, _user(), reason)
+    for digest in orphans:
+        # Checked again after the commit: a version registered meanwhile may share the file.
+        if not store.models.blob_in_use(digest):
+            store.artifacts.remove(digest)
+    return ModelVersion(store, name, version)
+
+
 def model_history(name: str) -> pd.DataFrame:
-    """Every transition of ``name``: ``at, version, action, from_stage, to_stage, user, reason``."""
+    """Every transition of ``name``: ``at, version, action, from_stage, to_stage, user, reason,
+    gates`` (the list of gates a promotion passed, else None)."""
+    import json
+
     import pandas as pd
 
     rows = _store().models.history(model_name(name))
@@ -131,7 +159,13 @@ def model_history(name: str) -> pd.DataFrame:
             "user_name",
             "at",
             "reason",
+            "gates",
         ],
     ).rename(columns={"user_name": "user"})
     frame["at"] = pd.to_datetime(frame["at"].astype(float), unit="s", utc=True)
-    return frame[["at", "version", "action", "from_stage", "to_stage", "user", "reason"]]
+    frame["gates"] = pd.Series(
+        [json.loads(g) if isinstance(g, str) else None for g in frame["gates"]],
+        index=frame.index,
+        dtype=object,
+    )
+    return frame[["at", "version", "action", "from_stage", "to_stage", "user", "reason", "gates"]]

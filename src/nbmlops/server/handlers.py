@@ -5,7 +5,9 @@ method: requests need the server's token or login cookie, and POSTs authenticate
 also need the XSRF token (``ServerConnection.makeRequest`` sends both). Store calls run on one
 worker thread so a slow query never blocks the server's event loop. Errors are JSON:
 ``{"error": "RunNotFound", "message": "no run with id …"}`` with status 404 for a missing run,
-model, version or report and 400 for anything else the request got wrong.
+model, version or report, 409 for a change the model's state refuses (a failing gate answers
+its gate table as ``gates``; nothing is changed) and 400 for anything else the request got
+wrong.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class _Handler(APIHandler):
 
     def _error(self, status: int, exc: NbmlopsError) -> None:
         self.set_status(status)
-        self.finish(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
+        self.finish(json.dumps(views.error_body(exc), allow_nan=False))
 
     def _int_argument(self, name: str, default: int) -> int:
         text = self.get_query_argument(name, None)
@@ -71,8 +73,8 @@ class _Handler(APIHandler):
         reason = body.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise BadRequest(
-                'give a "reason" (a non-empty string): every stage change is kept in the '
-                "model's history with who made it and why"
+                'give a "reason" (a non-empty string): every change of a model is kept in its '
+                "history with who made it and why"
             )
         return reason.strip()
 
@@ -168,6 +170,23 @@ class PromoteHandler(_Handler):
         )
 
 
+class VersionHandler(_Handler):
+    """``DELETE models/<name>/versions/<version>`` with ``{"reason"}``: delete the version.
+
+    Refused (409, nothing changed) for a version that holds production or an alias.
+    """
+
+    @tornado.web.authenticated
+    async def delete(self, name: str, version: str) -> None:
+        try:
+            number = self._version_number(version)
+            reason = self._required_reason(self._body())
+        except BadRequest as exc:
+            self._error(400, exc)
+            return
+        await self._answer(views.delete_version, name, number, reason)
+
+
 class RollbackHandler(_Handler):
     """``POST models/<name>/rollback`` with ``{"reason"}``."""
 
@@ -220,6 +239,7 @@ def routes(base_url: str) -> list[tuple[str, type[_Handler]]]:
         (url("experiments"), ExperimentsHandler),
         (url("models"), ModelsHandler),
         (url(f"models/{name}"), ModelHandler),
+        (url(f"models/{name}/versions/(?P<version>[^/]+)"), VersionHandler),
         (url(f"models/{name}/versions/(?P<version>[^/]+)/card"), CardHandler),
         (url(f"models/{name}/promote"), PromoteHandler),
         (url(f"models/{name}/rollback"), RollbackHandler),

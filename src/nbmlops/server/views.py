@@ -153,9 +153,12 @@ def models() -> list[dict[str, Any]]:
 
 
 def model_detail(name: str) -> dict[str, Any]:
-    """A model's versions (stage, aliases, metrics) and its transition history."""
+    """A model's versions (stage, aliases, metrics), its transition history, the gates of its
+    last gated promotion (``last_gates``, offered again by the promote dialog) and the version
+    a rollback would restore (``rollback_to``, None when there is nothing to roll back to)."""
     from ..registry import model_history, model_versions
     from ..registry._names import model_name
+    from ..store import get_store
 
     name = model_name(name)
     versions = model_versions(name)
@@ -171,7 +174,15 @@ def model_detail(name: str) -> dict[str, Any]:
             if key.startswith("metrics.")
         }
     history = model_history(name).sort_values("at", ascending=False, kind="stable")
-    return {"name": name, "versions": records, "history": _records(history)}
+    store = get_store().models
+    return {
+        "name": name,
+        "versions": records,
+        "history": _records(history),
+        "production_version": jsonable(store.production_version(name)),
+        "rollback_to": store.rollback_target(name),
+        "last_gates": store.last_gates(name) or [],
+    }
 
 
 def version_view(mv) -> dict[str, Any]:
@@ -206,6 +217,14 @@ def rollback(name: str, reason: str) -> dict[str, Any]:
     return version_view(rollback_model(name, reason=reason))
 
 
+def delete_version(name: str, version: int, reason: str) -> dict[str, Any]:
+    """Delete ``version`` of ``name`` (refused for one holding production or an alias)."""
+    from ..registry import delete_model_version
+
+    deleted = delete_model_version(name, version, reason=reason)
+    return {"name": deleted.name, "version": deleted.version, "deleted": True}
+
+
 # -- drift reports ----------------------------------------------------------------------------
 
 
@@ -232,13 +251,27 @@ def report_html(report_id: str) -> str:
 
 def status_of(exc: NbmlopsError) -> int:
     """The HTTP status of an nbmlops error: 404 for a run, model, version, report or artifact
-    that does not exist (the errors that are also ``KeyError``/``FileNotFoundError``), 400 for
-    anything else the request got wrong (a bad filter, an ambiguous id prefix, a refused
-    transition, a failing gate)."""
-    from ..errors import AmbiguousRunId
+    that does not exist (the errors that are also ``KeyError``/``FileNotFoundError``), 409 for
+    a change the model's state refuses (a failing gate, a refused transition or deletion),
+    400 for anything else the request got wrong (a bad filter, an ambiguous id prefix)."""
+    from ..errors import AmbiguousRunId, GateFailed, InvalidTransition
 
     if isinstance(exc, AmbiguousRunId):
         return 400
+    if isinstance(exc, GateFailed | InvalidTransition):
+        return 409
     if isinstance(exc, KeyError | FileNotFoundError):
         return 404
     return 400
+
+
+def error_body(exc: NbmlopsError) -> dict[str, Any]:
+    """The JSON of an error answer: ``{"error", "message"}``, and for a failing gate the gate
+    table as ``gates: [{gate, value, threshold, passed, detail}]``."""
+    from ..errors import GateFailed
+
+    body: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
+    if isinstance(exc, GateFailed):
+        body["subject"] = exc.subject
+        body["gates"] = _records(exc.table)
+    return body

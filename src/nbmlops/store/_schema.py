@@ -214,12 +214,13 @@ model_transitions = Table(
     ),
     Column("name", String(MODEL_NAME_LEN), ForeignKey("registered_models.name"), nullable=False),
     Column("version", Integer, nullable=False),
-    Column("action", String(16), nullable=False),  # register | promote | rollback | alias | unalias
+    Column("action", String(16), nullable=False),  # register|promote|rollback|alias|unalias|delete
     Column("from_stage", String(64), nullable=True),
     Column("to_stage", String(64), nullable=True),
     Column("user_name", String(256), nullable=True),
     Column("at", Float, nullable=False),
     Column("reason", Text, nullable=True),
+    Column("gates", Text, nullable=True),  # JSON list: the gates a promotion passed (schema 6)
     Index("ix_model_transitions_name", "name", "id"),
 )
 

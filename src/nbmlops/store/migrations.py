@@ -38,6 +38,14 @@ def _v5_loop(conn: Connection) -> None:
     _schema.metadata.create_all(conn, tables=list(_schema.V5_TABLES), checkfirst=True)
 
 
+def _v6_transition_gates(conn: Connection) -> None:
+    # Stores created at schema 2+ by this nbmlops already have the column (create_all uses
+    # today's table definition); older ones gain it here.
+    columns = {c["name"] for c in inspect(conn).get_columns(_schema.model_transitions.name)}
+    if "gates" not in columns:
+        conn.execute(text("ALTER TABLE model_transitions ADD COLUMN gates TEXT"))
+
+
 # Append new steps here; never edit a released one. Each runs inside the upgrade transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "experiments, runs, params, metrics, tags, artifacts, data_io, environments", _v1_initial),
@@ -45,6 +53,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (3, "monitoring: saved drift reports and expectation suites", _v3_monitoring),
     (4, "feature store: feature views, offline writes, materializations", _v4_features),
     (5, "monitoring loop: prediction log writes, model references, monitors, alerts", _v5_loop),
+    (6, "model transitions record the gates a promotion passed", _v6_transition_gates),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -76,13 +76,6 @@ def runs(
     return frame.reset_index(drop=True)
 
 
-def _check_selection(where: str, experiment: object, order_by: object) -> None:
-    """Wrong types of the arguments ``runs`` and ``runs_page`` share are InvalidArgumentType
-    (a filter that is not a string stays an InvalidFilter, as it always was)."""
-    _args.text(experiment, f"{where}(experiment=...)", optional=True)
-    _args.strings(order_by, f"{where}(order_by=...)", optional=True)
-
-
 def _frame(
     data: dict[str, list], now: float | None = None, columns: list[str] | None = None
 ) -> pd.DataFrame:
@@ -91,46 +84,14 @@ def _frame(
     import pandas as pd
 
     now = time.time() if now is None else now
-    # params are kept apart: pandas' inference would change their values (see _param_column)
-    params: dict[str, dict[str, object]] = {}
-    extra: dict[str, dict[str, object]] = {r["run_id"]: {} for r in data["runs"]}
-    for run_id, key, value in data["params"]:
-        if run_id in extra:
-            params.setdefault(f"params.{key}", {})[run_id] = json.loads(value)
-    for run_id, key, value in data["metrics"]:
-        if run_id in extra:
-            extra[run_id][f"metrics.{key}"] = float("nan") if value is None else value
-    for run_id, key, value in data["tags"]:
-        if run_id in extra:
-            extra[run_id][f"tags.{key}"] = value
-    records = [
-        {
-            "run_id": r["run_id"],
-            "experiment": r["experiment"],
-            "name": r["name"],
-            "status": r["status"],
-            "start_time": r["start_time"],
-            "duration_s": (r["end_time"] or now) - r["start_time"],
-            **extra[r["run_id"]],
-        }
-        for r in data["runs"]
-    ]
+    records, found = _records(data, now)
     frame = pd.DataFrame.from_records(records)
-    dynamic = (
-        list(columns)
-        if columns is not None
-        else sorted(
-            {*params, *(c for rec in extra.values() for c in rec)},
-            key=lambda c: (("params.", "metrics.", "tags.").index(c.split(".")[0] + "."), c),
-        )
-    )
+    dynamic = list(columns) if columns is not None else found
     frame = frame.reindex(columns=BASE_COLUMNS + dynamic)
-    run_ids = [r["run_id"] for r in data["runs"]]
     for column in dynamic:
-        if column.startswith("params."):
-            logged = params.get(column, {})
+        if column.startswith("params."):  # the values as logged, not as pandas infers them
             frame[column] = _param_column(
-                [logged.get(run_id, _MISSING) for run_id in run_ids], frame.index
+                [record.get(column, _MISSING) for record in records], frame.index
             )
     frame["start_time"] = pd.to_datetime(frame["start_time"].astype(float), unit="s", utc=True)
     frame["duration_s"] = frame["duration_s"].astype(float)
@@ -138,6 +99,84 @@ def _frame(
         if column.startswith("metrics."):
             frame[column] = frame[column].astype(float)
     return frame
+
+
+def _records(data: dict[str, list], now: float) -> tuple[list[dict], list[str]]:
+    """``list_runs`` rows as plain dicts (params keep their JSON types: 50 stays an int; a run
+    has only the keys it has values for) and the dynamic columns of all of them, in the order
+    of :func:`runs`: params, metrics, tags."""
+    extra: dict[str, dict[str, object]] = {r["run_id"]: {} for r in data["runs"]}
+    for run_id, key, value in data["params"]:
+        if run_id in extra:
+            extra[run_id][f"params.{key}"] = json.loads(value)
+    for run_id, key, value in data["metrics"]:
+        if run_id in extra:
+            extra[run_id][f"metrics.{key}"] = float("nan") if value is None else value
+    for run_id, key, value in data["tags"]:
+        if run_id in extra:
+            extra[run_id][f"tags.{key}"] = value
+    dynamic = sorted(
+        {c for rec in extra.values() for c in rec},
+        key=lambda c: (("params.", "metrics.", "tags.").index(c.split(".")[0] + "."), c),
+    )
+    records = []
+    for r in data["runs"]:
+        record = {
+            "run_id": r["run_id"],
+            "experiment": r["experiment"],
+            "name": r["name"],
+            "status": r["status"],
+            "start_time": r["start_time"],
+            "duration_s": (r["end_time"] or now) - r["start_time"],
+        }
+        record.update(extra[r["run_id"]])
+        records.append(record)
+    return records, dynamic
+
+
+def run_records(
+    experiment: str | None = None,
+    filter: str | None = None,  # noqa: A002 - same name as runs()
+    order_by: str | list[str] | None = None,
+    limit: int | None = 50,
+) -> tuple[list[dict], int, list[str]]:
+    """The rows of ``runs(experiment, filter, order_by, limit)`` as plain dicts, how many runs
+    match, and every column of the selection: what ``nbmlops runs ls`` prints.
+
+    Params keep their types (``50`` stays an int); ``start_time`` is in epoch seconds; every
+    row has every column, ``None`` where it has no value. Without a filter or order no pandas
+    is imported and only the page's runs are read.
+    """
+    _check_selection("run_records", experiment, order_by)
+    if limit is not None:
+        _check_bound("limit", limit, 0)
+    store = _fresh_store()
+    now = time.time()
+    page = limit if limit is not None else 2**62
+    ids, total, dynamic = _page_ids(store, experiment, filter, order_by, 0, page, now)
+    # Every run at once: one read of the experiment's rows instead of a giant IN (...) list.
+    data = store.meta.list_runs(experiment) if limit is None else store.meta.list_runs(run_ids=ids)
+    records, _found = _records(data, now)
+    by_id = {r["run_id"]: r for r in records}
+    columns = BASE_COLUMNS + dynamic
+    return [{c: by_id[i].get(c) for c in columns} for i in ids if i in by_id], total, columns
+
+
+def _check_selection(where: str, experiment: object, order_by: object) -> None:
+    """Wrong types of the arguments ``runs`` and ``runs_page`` share are InvalidArgumentType
+    (a filter that is not a string stays an InvalidFilter, as it always was)."""
+    _args.text(experiment, f"{where}(experiment=...)", optional=True)
+    _args.strings(order_by, f"{where}(order_by=...)", optional=True)
+
+
+def _check_bound(label: str, value: object, low: int) -> None:
+    # The database counts rows in 64 bits: a larger offset or limit is refused here.
+    from ..errors import InvalidFilter
+
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value < 2**63:
+        raise InvalidFilter(
+            f"{label} must be an integer between {low} and {2**63 - 1}, got {value!r:.40}"
+        )
 
 
 class _Missing:
@@ -210,41 +249,30 @@ class RunPage:
 _SQL_ORDER = {"run_id", "experiment", "name", "status", "start_time", "duration_s"}
 
 
-def runs_page(
-    experiment: str | None = None,
-    filter: str | None = None,  # noqa: A002 - same name as runs()
-    order_by: str | list[str] | None = None,
-    offset: int = 0,
-    limit: int = 50,
-) -> RunPage:
-    """Rows ``offset … offset+limit`` of ``runs(experiment, filter, order_by)``, fast on
-    large workspaces: without a filter, ORDER BY/LIMIT/OFFSET run in SQL; with one, only the
-    columns the filter and the order read are loaded for every run. Either way only the page's
-    runs are read in full.
-
-    >>> import nbmlops
-    >>> from nbmlops.tracking.query import runs_page
-    >>> page = runs_page(filter="metrics.accuracy > 0.9", offset=50, limit=50)  # doctest: +SKIP
-    >>> page.total, page.frame  # doctest: +SKIP
-    """
+def _page_ids(
+    store: Store,
+    experiment: str | None,
+    filter: str | None,  # noqa: A002 - same name as runs()
+    order_by: str | list[str] | None,
+    offset: int,
+    limit: int,
+    now: float,
+) -> tuple[list[str], int, list[str]]:
+    """The run ids of one page, how many runs match, and the selection's dynamic columns.
+    Without a filter or order nothing needs pandas."""
     from ..errors import InvalidFilter
-    from ._filter import apply_filter, apply_order, filter_columns, order_terms
 
-    _check_selection("runs_page", experiment, order_by)
-    for label, value, low in (("offset", offset, 0), ("limit", limit, 1)):
-        # The database counts rows in 64 bits: a larger offset or limit is refused here.
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value < 2**63:
-            raise InvalidFilter(
-                f"{label} must be an integer between {low} and {2**63 - 1}, got {value!r}"
-            )
-    store = _fresh_store()
-    now = time.time()
     keys = store.meta.run_keys(experiment)
     dynamic = (
         [f"params.{k}" for k in keys["params"]]
         + [f"metrics.{k}" for k in keys["metrics"]]
         + [f"tags.{k}" for k in keys["tags"]]
     )
+    if filter is None and not order_by:
+        ids, total = store.meta.page_run_ids(experiment, [], offset, limit, now)
+        return ids, total, dynamic
+    from ._filter import apply_filter, apply_order, filter_columns, order_terms
+
     known = BASE_COLUMNS + dynamic
     terms = order_terms(order_by) if order_by else []
     read = {name for name, _ in terms} | (filter_columns(filter) if filter is not None else set())
@@ -279,6 +307,33 @@ def runs_page(
             narrow = apply_filter(narrow, filter)
         total = len(narrow)
         ids = list(narrow["run_id"].iloc[offset : offset + limit])
+    return ids, total, dynamic
+
+
+def runs_page(
+    experiment: str | None = None,
+    filter: str | None = None,  # noqa: A002 - same name as runs()
+    order_by: str | list[str] | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> RunPage:
+    """Rows ``offset … offset+limit`` of ``runs(experiment, filter, order_by)``, fast on
+    large workspaces: without a filter, ORDER BY/LIMIT/OFFSET run in SQL; with one, only the
+    columns the filter and the order read are loaded for every run. Either way only the page's
+    runs are read in full.
+
+    >>> import nbmlops
+    >>> from nbmlops.tracking.query import runs_page
+    >>> page = runs_page(filter="metrics.accuracy > 0.9", offset=50, limit=50)  # doctest: +SKIP
+    >>> page.total, page.frame  # doctest: +SKIP
+    """
+    _check_selection("runs_page", experiment, order_by)
+    for label, value, low in (("offset", offset, 0), ("limit", limit, 1)):
+        _check_bound(label, value, low)
+    store = _fresh_store()
+    now = time.time()
+    ids, total, dynamic = _page_ids(store, experiment, filter, order_by, offset, limit, now)
+    known = BASE_COLUMNS + dynamic
     page = _frame(store.meta.list_runs(run_ids=ids), now, dynamic) if ids else None
     if page is None:
         import pandas as pd
