@@ -164,3 +164,23 @@ def test_errors_subclass_the_builtins_they_resemble():
         if n[0].isupper() and n != "NbmlopsError" and isinstance(getattr(errors, n), type)
     )
     assert str(errors.RunNotFound("abc")).startswith("no run with id 'abc'")
+
+
+def test_public_functions_named_like_their_modules_stay_functions():
+    # nbmlops.pipelines imports lazily: once its submodule "reproduce" (or "sweep") is
+    # imported, the package attribute of that name is the module. nbmlops.reproduce and
+    # nbmlops.sweep must still be the functions, whatever was imported first.
+    code = (
+        "import nbmlops.pipelines.reproduce, nbmlops.pipelines.sweep, nbmlops, types; "
+        "print(isinstance(nbmlops.reproduce, types.FunctionType), "
+        "isinstance(nbmlops.sweep, types.FunctionType))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]
+    from click.testing import CliRunner
+
+    from nbmlops.cli import main
+
+    result = CliRunner().invoke(main, ["runs", "reproduce", "ffffffff"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 2 and "no run with id" in result.output

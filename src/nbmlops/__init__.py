@@ -86,12 +86,14 @@ _LAZY = {
     "RetrainError": "nbmlops.errors",
     "PipelineRun": "nbmlops.pipelines",
     "Reproduction": "nbmlops.pipelines",
-    "reproduce": "nbmlops.pipelines",
+    # From their own modules: once nbmlops.pipelines.reproduce (the module) is imported, the
+    # lazy package's attribute of that name is the module, not the function.
+    "reproduce": "nbmlops.pipelines.reproduce",
     "run_notebook": "nbmlops.pipelines",
     "Pipeline": "nbmlops.pipelines",
     "PipelineResult": "nbmlops.pipelines",
     "run_pipeline": "nbmlops.pipelines",
-    "sweep": "nbmlops.pipelines",
+    "sweep": "nbmlops.pipelines.sweep",
     "PipelineError": "nbmlops.errors",
     "PipelineFailed": "nbmlops.errors",
     "InvalidGate": "nbmlops.errors",

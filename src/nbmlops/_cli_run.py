@@ -212,7 +212,7 @@ def reproduce_command(run_id, tolerance, cwd, kernel, timeout, as_json) -> None:
 
     Exit status: 0 reproduced, 1 not reproduced, 2 the run cannot be re-executed.
     """
-    from .pipelines import reproduce
+    from .pipelines.reproduce import reproduce
 
     try:
         outcome = reproduce(run_id, tolerance, cwd=cwd, kernel=kernel, timeout=timeout)
