@@ -14,9 +14,8 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import AmbiguousRunId, ExperimentNotFound, InvalidParam, RunNotFound, StoreError
+from ..errors import AmbiguousRunId, ExperimentNotFound, InvalidParam, RunNotFound
 from . import _schema as t
 from ._engine import describe, make_engine, read_transaction, run_with_retry, write_transaction
 from .artifacts import check_no_clash
@@ -107,20 +106,16 @@ def _nan_to_none(value: float) -> float | None:
 class MetadataStore:
     """The metadata of experiments and runs, in SQLite or PostgreSQL."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, **timeouts: float):
+        """Open (and if needed upgrade) the store at ``url``; ``timeouts`` are the keyword
+        arguments of :func:`~nbmlops.store._engine.make_engine` (``connect_timeout_s``,
+        ``statement_timeout_s``, ``busy_timeout_s``)."""
         self.url = url
-        self.engine: Engine = make_engine(url)
+        self.engine: Engine = make_engine(url, **timeouts)
         try:
+            # The first statement is where a wrong host, port, password or database, a
+            # server that never answers or a damaged file shows up (as a StoreError).
             upgrade(self.engine)
-        except SQLAlchemyError as exc:
-            self.engine.dispose()
-            # The first statement is where a wrong host, port, password or database shows up.
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise StoreError(
-                f"cannot open the metadata store {describe(self.engine)!r}: {reason}. Check that "
-                "the database server is running and the URL (NBMLOPS_STORE_URL) is right; "
-                "`nbmlops doctor` shows the settings in use"
-            ) from exc
         except BaseException:
             self.engine.dispose()
             raise
@@ -135,7 +130,7 @@ class MetadataStore:
             with write_transaction(self.engine) as conn:
                 return fn(conn)
 
-        return run_with_retry(attempt)
+        return run_with_retry(attempt, engine=self.engine)
 
     def _experiment_id(self, conn: Connection, name: str, create: bool) -> int:
         found = conn.execute(_EXPERIMENT_ID, {"_name": name}).scalar()

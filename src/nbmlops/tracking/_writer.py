@@ -4,7 +4,11 @@
 transaction every ``flush_s`` (0.5 s by default) and refreshes heartbeats every
 ``heartbeat_s``. Ending a run writes its remaining metrics in the same transaction as its
 final status, so a finished run never misses a metric and a killed process loses at most the
-last ``flush_s`` of them.
+last ``flush_s`` of them. Rows stay buffered until the transaction writing them commits: a
+failed write (disk full, database down) keeps them, in order, for the next attempt.
+
+The writer holds a store only while it has open runs or rows to write, so a store replaced
+by ``nbmlops.configure`` is released (and its connections closed) once its runs end.
 """
 
 from __future__ import annotations
@@ -47,22 +51,42 @@ class BackgroundWriter:
 
     def close_run(self, run_id: str) -> None:
         with self._lock:
-            self._open.pop(run_id, None)
+            store = self._open.pop(run_id, None)
+            if store is not None and store not in self._open.values():
+                self._last_beat.pop(store, None)
 
     def take(self, store: Store, run_id: str) -> list[Row]:
-        """Remove and return the pending rows of ``run_id`` (call with :meth:`flushing`)."""
+        """Remove and return the pending rows of ``run_id`` (call with :meth:`flushing`, and
+        hand them back with :meth:`put_back` if writing them fails)."""
         with self._lock:
             rows = self._pending.get(store, [])
             mine = [r for r in rows if r[0] == run_id]
             if mine:
-                self._pending[store] = [r for r in rows if r[0] != run_id]
+                rest = [r for r in rows if r[0] != run_id]
+                if rest:
+                    self._pending[store] = rest
+                else:
+                    del self._pending[store]
         return mine
+
+    def put_back(self, store: Store, rows: list[Row]) -> None:
+        """Return rows that could not be written, ahead of any logged since."""
+        if rows:
+            with self._lock:
+                self._pending.setdefault(store, [])[:0] = rows
+
+    def pending(self, run_id: str) -> int:
+        """How many values of ``run_id`` wait to be written."""
+        with self._lock:
+            return sum(1 for rows in self._pending.values() for r in rows if r[0] == run_id)
 
     def flushing(self) -> threading.Lock:
         return self._flush_lock
 
     def flush(self) -> None:
-        """Write every pending row now."""
+        """Write every pending row now; rows of a store whose write fails stay pending and
+        the first failure is raised after every store was tried."""
+        failure: BaseException | None = None
         with self._flush_lock:
             with self._lock:
                 batches, self._pending = self._pending, {}
@@ -71,14 +95,16 @@ class BackgroundWriter:
                     continue
                 try:
                     store.meta.log_metrics(rows)
-                except Exception as exc:  # noqa: BLE001 - never lose rows to a transient error
-                    with self._lock:
-                        self._pending.setdefault(store, [])[:0] = rows
-                    self._warn(
-                        f"nbmlops: could not write {len(rows)} metric values yet ({exc}); "
-                        "will retry"
-                    )
-                    raise
+                except BaseException as exc:  # never lose rows to a transient error
+                    self.put_back(store, rows)
+                    if failure is None:
+                        failure = exc
+                        self._warn(
+                            f"nbmlops: could not write {len(rows)} metric values yet ({exc}); "
+                            "they stay buffered and are written on the next try"
+                        )
+        if failure is not None:
+            raise failure
 
     # -- the thread ----------------------------------------------------------------------------
 
@@ -118,7 +144,9 @@ class BackgroundWriter:
                 continue
             try:
                 store.meta.heartbeat(run_ids, now)
-                self._last_beat[store] = now
+                with self._lock:
+                    if store in self._open.values():  # not if its runs ended meanwhile
+                        self._last_beat[store] = now
             except Exception as exc:  # noqa: BLE001
                 self._warn(f"nbmlops: heartbeat failed ({exc}); will retry")
 
