@@ -73,9 +73,7 @@ def get_store(settings: Settings | None = None) -> Store:
     if store is None or store.settings != settings:
         with _lock:
             store = _stores.get(key)
-            if store is not None and _engine_options(store.settings) != _engine_options(
-                settings
-            ):
+            if store is not None and _engine_options(store.settings) != _engine_options(settings):
                 # Other timeouts: open a new engine (runs holding the old store keep it).
                 store = None
             if store is None:

@@ -18,6 +18,7 @@ import tempfile
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -155,9 +156,14 @@ class ArtifactStore:
         except FileNotFoundError:
             raise ArtifactNotFound(f"cannot store {str(path)!r}: it does not exist") from None
         with source:
-            if self._local:
-                return self._put_local_stream(source)
-            return self._put_remote_stream(source)
+            return self.put_stream(source)
+
+    def put_stream(self, source: BinaryIO) -> tuple[str, int]:
+        """Store everything ``source`` (a binary file object) yields until its end, hashing
+        while copying; return ``(sha256 hex, size)``."""
+        if self._local:
+            return self._put_local_stream(source)
+        return self._put_remote_stream(source)
 
     def _put_local_stream(self, source) -> tuple[str, int]:
         folder = posixpath.join(self._base, "sha256")

@@ -29,7 +29,7 @@ def is_database_error(exc: BaseException) -> bool:
     return type(exc).__module__.split(".")[0] == "psycopg"
 
 
-def _reason(exc: BaseException) -> str:
+def reason_of(exc: BaseException) -> str:
     orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     lines = str(orig).strip().splitlines()
     return lines[0] if lines else type(orig).__name__
@@ -43,7 +43,7 @@ def _sqlstate(exc: BaseException) -> str:
 def database_error(exc: BaseException, where: str, timeouts: str = "") -> StoreError:
     """The ``StoreError`` for a database failure ``exc`` of the store at ``where`` (a URL with
     the password hidden); ``timeouts`` describes the timeout settings in force."""
-    reason = _reason(exc)
+    reason = reason_of(exc)
     text = reason.lower()
     state = _sqlstate(exc)
     if "database or disk is full" in text or state == "53100" or "no space left" in text:
