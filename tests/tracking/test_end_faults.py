@@ -36,7 +36,7 @@ def _pending(run) -> int:
 
 def _quiet_writer() -> None:
     # The background writer must not flush the values first: end() is what writes them.
-    nbmlops.configure(flush_s=3600, heartbeat_s=3600, stale_after_s=7200)
+    nbmlops.configure(flush_s=3600, heartbeat_s=3600, stale_after_s=4 * 3600)
 
 
 def _log_values(run) -> None:
