@@ -1,7 +1,8 @@
 """``nbmlops doctor`` (is the workspace healthy?) and ``nbmlops gc`` (remove its garbage).
 
-``doctor`` exits 0 when every check passes and 1 naming each problem found (a damaged
-database, missing or corrupted artifacts, an unreachable server). ``gc`` is a dry run unless
+``doctor`` exits 0 when every check passes, 1 naming each problem found (a damaged
+database, missing or corrupted artifacts, a slow server) and 2 when the store cannot be opened
+(unreachable, unparsable URL, a file that is not a database). ``gc`` is a dry run unless
 ``--yes`` is given. Both import what they need when they run, so ``nbmlops --help`` stays fast.
 """
 
@@ -69,7 +70,8 @@ def _parquet_roots(settings) -> list[str]:
 def doctor(full: bool, sample: int) -> None:
     """Check the workspace: settings, database health, artifact digests, counts, stale runs.
 
-    Exits 1 naming every problem found, 0 when all is well.
+    Exits 1 naming every problem found, 0 when all is well, 2 when the store cannot be
+    opened at all (the error says why).
     """
     from .config import get_settings
     from .errors import StoreError
@@ -96,11 +98,7 @@ def doctor(full: bool, sample: int) -> None:
     started = time.perf_counter()
     try:
         store = get_store(settings)
-    except StoreError as exc:
-        _problem("store", str(exc))
-        click.echo("1 problem found")
-        sys.exit(1)
-    except NbmlopsError as exc:
+    except NbmlopsError as exc:  # cannot even open it: like every command, exit 2
         _fail(exc)
     opened_ms = (time.perf_counter() - started) * 1000
 

@@ -83,7 +83,7 @@ def database_error(exc: BaseException, where: str, timeouts: str = "") -> StoreE
         or "server closed" in text
     ):
         return StoreUnavailable(
-            f"cannot reach the metadata store {where} ({reason}{timeouts}). Check that the "
+            f"cannot open the metadata store {where} ({reason}{timeouts}). Check that the "
             "database server is running and the URL (NBMLOPS_STORE_URL) is right, or "
             f"{_TIMEOUT_SETTINGS}; `nbmlops doctor` shows the settings in use"
         )
