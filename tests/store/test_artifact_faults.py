@@ -114,3 +114,21 @@ def test_a_full_disk_is_store_full_and_leaves_no_temporary_file(
         filler.unlink()
         run.log_artifact(big)
     assert run.read_artifact("big.bin") == big.read_bytes()
+
+
+def test_a_parquet_write_on_a_full_disk_is_store_full_and_leaves_nothing(
+    workspace,
+    small_tmpfs,  # noqa: F811
+):
+    import numpy as np
+    import pyarrow as pa
+
+    from nbmlops.store.parquet_files import ParquetFiles
+
+    files = ParquetFiles(str(small_tmpfs / "offline"))
+    table = pa.table({"x": np.random.default_rng(0).random(1_000_000)})  # ~8 MB: too big
+    filler = fill(small_tmpfs)
+    os.truncate(filler, filler.stat().st_size - (1 << 20))  # 1 MB free: room to start only
+    with pytest.raises(StoreFull, match="no space left"):
+        files.write_table(table, f"{files.root}/view/v1/0001.parquet")
+    assert [p for p in (small_tmpfs / "offline").rglob("*") if p.is_file()] == []

@@ -96,7 +96,7 @@ def database_error(exc: BaseException, where: str, timeouts: str = "") -> StoreE
 def disk_error(exc: OSError, where: str) -> StoreError:
     """The ``StoreError`` for an ``OSError`` raised while writing under ``where``."""
     reason = exc.strerror or str(exc)
-    if exc.errno in _NO_SPACE:
+    if exc.errno in _NO_SPACE or "no space left" in reason.lower():
         return StoreFull(
             f"no space left on the disk holding {where} ({reason}); nothing was stored. Free "
             "space (`nbmlops gc` lists temporary and orphaned files) and retry"
