@@ -294,3 +294,47 @@ def test_a_new_busy_timeout_opens_a_new_engine(workspace, monkeypatch):
     assert after is not before
     with after.meta.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "env"),
+    [
+        ({"heartbeat_s": 5, "stale_after_s": 1}, {}),
+        ({"heartbeat_s": 5, "stale_after_s": 14.9}, {}),
+        ({"heartbeat_s": 100}, {}),  # with the default stale_after_s of 180
+        ({"stale_after_s": 20}, {}),  # with the default heartbeat_s of 10
+        ({}, {"NBMLOPS_HEARTBEAT_S": "5", "NBMLOPS_STALE_AFTER_S": "1"}),
+    ],
+)
+def test_stale_after_must_allow_three_heartbeats(workspace, monkeypatch, kwargs, env):
+    # A run is marked KILLED after stale_after_s without a heartbeat: a value below a few
+    # heartbeats would mark live runs KILLED.
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=r"at least 3 × heartbeat_s") as info:
+        nbmlops.configure(**kwargs) if kwargs else get_settings()
+    assert "NBMLOPS_STALE_AFTER_S" in str(info.value)
+    for name in env:
+        monkeypatch.delenv(name)
+    assert (get_settings().heartbeat_s, get_settings().stale_after_s) == (10.0, 180.0)
+    settings = nbmlops.configure(heartbeat_s=5, stale_after_s=15)
+    assert (settings.heartbeat_s, settings.stale_after_s) == (5.0, 15.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"home": 3}, "InvalidArgumentType"),
+        ({"home": "a\x00b"}, "InvalidArgument"),
+        ({"store_url": ["sqlite://"]}, "InvalidArgumentType"),
+        ({"experiment": 1.5}, "InvalidArgumentType"),
+        ({"reset": "yes"}, "InvalidArgumentType"),
+        ({"artifacts": ""}, "ConfigError"),
+    ],
+)
+def test_configure_refuses_wrong_types_and_leaves_settings(workspace, kwargs, error):
+    before = get_settings()
+    with pytest.raises(NbmlopsError) as info:
+        nbmlops.configure(**kwargs)
+    assert type(info.value).__name__ == error
+    assert get_settings() == before

@@ -31,11 +31,27 @@ def _resolve_type(value: str):
     return value
 
 
+def _no_dates_loader():
+    """PyYAML's safe loader without the timestamp resolver, as papermill's CLI reads ``-y``
+    and ``-f`` (``papermill.iorw.NoDatesSafeLoader``): ``s: 2019-01-01`` is the string
+    ``"2019-01-01"``, which papermill can inject, not a ``datetime.date``, which it cannot.
+    Defined here rather than imported: importing papermill takes seconds."""
+    import yaml
+
+    class NoDatesSafeLoader(yaml.SafeLoader):
+        yaml_implicit_resolvers = {
+            first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:timestamp"]
+            for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+        }
+
+    return NoDatesSafeLoader
+
+
 def _yaml_mapping(text: str, where: str) -> dict:
     import yaml
 
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_no_dates_loader())  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise click.BadParameter(f"{where} is not valid YAML: {exc}") from None
     if data is None:

@@ -102,7 +102,8 @@ def runs_ls(experiment, filter_, order_by, limit, columns, as_json) -> None:
         shown = shown[
             ["run_id", "experiment", "name", "status", "start_time", "duration_s", *metric_cols]
         ]
-    click.echo(shown.fillna("").to_string(index=False))
+    # Blank cells for missing values; fillna("") on a float column is deprecated in pandas 3.
+    click.echo(shown.astype(object).where(shown.notna(), "").to_string(index=False))
 
 
 @runs.command("show")

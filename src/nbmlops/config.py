@@ -94,12 +94,32 @@ def _parse_seconds(raw: object, env: str) -> float:
     return value
 
 
-def _float_setting(name: str, env: str) -> float:
-    if name in _overrides:
-        raw = _overrides[name]
+def _float_setting(name: str, env: str, overrides: dict[str, object] | None = None) -> float:
+    overrides = _overrides if overrides is None else overrides
+    if name in overrides:
+        raw = overrides[name]
     else:
         raw = os.environ.get(env, _DEFAULTS[name])
     return _parse_seconds(raw, env)
+
+
+# A run is marked KILLED when no heartbeat came for stale_after_s: it must allow a couple of
+# late or missed beats (a busy machine, a long GIL hold), or live runs read as KILLED.
+STALE_HEARTBEATS = 3
+
+
+def _check_liveness(overrides: dict[str, object]) -> tuple[float, float]:
+    heartbeat = _float_setting("heartbeat_s", _DURATION_ENV["heartbeat_s"], overrides)
+    stale = _float_setting("stale_after_s", _DURATION_ENV["stale_after_s"], overrides)
+    if stale < STALE_HEARTBEATS * heartbeat:
+        raise ConfigError(
+            f"stale_after_s ({stale:g}) must be at least {STALE_HEARTBEATS} × heartbeat_s "
+            f"({heartbeat:g}), i.e. >= {STALE_HEARTBEATS * heartbeat:g}: a run is marked KILLED "
+            "after stale_after_s without a heartbeat, so a shorter value marks live runs "
+            "KILLED. Raise stale_after_s (NBMLOPS_STALE_AFTER_S) or lower heartbeat_s "
+            "(NBMLOPS_HEARTBEAT_S)"
+        )
+    return heartbeat, stale
 
 
 def _redact_setting() -> tuple[str, ...]:
@@ -144,13 +164,14 @@ def get_settings() -> Settings:
             or os.environ.get("NBMLOPS_EXPERIMENT")
             or _DEFAULTS["experiment"]
         )
+        heartbeat_s, stale_after_s = _check_liveness(_overrides)
         return Settings(
             home=home,
             store_url=store_url,
             artifacts=artifacts,
             experiment=experiment,
-            heartbeat_s=_float_setting("heartbeat_s", _DURATION_ENV["heartbeat_s"]),
-            stale_after_s=_float_setting("stale_after_s", _DURATION_ENV["stale_after_s"]),
+            heartbeat_s=heartbeat_s,
+            stale_after_s=stale_after_s,
             flush_s=_float_setting("flush_s", _DURATION_ENV["flush_s"]),
             prediction_log=str(
                 _overrides.get("prediction_log")
@@ -194,6 +215,20 @@ def configure(
     >>> nbmlops.configure(home="/tmp/my-workspace")  # doctest: +SKIP
     >>> nbmlops.configure(log_redact=["email", "ssn"], log_retention_days=90)  # doctest: +SKIP
     """
+    from . import _args
+
+    where = "configure({}=...)".format
+    if home is not None:
+        home = _args.path(home, where("home"))
+    for label, value in (
+        ("store_url", store_url),
+        ("artifacts", artifacts),
+        ("experiment", experiment),
+        ("prediction_log", prediction_log),
+    ):
+        if _args.text(value, where(label), optional=True) == "":
+            raise ConfigError(f"{where(label)} is an empty string; pass None to keep the default")
+    _args.flag(reset, where("reset"))
     given = {
         "home": home,
         "store_url": store_url,
@@ -222,9 +257,11 @@ def configure(
         if given[name] is not None:
             given[name] = _parse_seconds(given[name], f"configure({name}=...)")
     with _lock:
-        if reset:
-            _overrides.clear()
-        _overrides.update({k: v for k, v in given.items() if v is not None})
+        pending = {} if reset else dict(_overrides)
+        pending.update({k: v for k, v in given.items() if v is not None})
+        _check_liveness(pending)
+        _overrides.clear()
+        _overrides.update(pending)
     settings = get_settings()
     for listener in list(_listeners):
         listener()

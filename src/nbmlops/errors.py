@@ -14,6 +14,28 @@ class NbmlopsError(Exception):
         return str(self.args[0]) if self.args else self.__class__.__name__
 
 
+class InvalidArgumentType(NbmlopsError, TypeError):
+    """An argument has the wrong type (``start_run(tags="k=v")``): ``.argument`` names it,
+    ``.expected`` says what it takes, ``.value`` is what was given."""
+
+    def __init__(self, argument: str, expected: str, value: object):
+        self.argument = argument
+        self.expected = expected
+        self.value = value
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:60] + "…"
+        super().__init__(f"{argument} takes {expected}, got {type(value).__name__} {shown}")
+
+
+class InvalidArgument(NbmlopsError, ValueError):
+    """An argument has the right type but a value nbmlops cannot use (a path with a NUL
+    character, a number out of range); ``.argument`` names it."""
+
+    def __init__(self, argument: str, message: str):
+        self.argument = argument
+        super().__init__(f"{argument}: {message}")
+
+
 class ConfigError(NbmlopsError, ValueError):
     """A setting (environment variable or ``configure`` argument) is invalid."""
 

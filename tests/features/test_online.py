@@ -197,11 +197,13 @@ def test_single_lookup_is_fast_on_sqlite(fs):
     feats = ["txn:amount", "txn:count"]
     fs.get_online_features(feats, {"customer_id": 3})
     n = 2000
-    start = time.perf_counter()
+    # CPU time of this process, not wall-clock: other processes on a busy machine delay the
+    # calls but do not make them cost more (the benchmark measures ~10 µs per call).
+    start = time.process_time()
     for i in range(n):
         fs.get_online_features(feats, {"customer_id": i % 1000})
-    per_call = (time.perf_counter() - start) / n
-    assert per_call < 200e-6  # generous on a shared CI machine; the benchmark measures ~10 µs
+    per_call = (time.process_time() - start) / n
+    assert per_call < 200e-6
 
 
 def test_unknown_online_url_and_unreachable_redis():

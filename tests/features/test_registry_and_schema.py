@@ -18,6 +18,7 @@ from nbmlops.errors import (
     FeatureError,
     FeatureSchemaViolation,
     FeatureViewNotFound,
+    NbmlopsError,
     SchemaViolation,
 )
 from nbmlops.features import Entity, FeatureStore, FeatureView, Field, feature_view
@@ -142,9 +143,9 @@ def test_two_processes_applying_at_once_get_one_version_per_definition(backend, 
     ]
     for p in procs:
         p.start()
-    results = [queue.get(timeout=60) for _ in procs]
+    results = [queue.get(timeout=300) for _ in procs]  # generous: a busy machine
     for p in procs:
-        p.join(timeout=60)
+        p.join(timeout=300)
         assert p.exitcode == 0
     assert {v for r in results for v in r} == {1, 2}
     assert all(len(set(r)) == 1 for r in results)
@@ -273,6 +274,28 @@ def test_bad_fields_and_names():
     with pytest.raises(FeatureError, match="allowed values"):
         Field("x", "float64", allowed=[1.0])
     assert Field("t", dt.datetime).dtype == "datetime" and Field("i", int).dtype == "int64"
+
+
+@pytest.mark.parametrize("name", ["view\n", "amount\n"])
+def test_names_with_a_trailing_newline_are_refused(name):
+    # A `^…$` check let "view\n" through, and a folder named "view\n" was created.
+    with pytest.raises(FeatureError, match="not valid"):
+        Field(name)
+    with pytest.raises(FeatureError, match="not valid"):
+        FeatureView(name, card, [Field("amount")])
+
+
+@pytest.mark.parametrize(
+    "ref", ["card_activity:amount\n", "card_activity@99999999999999999999:amount", 42, None]
+)
+def test_malformed_feature_references_are_nbmlops_errors(backend, ref):
+    fs = FeatureStore()
+    fs.apply(_view())
+    entity = pd.DataFrame({"card_id": [0], "event_timestamp": [T0]})
+    with pytest.raises(NbmlopsError):
+        fs.get_historical_features(entity, ref)
+    with pytest.raises(NbmlopsError):
+        nbmlops.get_online_features(ref, [{"card_id": 0}])
 
 
 @settings(

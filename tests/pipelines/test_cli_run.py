@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -100,6 +101,44 @@ def test_execution_failure_exits_1_and_the_junit_report_has_the_error(tmp_path):
     error = cases["execute"].find("error")
     assert error.get("type") == "ZeroDivisionError" and "ZeroDivisionError" in error.text
     assert root.get("errors") == "1"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "s: 2019-01-01",
+        "s: 2019-01-01 10:30:00",
+        "{a: 1, b: 0.5, c: yes, d: ~, e: [1, x], f: 2001-12-14t21:59:43.10-05:00}",
+    ],
+)
+def test_yaml_parameters_are_read_as_papermill_reads_them(text):
+    import yaml
+    from papermill.iorw import NoDatesSafeLoader
+
+    from nbmlops._cli_run import collect_parameters
+
+    assert collect_parameters([], [text], []) == yaml.load(text, Loader=NoDatesSafeLoader)
+
+
+@pytest.mark.slow
+def test_a_date_in_yaml_parameters_arrives_as_the_string_papermill_injects(tmp_path):
+    nb = write_notebook(
+        tmp_path / "dates.ipynb",
+        cell("s = ''\nt = ''", "parameters"),
+        """
+        import json
+        with open("seen.json", "w") as fh:
+            json.dump([type(s).__name__, s, type(t).__name__, t], fh)
+        """,
+    )
+    (tmp_path / "params.yaml").write_text("t: 2020-02-29\n")
+    args = ["run", str(nb), "-y", "s: 2019-01-01", "-f", str(tmp_path / "params.yaml")]
+    result = CliRunner().invoke(main, [*args, "-e", "dates"])
+    assert result.exit_code == 0, result.output
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert seen == ["str", "2019-01-01", "str", "2020-02-29"]
+    (run_id,) = nbmlops.runs(experiment="dates")["run_id"]
+    assert nbmlops.get_run(run_id).params == {"s": "2019-01-01", "t": "2020-02-29"}
 
 
 def test_bad_input_exits_1_not_2(tmp_path):

@@ -75,6 +75,29 @@ def test_parameters_of_every_papermill_type_arrive_typed(tmp_path):
 
 
 @pytest.mark.slow
+def test_params_record_what_the_notebook_received_not_what_was_passed(tmp_path):
+    # papermill has no literal for a tuple: the notebook gets the string "(64, 32)", and a
+    # dict's keys arrive as strings. The run must record that, not [64, 32] / {1: ...}.
+    nb = write_notebook(
+        tmp_path / "tuple.ipynb",
+        cell("layers = (8,)\nnames = {}\n", "parameters"),
+        """
+        import json
+        with open("seen.json", "w") as fh:
+            json.dump({"layers": [type(layers).__name__, layers], "names": names}, fh)
+        """,
+    )
+    result = nbmlops.run_notebook(nb, {"layers": (64, 32), "names": {1: "a"}})
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert seen == {"layers": ["str", "(64, 32)"], "names": {"1": "a"}}
+    run = nbmlops.get_run(result.run_id)
+    assert run.params == {"layers": "(64, 32)", "names": {"1": "a"}}
+    assert result.params == run.params
+    # ... so MLflow-style filters on the text the notebook saw find the run.
+    assert list(nbmlops.runs(filter="params.layers = '(64, 32)'").run_id) == [result.run_id]
+
+
+@pytest.mark.slow
 def test_tracked_cells_are_child_runs_and_their_metrics_roll_up(tmp_path):
     nb = write_notebook(
         tmp_path / "train.ipynb",

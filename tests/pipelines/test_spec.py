@@ -93,6 +93,11 @@ def test_yaml_syntax_error_names_line(folder: Path):
         ("steps: {a: {notebook: a.ipynb, parameters: [1]}}", r"'parameters' must be a mapping"),
         ("steps: {a: {notebook: a.ipynb, parameters: {1x: 2}}}", r"not a Python identifier"),
         ("steps: {a: {notebook: a.ipynb, timeout: -1}}", r"'timeout' must be a positive number"),
+        ("steps: {a: {notebook: a.ipynb, timeout: .nan}}", r"'timeout' must be a positive number"),
+        ("steps: {a: {notebook: a.ipynb, timeout: .inf}}", r"'timeout' must be a positive number"),
+        ("steps: {a: {notebook: a.ipynb, timeout: 1e400}}", r"'timeout' must be a positive number"),
+        ("steps: {a: {notebook: a.ipynb, timeout: 10000000000}}", r"at most 1000000000"),
+        ('steps: {"a\\n": a.ipynb}', r"step name 'a\\n' is invalid"),  # no trailing newline
         ("steps: {a: {notebook: a.ipynb, outputs: {x: 1}}}", r"'outputs' must be a list"),
         ("steps: {'a b': a.ipynb}", r"step name 'a b' is invalid"),
         ("steps: {a: a.ipynb, a: b.ipynb}", r"key 'a' appears twice"),

@@ -149,6 +149,14 @@ def test_card_escapes_every_user_string(workspace, tmp_path):
     assert "&lt;script&gt;" in html and "&lt;img src=x" in html and "&lt;iframe&gt;" in html
     markdown = nbmlops.model_card("xss").to_markdown()
     assert "a | b\nc" in markdown  # free text stays as written in its own section
+    # Markdown renderers (JupyterLab, GitHub) pass raw HTML through: it must be escaped there
+    # too, in free text, lists and tables alike.
+    mv.update(training_data="**March** extract & <a href=x>", caveats="ok")
+    markdown = nbmlops.model_card("xss").to_markdown()
+    for raw in ["<script>", "<img", "<iframe>", "<a href"]:
+        assert raw not in markdown
+    assert "&lt;img src=x onerror=alert(1)&gt;" in markdown and "&lt;iframe&gt;" in markdown
+    assert "**March** extract &amp; &lt;a href=x&gt;" in markdown  # Markdown itself is kept
 
     path = nbmlops.model_card("xss").save(tmp_path / "cards" / "xss.html")
     assert path.read_text().startswith("<!DOCTYPE html>")

@@ -173,18 +173,21 @@ def test_log_artifact_without_an_active_run(backend, tmp_path: Path):
 def test_tight_loop_of_100k_metrics_loses_nothing(backend):
     n = 100_000
     with nbmlops.start_run(name="tight") as run:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for i in range(n):
             nbmlops.log_metric("loss", 1.0 / (i + 1), step=i)
         logging_s = time.perf_counter() - started
     total_s = time.perf_counter() - started
+    # CPU time of this process (the writer thread included): a busy machine stretches the
+    # wall-clock time, not the work done.
+    cpu_s = time.process_time() - cpu_started
     history = run.metric_history("loss")
     assert len(history) == n
     assert history["step"].tolist() == list(range(n))
     assert history["value"].iloc[-1] == 1.0 / n
     assert run.metrics == {"loss": 1.0 / n}
     print(f"{n} log_metric calls: {logging_s:.2f}s logging, {total_s:.2f}s until ended")
-    assert total_s < 30
+    assert cpu_s < 30
 
 
 def test_metric_history_is_ordered_by_step(backend):

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import nbmlops
 from nbmlops.errors import InvalidFilter
+from nbmlops.tracking.query import runs_page
 
 
 @pytest.fixture(autouse=True)
@@ -144,7 +147,8 @@ def test_param_types_are_respected(backend):
     with nbmlops.start_run(name="as-number"):
         nbmlops.log_param("C", 0.5)
     assert names(nbmlops.runs(filter="params.C == 0.5")) == {"as-number"}
-    assert names(nbmlops.runs(filter="params.C == '0.5'")) == {"as-string"}
+    # Quoted: the text MLflow would store for either, str(0.5) == '0.5'.
+    assert names(nbmlops.runs(filter="params.C == '0.5'")) == {"as-string", "as-number"}
     assert names(nbmlops.runs(filter="params.C > 0.1")) == {"as-number"}
 
 
@@ -321,3 +325,108 @@ def test_keys_that_are_python_keywords_can_be_filtered(backend, key):
     assert names(nbmlops.runs(filter=f"`params.{key}` == 0.1")) == {"keyword"}
     assert names(nbmlops.runs(filter=f"params.{key} == 0.1")) == {"keyword"}
     assert names(nbmlops.runs(filter=f"params.{key} = 0.1")) == {"keyword"}
+
+
+# -- quoted values and params: MLflow's meaning ----------------------------------------------
+
+
+@pytest.fixture
+def typed_params(backend) -> dict[str, str]:
+    ids = {}
+    for name, params in [
+        ("half", {"C": 0.5, "max_iter": 200, "fit_intercept": True, "solver": "lbfgs"}),
+        ("one", {"C": 1, "max_iter": 100, "fit_intercept": False, "solver": None}),
+        ("bare", {"solver": "saga"}),
+    ]:
+        with nbmlops.start_run(name=name) as run:
+            ids[name] = run.run_id
+            nbmlops.log_params(params)
+    return ids
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("params.C = '0.5'", {"half"}),
+        ("params.C = '1'", {"one"}),
+        ("params.C = '1.0'", set()),  # MLflow stores str(1) == '1'
+        ("params.max_iter = '200'", {"half"}),
+        ("params.max_iter != '200'", {"one"}),  # never the run whose max_iter is 200
+        ("params.fit_intercept = 'True'", {"half"}),
+        ("params.fit_intercept = 'true'", set()),
+        ("params.solver = 'None'", {"one"}),
+        ("params.solver != 'lbfgs'", {"one", "bare"}),
+        ("params.max_iter in ('100', '200')", {"half", "one"}),
+        ("params.max_iter not in ('200',)", {"one"}),
+        ("params.max_iter in ['200', 100]", {"half", "one"}),  # quoted: text, unquoted: typed
+        # Unquoted numbers keep the typed comparison.
+        ("params.C == 0.5", {"half"}),
+        ("params.max_iter == 200", {"half"}),
+        ("params.max_iter != 200", {"one"}),
+        ("params.max_iter >= 150", {"half"}),
+    ],
+)
+def test_a_quoted_value_is_compared_with_the_param_as_mlflow_stores_it(
+    typed_params, text, expected
+):
+    assert names(nbmlops.runs(filter=text)) == expected
+    # The paged reader behind the panel and the REST API gives the same rows.
+    page = runs_page(filter=text, limit=10)
+    assert set(page.frame["name"]) == expected and page.total == len(expected)
+
+
+def test_params_read_back_as_logged_when_a_run_lacks_them(typed_params):
+    frame = nbmlops.runs().set_index("name")
+    assert frame.loc["half", "params.max_iter"] == 200
+    assert type(frame.loc["half", "params.max_iter"]) is int  # not 200.0
+    assert frame.loc["one", "params.C"] == 1 and type(frame.loc["one", "params.C"]) is int
+    assert frame.loc["one", "params.solver"] is None and pd.isna(frame.loc["bare", "params.C"])
+
+
+def test_a_quoted_value_against_a_metric_is_invalid(table):
+    with pytest.raises(InvalidFilter, match="without quotes"):
+        nbmlops.runs(filter="metrics.accuracy > '0.9'")
+
+
+@pytest.mark.parametrize(
+    "text", ["not " * 3000 + "status == 'FAILED'", "(" * 5000 + "x"], ids=["not", "parens"]
+)
+def test_deeply_nested_filter_is_invalid_filter(table, text):
+    with pytest.raises(InvalidFilter, match="nests too deeply|cannot parse"):
+        nbmlops.runs(filter=text)
+    with pytest.raises(InvalidFilter):
+        runs_page(filter=text)
+
+
+_VALUES = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),  # NaN is documented to match like a missing value
+    st.booleans(),
+    st.none(),
+    st.text(max_size=20),
+    st.lists(st.one_of(st.integers(-5, 5), st.floats(-2, 2), st.text(max_size=3)), max_size=3),
+)
+_experiment_numbers = iter(range(10**6))
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(values=st.lists(_VALUES, min_size=1, max_size=4), pick=st.integers(0, 3))
+def test_quoted_param_filter_finds_exactly_the_runs_with_that_text(workspace, values, pick):
+    target = str(values[pick % len(values)])  # what mlflow.log_param stores: str(value)
+    literal = repr(target)
+    assume(not ("'" in target and '"' in target))  # the filter syntax has no escaped quotes
+    experiment = f"fuzz-{next(_experiment_numbers)}"
+    expected = set()
+    for i, value in enumerate(values):
+        with nbmlops.start_run(experiment=experiment, name=f"r{i}"):
+            nbmlops.log_param("x", value)
+        if str(value) == target:
+            expected.add(f"r{i}")
+    found = nbmlops.runs(experiment=experiment, filter=f"params.x = {literal}")
+    assert names(found) == expected
+    others = nbmlops.runs(experiment=experiment, filter=f"params.x != {literal}")
+    assert names(others) == {f"r{i}" for i in range(len(values))} - expected

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
+import time
 from fractions import Fraction
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -114,12 +117,54 @@ def test_invalid_step_is_invalid_metric(run, step):
     assert _state(run) == before
 
 
-@pytest.mark.parametrize("timestamp", [math.nan, math.inf, "now", True])
+@pytest.mark.parametrize(
+    "timestamp",
+    [math.nan, math.inf, "now", True, 10**400],
+    ids=["nan", "inf", "now", "True", "huge"],
+)
 def test_invalid_timestamp_is_invalid_metric(run, timestamp):
     before = _state(run)
     with pytest.raises(InvalidMetric):
         run.log_metric("m", 1.0, timestamp=timestamp)
     assert _state(run) == before
+
+
+@pytest.mark.parametrize(
+    ("scale", "unit"), [(1e3, "milliseconds"), (1e6, "microseconds"), (1e9, "nanoseconds")]
+)
+def test_timestamp_in_another_unit_is_refused_naming_the_unit(run, scale, unit):
+    now = time.time()
+    before = _state(run)
+    with pytest.raises(InvalidMetric, match=f"seconds since the epoch.*looks like {unit}"):
+        run.log_metric("m", 1.0, timestamp=int(now * scale))
+    with pytest.raises(InvalidMetric, match=unit):
+        nbmlops.log_metrics({"m": 1.0}, timestamp=now * scale)
+    assert _state(run) == before
+    run.log_metric("m", 1.0, timestamp=now)  # seconds, as documented
+    history = run.metric_history("m")
+    assert abs(history["timestamp"].iloc[0].timestamp() - now) < 1e-3
+
+
+def test_a_stored_out_of_range_timestamp_reads_as_nat(run):
+    # An older nbmlops accepted time.time_ns(): the history must still read, with NaT there.
+    from sqlalchemy import update
+
+    from nbmlops.store import _schema as t
+    from nbmlops.store import get_store
+
+    run.log_metric("m", 1.0, step=1)
+    run.log_metric("m", 2.0, step=2)
+    run.metrics  # flush  # noqa: B018
+    store = get_store()
+    with store.meta.engine.begin() as conn:
+        conn.execute(
+            update(t.metrics)
+            .where(t.metrics.c.run_id == run.run_id, t.metrics.c.step == 1)
+            .values(timestamp=float(time.time_ns()))
+        )
+    history = run.metric_history("m")
+    assert list(history["value"]) == [1.0, 2.0]
+    assert pd.isna(history["timestamp"].iloc[0]) and not pd.isna(history["timestamp"].iloc[1])
 
 
 def test_extreme_steps_are_kept(run):
@@ -254,6 +299,29 @@ def test_unserialisable_params_are_invalid_param_and_write_nothing(run, value):
         nbmlops.log_params({"ok": 1, "bad": value})
     assert _state(run) == before
     assert "ok" not in run.params
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{1: "a"}, {"ok": {2.5: "b"}}, [{"x": 1}, {None: 1}], {True: 1}, ({(1, 2): "t"},)],
+    ids=repr,
+)
+def test_dict_params_with_non_string_keys_are_refused(run, value):
+    # JSON would store {1: "a"} as {"1": "a"}: the param would read back changed.
+    before = _state(run)
+    with pytest.raises(InvalidParam, match="dict keys must be strings"):
+        run.log_param("p", value)
+    assert _state(run) == before
+
+
+@pytest.mark.parametrize("value", [{"a": math.nan}, [1.0, math.inf], {"x": {"y": -math.inf}}])
+def test_log_dict_writes_strict_json(run, value):
+    before = _state(run)
+    with pytest.raises(InvalidParam, match="NaN or infinity"):
+        run.log_dict(value, "data.json")
+    assert _state(run) == before
+    run.log_dict({"a": None, "b": [1.5]}, "ok.json")
+    assert json.loads(run.read_text("ok.json")) == {"a": None, "b": [1.5]}
 
 
 @pytest.mark.parametrize("value", [object(), None, [1], {"a": "b"}, "nul\x00char", "x" * 9000])

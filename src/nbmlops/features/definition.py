@@ -31,9 +31,10 @@ import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from .. import _args
 from ..errors import FeatureError
 
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")  # fullmatch: no trailing newline
 
 # dtype -> (kind, pandas dtype of an output column, description)
 DTYPES: dict[str, tuple[str, str]] = {
@@ -69,8 +70,19 @@ _TTL_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
+def _string_tags(tags: object, argument: str) -> dict[str, str]:
+    """``{name: text}`` tags, or ``InvalidArgumentType``/``FeatureError`` saying what is wrong."""
+    tags = _args.mapping(tags, argument, optional=True)
+    for key, value in tags.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise FeatureError(f"{argument}: tags map names to text, got {key!r}: {value!r}")
+        _args.text(key, argument)
+        _args.text(value, argument)
+    return tags
+
+
 def _check_name(kind: str, name: object) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise FeatureError(
             f"{kind} name {name!r} is not valid: use letters, digits and underscores, starting "
             "with a letter or underscore, at most 128 characters (e.g. 'customer_spend')"
@@ -120,13 +132,13 @@ class Entity:
         self, name: str, join_keys: Sequence[str] | str | None = None, description: str = ""
     ):
         self.name = _check_name("entity", name)
-        keys = [join_keys] if isinstance(join_keys, str) else list(join_keys or [name])
+        keys = _args.strings(join_keys, "Entity(join_keys=...)", optional=True) or [name]
         if not keys:
             raise FeatureError(f"entity {name!r} needs at least one join key")
         self.join_keys = tuple(_check_name("join key", k) for k in keys)
         if len(set(self.join_keys)) != len(self.join_keys):
             raise FeatureError(f"entity {name!r} lists a join key twice: {list(self.join_keys)}")
-        self.description = str(description or "")
+        self.description = _args.text(description, "Entity(description=...)", optional=True) or ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -188,8 +200,8 @@ class Field:
     ):
         self.name = _check_name("field", name)
         self.dtype = normalize_dtype(dtype)
-        self.description = str(description or "")
-        self.nullable = bool(nullable)
+        self.description = _args.text(description, "Field(description=...)", optional=True) or ""
+        self.nullable = _args.flag(nullable, "Field(nullable=...)")
         self.min = _bound(min, self.dtype, f"field {name!r}: min")
         self.max = _bound(max, self.dtype, f"field {name!r}: max")
         if self.min is not None and self.max is not None and self.min > self.max:
@@ -201,7 +213,7 @@ class Field:
                 )
             allowed = sorted(set(allowed), key=repr)
         self.allowed = None if allowed is None else tuple(allowed)
-        self.tags = dict(tags or {})
+        self.tags = _string_tags(tags, "Field(tags=...)")
 
     @property
     def kind(self) -> str:
@@ -304,7 +316,13 @@ class FeatureView:
         online: bool = True,
     ):
         self.name = _check_name("feature view", name)
-        ents = [entities] if isinstance(entities, Entity) else list(entities)
+        ents = (
+            [entities]
+            if isinstance(entities, Entity)
+            else list(entities)
+            if isinstance(entities, (list, tuple))
+            else []
+        )
         if not ents or not all(isinstance(e, Entity) for e in ents):
             raise FeatureError(f"feature view {name!r}: entities must be one or more Entity")
         self.entities = tuple(ents)
@@ -312,7 +330,7 @@ class FeatureView:
         for entity in self.entities:
             keys.extend(k for k in entity.join_keys if k not in keys)
         self.join_keys = tuple(keys)
-        fields = list(fields)
+        fields = list(fields) if isinstance(fields, (list, tuple)) else []
         if not fields or not all(isinstance(f, Field) for f in fields):
             raise FeatureError(f"feature view {name!r}: fields must be one or more Field")
         self.fields = tuple(fields)
@@ -347,10 +365,12 @@ class FeatureView:
                 "DataFrames to nbmlops.features.ingest(view, data) instead"
             )
         self.source = source
-        self.description = str(description or "")
-        self.tags = dict(tags or {})
-        self.owner = owner
-        self.online = bool(online)
+        self.description = (
+            _args.text(description, "FeatureView(description=...)", optional=True) or ""
+        )
+        self.tags = _string_tags(tags, "FeatureView(tags=...)")
+        self.owner = _args.text(owner, "FeatureView(owner=...)", optional=True)
+        self.online = _args.flag(online, "FeatureView(online=...)")
         self.version: int | None = None  # set by apply() or when read from the registry
 
     # -- identity -----------------------------------------------------------------------------

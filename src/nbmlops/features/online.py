@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .. import _args
 from ..errors import FeatureError, FeatureNameCollision, OnlineStoreError
 from . import _duck
 from .definition import DTYPES, FeatureView
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
     from .store import FeatureStore
 
 TS, CREATED = "__ts", "__created"
-_REF_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:@(\d+))?:([A-Za-z_][A-Za-z0-9_]*|\*)$")
+# fullmatch, so a trailing newline is no part of a name; versions are at most 9 ASCII digits.
+_REF_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:@([0-9]{1,9}))?:([A-Za-z_][A-Za-z0-9_]*|\*)")
 
 
 def safe_url(url: str) -> str:
@@ -204,7 +206,9 @@ _layouts: dict[tuple, tuple[tuple[int, ...], tuple, int | None]] = {}
 
 
 def _plan(features: Sequence[str] | str, full: bool) -> _Plan:
-    key = (features if isinstance(features, str) else tuple(features), full)
+    features = _args.strings(features, "get_online_features(features=...)")
+    full = _args.flag(full, "get_online_features(full_feature_names=...)")
+    key = (tuple(features), full)
     plan = _plans.get(key)
     if plan is not None:
         return plan
@@ -213,7 +217,7 @@ def _plan(features: Sequence[str] | str, full: bool) -> _Plan:
         raise FeatureError("no features requested; pass references like ['view:field', …]")
     grouped: dict[str, tuple[int | None, list[str]]] = {}
     for ref in refs:
-        match = _REF_RE.match(ref) if isinstance(ref, str) else None
+        match = _REF_RE.fullmatch(ref) if isinstance(ref, str) else None
         if match is None:
             raise FeatureError(
                 f"feature reference {ref!r} is not of the form 'view:field' (or 'view:*')"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import pandas as pd
 
+from .. import _args
 from ..errors import FeatureError, FeatureNameCollision, FeatureViewNotFound
 from .definition import FeatureView
 
@@ -28,7 +29,9 @@ if TYPE_CHECKING:
 _live: dict[tuple[str, str], FeatureView] = {}
 _live_lock = threading.Lock()
 
-_REF_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:@(\d+))?:([A-Za-z_][A-Za-z0-9_]*|\*)$")
+# fullmatch, so a trailing newline is no part of a name; versions are at most 9 ASCII digits
+# (they are 32-bit integers in the store).
+_REF_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:@([0-9]{1,9}))?:([A-Za-z_][A-Za-z0-9_]*|\*)")
 
 
 def _user() -> str | None:
@@ -78,6 +81,9 @@ def get_view(fs: FeatureStore, name: str | FeatureView, version: int | None = No
         return name
     if not isinstance(name, str):
         raise FeatureError(f"a feature view is named by a string, not {type(name).__name__}")
+    version = _args.integer(version, "feature view version", optional=True)
+    if version is not None and not 1 <= version < 2**31:  # 32-bit in the store
+        raise FeatureViewNotFound(name, f"feature view {name!r} has no version {version}")
     row = fs.records.view(name, version)
     live = _live.get((name, row["digest"]))
     if live is not None:
@@ -197,14 +203,12 @@ def resolve(
 
     Column names must be unique and must not clash with ``taken`` (the entity columns).
     """
-    if isinstance(refs, str):
-        refs = [refs]
-    refs = list(refs)
+    refs = _args.strings(refs, "features")
     if not refs:
         raise FeatureError("no features requested; pass references like ['view:field', …]")
     by_view: dict[tuple[str, int | None], list[str]] = {}
     for ref in refs:
-        match = _REF_RE.match(ref) if isinstance(ref, str) else None
+        match = _REF_RE.fullmatch(ref) if isinstance(ref, str) else None
         if match is None:
             raise FeatureError(
                 f"feature reference {ref!r} is not of the form 'view:field' (or 'view@2:field', "

@@ -14,7 +14,9 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .. import _args
 from ..config import Settings, get_settings, on_configure
+from ..errors import InvalidArgumentType
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -44,6 +46,17 @@ class FeatureStore:
         online: str | None = None,
         settings: Settings | None = None,
     ):
+        if settings is not None and not isinstance(settings, Settings):
+            raise InvalidArgumentType(
+                "FeatureStore(settings=...)", "nbmlops.get_settings() or None", settings
+            )
+        if offline is not None:
+            offline = (
+                _args.text(offline, "FeatureStore(offline=...)")
+                if isinstance(offline, str) and "://" in offline
+                else _args.path(offline, "FeatureStore(offline=...)")
+            )
+        _args.text(online, "FeatureStore(online=...)", optional=True)
         self.settings = settings or get_settings()
         home = self.settings.home
         self.offline_url = str(

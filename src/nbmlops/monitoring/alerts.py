@@ -7,6 +7,7 @@ import json
 import numbers
 from typing import TYPE_CHECKING
 
+from .. import _args
 from ..config import get_settings
 from ..errors import MonitoringError
 from ..store import get_store
@@ -35,6 +36,8 @@ def alerts(
     ``none``, ``running``, ``promoted``, ``awaiting``, ``staged``, ``failed``) narrow them."""
     import pandas as pd
 
+    for label, value in (("monitor", monitor), ("model", model), ("status", status)):
+        _args.text(value, f"alerts({label}=...)", optional=True)
     rows = get_store(get_settings()).loop.alerts(monitor, model, status)
     records = []
     for row in rows:
@@ -65,7 +68,8 @@ def get_alert(alert_id: int) -> dict:
     if isinstance(alert_id, bool) or not isinstance(alert_id, numbers.Integral):
         raise MonitoringError(f"an alert id is an integer, got {alert_id!r}")
     alert_id = int(alert_id)  # numpy integers come from nbmlops.alerts().alert_id
-    row = get_store(get_settings()).loop.alert(alert_id)
+    # Ids are 64-bit in the store: a larger number names no alert (and overflows a query).
+    row = get_store(get_settings()).loop.alert(alert_id) if 0 < alert_id < 2**63 else None
     if row is None:
         raise MonitoringError(f"no alert with id {alert_id}; list them with nbmlops.alerts()")
     row["context"] = json.loads(row["context"])

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MonitoringError
+from .. import _args
+from ..errors import InvalidArgumentType, MonitoringError
 from . import stats
 
 METHODS = ("ks", "chi2", "wasserstein", "jensenshannon", "psi")
@@ -563,9 +564,19 @@ def drift_report(
     from .report import DriftReport
 
     started = time.perf_counter()
-    if isinstance(segments, str):
-        segments = [segments]
-    segments = list(segments or [])
+    where = "drift_report({}=...)".format
+    segments = _args.labels(segments, where("segments"), optional=True) or []
+    target = _args.label(target, where("target"), optional=True)
+    prediction = _args.label(prediction, where("prediction"), optional=True)
+    columns = _args.labels(columns, where("columns"), optional=True)
+    categorical = _args.labels(categorical, where("categorical"), optional=True)
+    if not isinstance(method, (str, dict)):
+        raise InvalidArgumentType(where("method"), "a method name or a dict per column", method)
+    if correction is not None and not isinstance(correction, str):
+        raise InvalidArgumentType(where("correction"), "a correction name or None", correction)
+    if progress is not None:
+        progress = _args.flag(progress, where("progress"))
+    drift_share = _args.number(drift_share, where("drift_share"))
     roles = {c: r for c, r in ((target, "target"), (prediction, "prediction")) if c is not None}
     if not 0 < drift_share <= 1:
         raise MonitoringError(f"drift_share is a fraction in (0, 1], got {drift_share!r}")
@@ -580,7 +591,8 @@ def drift_report(
             unknown = [c for c in option if c not in chosen]
             if unknown:
                 raise MonitoringError(
-                    f"{option_name} names columns that are not compared: {', '.join(unknown)}"
+                    f"{option_name} names columns that are not compared: "
+                    + ", ".join(map(repr, unknown))
                 )
     if (
         threshold is not None

@@ -301,9 +301,11 @@ class Expectations:
     @classmethod
     def load(cls, name: str) -> Expectations:
         """The newest suite saved as ``name``."""
+        from .. import _args
         from ..config import get_settings
         from ..store import get_store
 
+        _args.text(name, "load_expectations(name=...)")
         row = get_store(get_settings()).monitoring.suite(name)
         return cls.from_json(row["document"])
 

@@ -17,6 +17,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
+from .. import _args
 from ..config import get_settings
 from ..errors import MonitoringError, MonitorNotFound
 from ..store import get_store
@@ -197,10 +198,8 @@ def monitor(
     name = v.key("monitor name", name if name is not None else model)
     window_seconds(window)
     parsed = c.parse_checks(DEFAULT_CHECKS if checks is None else checks)
-    if isinstance(segments, str):
-        segments = [segments]
-    if segments is not None and not all(isinstance(s, str) for s in segments):
-        raise MonitoringError(f"segments is a list of column names, got {segments!r}")
+    segments = _args.strings(segments, "monitor(segments=...)", optional=True)
+    auto_promote = _args.flag(auto_promote, "monitor(auto_promote=...)")
     if retrain is not None:
         from ..pipelines.dag import load
 
@@ -241,7 +240,7 @@ def monitor(
 def get_monitor(name: str) -> Monitor:
     """The saved monitor ``name`` (:class:`~nbmlops.errors.MonitorNotFound` if none)."""
     store = _store()
-    row = store.loop.monitor(name) if isinstance(name, str) else None
+    row = store.loop.monitor(name) if isinstance(name, str) and _args.encodable(name) else None
     if row is None:
         raise MonitorNotFound(str(name), [m["name"] for m in store.loop.monitors()])
     return Monitor(**json.loads(row["definition"]))

@@ -21,6 +21,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from .._args import MAX_EPOCH_S
 from ..config import get_settings
 from ..errors import PredictionLogError
 from ..store import get_store
@@ -45,14 +46,18 @@ def to_epoch(at: Any = None) -> float:
     if isinstance(at, bool):
         raise PredictionLogError(f"at= takes a time, got {at!r}")
     if isinstance(at, (int, float)):
-        if not math.isfinite(at):
-            raise PredictionLogError(f"at= must be a finite time, got {at!r}")
-        return float(at)
+        seconds = float(at) if abs(at) < 1e300 else math.inf
+        if not math.isfinite(seconds) or abs(seconds) > MAX_EPOCH_S:
+            raise PredictionLogError(
+                f"at= must be a finite time in seconds since the epoch (years 1677-2262), "
+                f"got {at!r:.40}"
+            )
+        return seconds
     try:
         stamp = pd.Timestamp(at)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise PredictionLogError(
-            f"at= takes a datetime, an ISO date string or epoch seconds, got {at!r}"
+            f"at= takes a datetime, an ISO date string or epoch seconds, got {at!r:.60}"
         ) from None
     if stamp is pd.NaT:
         raise PredictionLogError("at= cannot be NaT")
@@ -307,16 +312,29 @@ def prediction_log(
     """
     import pandas as pd
 
-    from ..registry._names import model_name
+    from .. import _args
+    from ..errors import ModelNotFound
+    from ..registry._names import model_name, version_number
 
     name = model_name(model)
     lo = None if start is None else to_epoch(start)
     hi = None if end is None else to_epoch(end)
-    if split not in (None, "train", "holdout"):
+    if not (split is None or (isinstance(split, str) and split in ("train", "holdout"))):
         raise PredictionLogError(f"split is 'train', 'holdout' or None, got {split!r}")
+    if labelled is not None:
+        labelled = _args.flag(labelled, "prediction_log(labelled=...)")
+    if version is not None:
+        version = version_number(version)
+    holdout = _args.number(holdout, "prediction_log(holdout=...)")
     files = _files()
     store = _store()
     frame = _read(files, store.loop.writes("predictions", name, lo, hi))
+    unknown = frame is None and not store.models.list_versions(name)
+    if unknown and not store.loop.writes("predictions", name, None, None):
+        raise ModelNotFound(
+            f"no registered model named {name!r} and no predictions logged for it; "
+            "list models with nbmlops.models()"
+        )
     if frame is None:
         frame = pd.DataFrame(columns=[ID, VERSION, TIME, PREDICTION])
     keep = pd.Series(True, index=frame.index)
@@ -325,7 +343,7 @@ def prediction_log(
     if hi is not None:
         keep &= frame[TIME] < hi
     if version is not None:
-        keep &= frame[VERSION] == int(version)
+        keep &= frame[VERSION] == version
     frame = frame.loc[keep].reset_index(drop=True)
     labels = _read(files, store.loop.writes("labels", name))
     if labels is not None and as_of is not None:

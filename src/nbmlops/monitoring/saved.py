@@ -12,6 +12,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from .. import _args
 from ..config import get_settings
 from ..errors import MonitoringError
 from ..store import get_store
@@ -102,6 +103,7 @@ def drift_reports(model: str | None = None) -> pd.DataFrame:
     """Saved drift reports, newest first (``model=`` keeps those of one registered model)."""
     import pandas as pd
 
+    _args.text(model, "drift_reports(model=...)", optional=True)
     rows = get_store(get_settings()).monitoring.reports(model)
     frame = pd.DataFrame(
         [
@@ -140,6 +142,7 @@ def load_drift_report(report_id: str) -> DriftReport:
     """A saved report by id (a unique prefix is enough), verified against its sha256."""
     from .report import DriftReport
 
+    _args.text(report_id, "load_drift_report(report_id=...)")
     store = get_store(get_settings())
     row = store.monitoring.report(report_id)
     data = store.artifacts.get_bytes(row["json_digest"], f"drift report {row['report_id']}")

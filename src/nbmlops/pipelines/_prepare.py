@@ -144,6 +144,45 @@ def check_parameters(
     return known
 
 
+def received_parameters(nb, kernel_name: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The values the notebook's code receives for ``parameters``, which the run records.
+
+    papermill writes each parameter into the notebook as source code of the kernel's
+    language. For Python, a value papermill has no literal for (a tuple, a set, a numpy
+    integer, a date) arrives as the *string* ``str(value)``, and a dict's keys arrive as
+    strings: ``(1, 2)`` becomes ``"(1, 2)"`` and ``{1: "a"}`` becomes ``{"1": "a"}``. The run
+    records what the code saw, not what was passed. Other kernels' values are kept as passed.
+    """
+    import ast
+
+    from papermill.engines import papermill_engines
+    from papermill.translators import PythonTranslator, papermill_translators
+
+    try:
+        language = papermill_engines.nb_language(None, nb, None)
+        translator = papermill_translators.find_translator(kernel_name, language)
+    except Exception:  # noqa: BLE001 - papermill reports a missing translator when it runs
+        return dict(parameters)
+    if not (isinstance(translator, type) and issubclass(translator, PythonTranslator)):
+        return dict(parameters)
+
+    def received(value: Any) -> Any:
+        try:
+            return ast.literal_eval(translator.translate(value))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            pass  # float('nan') and float('inf') are calls, not literals: convert piecewise
+        if isinstance(value, dict):
+            return {
+                ast.literal_eval(translator.translate_str(key)): received(item)
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [received(item) for item in value]
+        return value
+
+    return {name: received(value) for name, value in parameters.items()}
+
+
 def prepare(nb):
     """A copy of ``nb`` ready to execute: skip cells removed, gate cells wrapped, source
     indexes remembered; and the number of gate cells."""

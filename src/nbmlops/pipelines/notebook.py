@@ -2,8 +2,10 @@
 
 What a notebook run records (run tags ``nbmlops.*`` are set by nbmlops):
 
-- params: the parameters passed (papermill injects them after the cell tagged ``parameters``,
-  with papermill's own typing: int, float, str, bool, None, list and dict arrive as such);
+- params: the parameters as the notebook received them (papermill injects them after the cell
+  tagged ``parameters``, with papermill's own typing: int, float, str, bool, None, list and dict
+  arrive as such; anything else, such as a tuple, arrives as its ``str()``, and dict keys as
+  strings, and is recorded that way);
 - tags: ``nbmlops.kind=notebook``, ``nbmlops.notebook`` (absolute path),
   ``nbmlops.notebook_hash`` (sha256 of cell sources, outputs ignored), ``nbmlops.kernel``,
   ``nbmlops.cwd``, ``nbmlops.output``, ``nbmlops.gates`` (JSON), ``nbmlops.outcome``
@@ -47,6 +49,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import _args
 from ..config import get_settings
 from ..errors import GateFailed, NotebookFailed
 from ..store import get_store
@@ -61,10 +64,12 @@ from ._prepare import (
     notebook_hash,
     prepare,
     read_notebook,
+    received_parameters,
     source_index,
 )
 from .gates import gate_table, validate_gates
 from .result import EXECUTION_FAILED, GATE_FAILED, OK, PipelineRun
+from .spec import MAX_TIMEOUT_S
 
 _process_lock = threading.RLock()
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -143,7 +148,15 @@ def run_notebook(
     >>> result.metrics  # doctest: +SKIP
     {'f1': 0.87}
     """
-    source = Path(path).resolve()
+    source = _args.path(path, "run_notebook(path=...)").resolve()
+    output = _args.path(output, "run_notebook(output=...)", optional=True)
+    cwd = _args.path(cwd, "run_notebook(cwd=...)", optional=True)
+    _args.text(experiment, "run_notebook(experiment=...)", optional=True)
+    _args.text(kernel, "run_notebook(kernel=...)", optional=True)
+    _args.text(name, "run_notebook(name=...)", optional=True)
+    _args.mapping(tags, "run_notebook(tags=...)", optional=True)
+    allow_unknown = _args.flag(allow_unknown, "run_notebook(allow_unknown=...)")
+    raise_on_failure = _args.flag(raise_on_failure, "run_notebook(raise_on_failure=...)")
     return _run(
         source,
         source,
@@ -184,13 +197,21 @@ def _run(
     nb = read_notebook(execute_path)
     params = dict(parameters or {})
     check_parameters(execute_path, nb, params, allow_unknown)
-    for key, value in params.items():
+    gates = validate_gates(gates)
+    if timeout is not None and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not 0 < timeout <= MAX_TIMEOUT_S  # NaN and infinity compare false here
+    ):
+        raise v.InvalidParam(
+            "timeout", timeout, f"a number of seconds in (0, {MAX_TIMEOUT_S}], or None"
+        )
+    kernel_name = kernel_of(nb, kernel)
+    # papermill passes what it passes (a tuple arrives as its text): record that.
+    received = received_parameters(nb, kernel_name, params)
+    for key, value in received.items():
         v.key("param", key)
         v.param_json(key, value)  # a value papermill can inject but we cannot store: refuse now
-    gates = validate_gates(gates)
-    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
-        raise v.InvalidParam("timeout", timeout, "a number of seconds greater than 0, or None")
-    kernel_name = kernel_of(nb, kernel)
     digest = notebook_hash(nb)
     prepared, _n_gate_cells = prepare(nb)
     work_dir = Path(cwd).resolve() if cwd is not None else record_path.parent
@@ -223,6 +244,7 @@ def _run(
                 prepared,
                 nb,
                 params,
+                received,
                 gates,
                 kernel_name,
                 work_dir,
@@ -244,6 +266,7 @@ def _execute_and_record(
     prepared,
     nb,
     params,
+    received,
     gates,
     kernel_name,
     work_dir,
@@ -263,8 +286,8 @@ def _execute_and_record(
         else settings.home / "notebooks" / f"{record_path.stem}-{run.run_id[:8]}.ipynb"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    if params:
-        run.log_params(params)
+    if received:
+        run.log_params(received)
     run.set_tag("nbmlops.output", str(out))
     run.log_bytes(nbformat.writes(nb).encode(), INPUT_ARTIFACT, "application/x-ipynb+json")
 
@@ -329,7 +352,7 @@ def _execute_and_record(
         notebook=str(record_path),
         output=str(out) if out.is_file() else None,
         experiment=experiment_name,
-        params=params,
+        params=received,
         metrics=rolled,
         child_run_ids=[d["run_id"] for d in descendants if d["parent_run_id"] == run.run_id],
         duration_s=duration,

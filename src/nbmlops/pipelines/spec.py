@@ -48,7 +48,9 @@ STEP_KEYS = (
     "kernel",
     "timeout",
 )
-_STEP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+# A per-cell timeout beyond this (~31 years) is a mistake, not a limit: None means no limit.
+MAX_TIMEOUT_S = 10**9
+_STEP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")  # fullmatch: no trailing newline
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +90,9 @@ class Pipeline:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Pipeline:
         """Read and validate a ``pipeline.yaml``."""
-        file = Path(path).expanduser()
+        from .. import _args
+
+        file = _args.path(path, "pipeline path").expanduser()
         if file.is_dir():
             file = file / "pipeline.yaml"
         if not file.is_file():
@@ -396,7 +400,7 @@ def _parameters(value: Any, what: str, where: str, step: str | None = None) -> d
 
 
 def _step(name: Any, raw: Any, root: Path, where: str) -> Step:
-    if not isinstance(name, str) or not _STEP_NAME.match(name):
+    if not isinstance(name, str) or not _STEP_NAME.fullmatch(name):
         raise PipelineError(
             f"{where}: step name {name!r} is invalid; use 1-100 letters, digits, '_', '-' or "
             "'.', starting with a letter or digit",
@@ -433,10 +437,13 @@ def _step(name: Any, raw: Any, root: Path, where: str) -> Step:
         )
     timeout = raw.get("timeout")
     if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout <= MAX_TIMEOUT_S  # NaN and infinity compare false here
     ):
         raise PipelineError(
-            f"{what}: 'timeout' must be a positive number of seconds per cell, not "
+            f"{what}: 'timeout' must be a positive number of seconds per cell, at most "
+            f"{MAX_TIMEOUT_S} (leave it out for no limit), not "
             f"{_kind(timeout)}",
             path=where,
             step=name,

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import _args
 from ..errors import PipelineError, PipelineFailed
 from . import cache
 from .dag import KIND_TAG, _progress
@@ -92,7 +93,7 @@ def sweep(
     from ..config import get_settings
     from ..tracking import start_run
 
-    notebook = Path(path).expanduser().resolve()
+    notebook = _args.path(path, "sweep(path=...)").expanduser().resolve()
     if not notebook.is_file() or notebook.suffix != ".ipynb":
         raise PipelineError(f"sweep: {str(path)!r} is not an existing .ipynb notebook")
     combos = grid_combinations(grid)

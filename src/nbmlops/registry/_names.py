@@ -42,16 +42,25 @@ def alias_name(alias: object) -> str:
     return alias
 
 
+# Versions are 32-bit integers in the store (PostgreSQL INTEGER): a larger number names no
+# version and would overflow the query.
+MAX_VERSION = 2**31 - 1
+_DIGITS = re.compile(r"[0-9]{1,12}")
+
+
 def version_number(version: object) -> int:
-    if isinstance(version, bool):
-        raise InvalidModel(f"a model version is a positive integer, got {version!r}")
-    if isinstance(version, str) and version.isdigit():
+    """``version`` (an int, numpy integer or string of ASCII digits) as an int in
+    ``1 … MAX_VERSION``, else :class:`InvalidModel`."""
+    if isinstance(version, str) and _DIGITS.fullmatch(version):
         version = int(version)
-    if isinstance(version, numbers.Integral):  # numpy integers, e.g. from model_versions()
-        version = int(version)
-    if not isinstance(version, int) or version < 1:
-        raise InvalidModel(f"a model version is a positive integer, got {version!r}")
-    return version
+    if isinstance(version, numbers.Integral) and not isinstance(version, bool):
+        version = int(version)  # numpy integers, e.g. from model_versions()
+        if 1 <= version <= MAX_VERSION:
+            return version
+    shown = repr(version) if len(repr(version)) <= 40 else repr(version)[:40] + "…"
+    raise InvalidModel(
+        f"a model version is a positive integer of at most {MAX_VERSION}, got {shown}"
+    )
 
 
 def stage_name(stage: object) -> str:

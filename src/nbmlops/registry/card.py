@@ -1,8 +1,9 @@
 """Model cards: what a model is for, where it came from, how it scores, how it changed.
 
 A :class:`ModelCard` is built from the registry and the tracking store each time it is shown,
-so it never goes stale. It renders as Markdown (``to_markdown``), as self-contained HTML with
-every user-written string escaped (``to_html``), and saves to ``.md`` or ``.html``.
+so it never goes stale. It renders as Markdown (``to_markdown``, user-written HTML escaped so a
+renderer shows it as text) and as self-contained HTML with every user-written string escaped
+(``to_html``), and saves to ``.md`` or ``.html``.
 """
 
 from __future__ import annotations
@@ -39,8 +40,18 @@ def _fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _md(value: Any) -> str:
+    """A user-written string for Markdown: its HTML (``<script>``, ``<img onerror=…>``)
+    escaped, since Markdown renderers pass raw HTML through; Markdown formatting is kept."""
+    return html.escape(_fmt(value), quote=False)
+
+
+def _md_line(value: Any) -> str:
+    return _md(value).replace("\r", " ").replace("\n", " ")
+
+
 def _md_cell(value: Any) -> str:
-    return _fmt(value).replace("|", "\\|").replace("\n", " ")
+    return _md_line(value).replace("|", "\\|")
 
 
 class ModelCard:
@@ -187,16 +198,17 @@ class ModelCard:
 
     def to_markdown(self) -> str:
         mv = self.version
-        lines = [f"# Model card: {mv.name} v{mv.version}", ""]
+        lines = [f"# Model card: {_md_line(mv.name)} v{mv.version}", ""]
         for title, content in self.sections:
-            lines += [f"## {title}", ""]
+            lines += [f"## {_md_line(title)}", ""]
             if isinstance(content, str):
-                lines += [content, ""]
+                lines += [_md(content), ""]
             elif isinstance(content, dict):
-                lines += [f"- **{k}**: {_md_cell(val)}" for k, val in content.items()] + [""]
+                lines += [f"- **{_md_cell(k)}**: {_md_cell(val)}" for k, val in content.items()]
+                lines.append("")
             else:
                 header, rows = content
-                lines.append("| " + " | ".join(header) + " |")
+                lines.append("| " + " | ".join(_md_cell(h) for h in header) + " |")
                 lines.append("|" + "---|" * len(header))
                 lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
                 lines.append("")

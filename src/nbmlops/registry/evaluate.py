@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidModel
 from ..tracking import _validate as v
 from ..tracking.fingerprint import fingerprint
-from .versions import ModelVersion, resolve
+from .versions import ModelVersion, _call_model, resolve
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -109,19 +109,26 @@ def evaluate(
     mv = model if isinstance(model, ModelVersion) else resolve(model)
     estimator = mv._model_for(trusted)
     data = mv.signature.check(X, mv.uri)
-    y_true = np.asarray(y)
-    if len(y_true) != len(X):
-        raise InvalidModel(f"X has {len(X)} rows but y has {len(y_true)}")
+    try:
+        y_true = np.asarray(y)
+    except (ValueError, TypeError):
+        y_true = np.asarray(None)
+    if y_true.ndim != 1:
+        raise InvalidModel(
+            f"y is one label per row of X (a Series, list or 1-d array), got {y!r:.60}"
+        )
+    if len(y_true) != len(data):
+        raise InvalidModel(f"X has {len(data)} rows but y has {len(y_true)}")
     if len(y_true) == 0:
         raise InvalidModel("cannot evaluate on empty data")
-    pred = np.asarray(estimator.predict(data))
+    pred = np.asarray(_call_model(estimator.predict, data, mv.uri))
     output = mv.signature.output or {}
     is_classifier = output.get("kind") == "classes" or hasattr(estimator, "classes_")
     proba = None
     if is_classifier and hasattr(estimator, "predict_proba"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            proba = np.asarray(estimator.predict_proba(data))
+            proba = np.asarray(_call_model(estimator.predict_proba, data, mv.uri))
     classes = list(getattr(estimator, "classes_", np.unique(y_true)))
 
     def score(mask) -> dict[str, float]:

@@ -2,9 +2,11 @@
 
 scikit-learn estimators (and pipelines, searches, … built from them) are saved with skops,
 whose loader builds only the types it is told to trust. nbmlops trusts skops' own defaults plus
-classes defined inside scikit-learn itself (its Cython tree and neighbour structures, scorers,
-splitters); any other type named in the file (a custom transformer, a function) makes the load
-fail with :class:`~nbmlops.errors.UntrustedModelError` unless ``trusted=True``.
+an explicit list of the objects fitted scikit-learn models hold (tree and neighbour
+structures, kernels, scorers, splitters; see :mod:`._trust`); any other type named in the file
+(a custom transformer, a function, a testing class of scikit-learn) makes the load fail with
+:class:`~nbmlops.errors.UntrustedModelError` unless ``trusted=True`` or the type is listed in
+``trusted=[...]``. A file that is no readable skops file is :class:`~nbmlops.errors.InvalidModel`.
 
 Anything skops cannot save is pickled (cloudpickle when installed, for lambdas and notebook
 classes); a pickle can run arbitrary code when loaded, so loading one always needs
@@ -13,7 +15,6 @@ classes); a pickle can run arbitrary code when loaded, so loading one always nee
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 import io
 import pickle
@@ -23,12 +24,12 @@ import warnings
 from typing import Any
 
 from ..errors import InvalidModel, UntrustedModelError
+from . import _trust
 
 SKOPS = "skops"
 PICKLE = "pickle"
 CLOUDPICKLE = "cloudpickle"
 FLAVORS = (SKOPS, PICKLE, CLOUDPICKLE)
-_TRUSTED_PACKAGE = "sklearn"
 # Versions worth comparing when a model is loaded somewhere else.
 _CORE_PACKAGES = ("scikit-learn", "numpy", "scipy", "pandas", "skops")
 
@@ -74,23 +75,38 @@ def serialize(model: Any) -> tuple[str, bytes, list[str]]:
             raise InvalidModel(f"cannot save {type(model).__name__}: {exc}") from None
 
 
-def _is_sklearn_class(type_name: str) -> bool:
-    """True when ``type_name`` names a class defined in scikit-learn (imported to check)."""
-    module_name, _, attr = type_name.rpartition(".")
-    if not module_name or module_name.split(".")[0] != _TRUSTED_PACKAGE:
-        return False
-    try:
-        obj = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError):
-        return False
-    return isinstance(obj, type) and obj.__module__.split(".")[0] == _TRUSTED_PACKAGE
-
-
-def untrusted_types(data: bytes) -> list[str]:
-    """The types a skops file names that are neither skops defaults nor scikit-learn classes."""
+def _flagged_types(data: bytes, uri: str) -> list[str]:
+    """Every type skops does not trust by default in the file, or ``InvalidModel`` when the
+    bytes are no skops file (not a zip, truncated, a schema skops cannot read)."""
     import skops.io as sio
 
-    return sorted(t for t in sio.get_untrusted_types(data=data) if not _is_sklearn_class(t))
+    try:
+        return sorted(sio.get_untrusted_types(data=data))
+    except Exception as exc:  # noqa: BLE001 - BadZipFile, KeyError, JSON and schema errors
+        raise _unreadable(uri, exc) from None
+
+
+def _unreadable(uri: str, exc: Exception) -> InvalidModel:
+    return InvalidModel(
+        f"{uri} is not a readable skops model file ({type(exc).__name__}: {str(exc)[:200]}); "
+        "the stored file is damaged or was not written by nbmlops. Register the model again"
+    )
+
+
+def untrusted_types(data: bytes, uri: str = "the model") -> list[str]:
+    """The types a skops file names that neither skops nor nbmlops' list trusts."""
+    return _trust.untrusted(_flagged_types(data, uri))
+
+
+def trusted_names(trusted: object) -> list[str] | bool:
+    """``trusted`` as True/False or a list of type names (``InvalidArgumentType`` if not)."""
+    if isinstance(trusted, bool):
+        return trusted
+    if isinstance(trusted, (list, tuple)) and all(isinstance(t, str) for t in trusted):
+        return list(trusted)
+    from ..errors import InvalidArgumentType
+
+    raise InvalidArgumentType("trusted", "True, False or a list of type names", trusted)
 
 
 def deserialize(flavor: str, data: bytes, uri: str, trusted: bool | list[str] = False) -> Any:
@@ -99,20 +115,24 @@ def deserialize(flavor: str, data: bytes, uri: str, trusted: bool | list[str] = 
     ``trusted=True`` loads whatever the file holds; a list of type names trusts those types
     (skops only); ``False`` refuses pickles and unknown skops types.
     """
+    trusted = trusted_names(trusted)
     if flavor == SKOPS:
         import skops.io as sio
 
-        flagged = untrusted_types(data)
-        allowed = list(trusted) if isinstance(trusted, (list, tuple)) else []
-        refused = [t for t in flagged if t not in allowed]
+        flagged = _flagged_types(data, uri)
+        allowed = trusted if isinstance(trusted, list) else []
+        refused = [t for t in _trust.untrusted(flagged) if t not in allowed]
         if refused and trusted is not True:
             raise UntrustedModelError(
                 uri,
-                f"it contains types that are not part of scikit-learn: {', '.join(refused)}; "
+                f"it names types that neither skops nor nbmlops trusts: {', '.join(refused)}; "
                 "loading them could run their code",
                 refused,
             )
-        return sio.loads(data, trusted=sorted(sio.get_untrusted_types(data=data)))
+        try:
+            return sio.loads(data, trusted=flagged)
+        except Exception as exc:  # noqa: BLE001 - a damaged file fails in many ways
+            raise _unreadable(uri, exc) from None
     if flavor in (PICKLE, CLOUDPICKLE):
         if trusted is not True:
             raise UntrustedModelError(
@@ -125,7 +145,19 @@ def deserialize(flavor: str, data: bytes, uri: str, trusted: bool | list[str] = 
                 raise InvalidModel(
                     f"{uri} was saved with cloudpickle; install it: pip install cloudpickle"
                 ) from None
-        return pickle.load(io.BytesIO(data))  # noqa: S301 - trusted=True was given
+        try:
+            return pickle.load(io.BytesIO(data))  # noqa: S301 - trusted=True was given
+        except (
+            pickle.UnpicklingError,
+            EOFError,
+            ValueError,
+            TypeError,
+            AttributeError,
+            ImportError,
+        ) as exc:
+            raise InvalidModel(
+                f"{uri} is not a readable {flavor} file ({type(exc).__name__}: {exc})"
+            ) from None
     raise InvalidModel(f"{uri} has an unknown storage format {flavor!r}; upgrade nbmlops")
 
 

@@ -188,8 +188,17 @@ class Signature:
         if isinstance(data, pd.Series):
             data = data.to_frame()
         if not isinstance(data, pd.DataFrame):
-            array = np.asarray(data)
-            width = int(array.shape[1]) if array.ndim == 2 else None
+            try:
+                array = np.asarray(data)
+            except (ValueError, TypeError):  # ragged nested lists
+                array = np.asarray(None)
+            if array.ndim != 2:
+                raise SchemaViolation(
+                    f"{subject} takes a table of rows: a DataFrame or a 2-d array"
+                    + (f" with {self.n_features} columns" if self.n_features else "")
+                    + f", got {type(data).__name__} with {array.ndim} dimension(s)"
+                )
+            width = int(array.shape[1])
             if self.n_features is not None and width is not None and width != self.n_features:
                 raise SchemaViolation(
                     f"{subject} takes {self.n_features} features, got an array with {width} "

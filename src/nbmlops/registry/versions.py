@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..config import get_settings
-from ..errors import InvalidModel, RunNotFound
+from ..errors import InvalidModel, RunNotFound, SchemaViolation
 from ..store import Store, get_store
 from ..tracking import _validate as v
 from ..tracking._active import active_run
@@ -208,6 +208,7 @@ class ModelVersion:
 
     def _model_for(self, trusted: bool | list[str]) -> Any:
         # predict() on the same object reuses the model it loaded (with the same trust).
+        trusted = persistence.trusted_names(trusted)
         key = trusted if isinstance(trusted, bool) else tuple(sorted(trusted))
         cached = self.__dict__.get("_loaded")
         if cached is None or cached[0] != key:
@@ -232,7 +233,7 @@ class ModelVersion:
         model = self._model_for(trusted)
         if not hasattr(model, "predict"):
             raise InvalidModel(f"{self.uri} ({self.model_class}) has no predict method")
-        predictions = model.predict(self.signature.check(data, self.uri))
+        predictions = _call_model(model.predict, self.signature.check(data, self.uri), self.uri)
         if log:
             from ..monitoring.predlog import log_predictions
 
@@ -244,7 +245,7 @@ class ModelVersion:
         model = self._model_for(trusted)
         if not hasattr(model, "predict_proba"):
             raise InvalidModel(f"{self.uri} ({self.model_class}) has no predict_proba method")
-        return model.predict_proba(self.signature.check(data, self.uri))
+        return _call_model(model.predict_proba, self.signature.check(data, self.uri), self.uri)
 
     # -- lifecycle shortcuts -------------------------------------------------------------------
 
@@ -288,6 +289,17 @@ class ModelVersion:
 
     def _repr_html_(self) -> str:
         return self.card().to_html(compact=True)
+
+
+def _call_model(method: Any, data: Any, uri: str) -> Any:
+    """``method(data)``; a ``ValueError``/``TypeError`` the model raises about the data (text
+    in a numeric column, NaN it cannot take) is a :class:`SchemaViolation` quoting it."""
+    try:
+        return method(data)
+    except (ValueError, TypeError) as exc:
+        raise SchemaViolation(
+            f"{uri} cannot {method.__name__} on this data: {type(exc).__name__}: {str(exc)[:300]}"
+        ) from exc
 
 
 def _when(timestamp: float | None) -> str:

@@ -32,6 +32,19 @@ TMP_PREFIX = ".tmp-"
 MAX_NAME_LEN = 1024
 
 
+# Unicode categories no file name should hold: controls (C0, DEL, C1), format characters
+# (bidirectional overrides such as U+202E, zero-width characters), surrogates, and line and
+# paragraph separators.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def unsafe_characters(text: str) -> list[str]:
+    """The distinct characters of ``text`` that are controls or invisible formatting."""
+    import unicodedata
+
+    return sorted({ch for ch in text if unicodedata.category(ch) in _UNSAFE_CATEGORIES})
+
+
 def validate_artifact_name(name: object) -> str:
     """Return ``name`` as a normalized relative POSIX path, or raise ``InvalidArtifactName``.
 
@@ -42,8 +55,14 @@ def validate_artifact_name(name: object) -> str:
         raise InvalidArtifactName(name, "it must be a non-empty string")
     if len(name) > MAX_NAME_LEN:
         raise InvalidArtifactName(name, f"it is longer than {MAX_NAME_LEN} characters")
-    if "\x00" in name or any(ord(ch) < 32 for ch in name):
-        raise InvalidArtifactName(name, "it contains control characters")
+    unsafe = unsafe_characters(name)
+    if unsafe:
+        raise InvalidArtifactName(
+            name,
+            f"it contains control or invisible formatting characters "
+            f"({', '.join(f'U+{ord(ch):04X}' for ch in unsafe)}), which can hide what a "
+            "name really is (a right-to-left override makes 'gpj.exe' read 'exe.jpg')",
+        )
     if "\\" in name:
         raise InvalidArtifactName(name, "use '/' as the separator, not '\\'")
     if name.startswith("/") or posixpath.isabs(name) or (len(name) > 1 and name[1] == ":"):

@@ -19,6 +19,7 @@ import uuid
 import weakref
 from typing import Any
 
+from .. import _args
 from ..config import get_settings
 from ..errors import NoActiveRun
 from ..store import Store, get_store
@@ -126,10 +127,14 @@ def start_run(
     ...     nbmlops.log_metric("loss", 0.3, step=1)
     """
     settings = get_settings()
-    experiment = v.key("experiment", experiment or settings.experiment)
+    if experiment is None or (isinstance(experiment, str) and not experiment):
+        experiment = settings.experiment
+    experiment = v.key("experiment", experiment)
     if name is not None:
         name = v.key("run name", name)
-    encoded_tags = {v.key("tag", k): v.tag_value(k, val) for k, val in (tags or {}).items()}
+    tags = _args.mapping(tags, "start_run(tags=...)", optional=True)
+    encoded_tags = {v.key("tag", k): v.tag_value(k, val) for k, val in tags.items()}
+    _args.text(code, "start_run(code=...)", optional=True)
     store = get_store(settings)
     if parent_run_id is not None:
         parent_run_id = store.meta.resolve_run_id(parent_run_id)  # RunNotFound if unknown

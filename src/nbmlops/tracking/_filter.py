@@ -8,6 +8,11 @@ Filters are Python-like boolean expressions over the run table's columns::
 
 ``=`` is read as ``==`` and ``AND``/``OR``/``NOT`` as their lower-case forms, so MLflow-style
 filters work too. Rows missing a value never match a comparison.
+
+A quoted value compared with a ``params.*`` column is compared with the param's text as
+MLflow would have stored it, ``str(value)`` (``0.5`` → ``'0.5'``, ``200`` → ``'200'``,
+``True`` → ``'True'``), so ``params.C = '0.5'`` means what it means in MLflow; an unquoted
+number compares the typed value (``params.C == 0.5``).
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ class _Evaluator:
         self.text = text
 
     def fail(self, message: str) -> InvalidFilter:
-        return InvalidFilter(f"cannot use filter {self.text!r}: {message}")
+        return InvalidFilter(f"cannot use filter {_shown(self.text)}: {message}")
 
     def column_name(self, node: ast.AST) -> str | None:
         if isinstance(node, ast.Name):
@@ -129,13 +134,33 @@ class _Evaluator:
             if isinstance(right, pd.Series) and isinstance(op, (ast.Eq, ast.NotEq)):
                 return self.compare(right, op, left)
             raise self.fail("each comparison needs a column on one side")
+        if isinstance(right, pd.Series):
+            raise self.fail("compare a column with a constant, not with another column")
         if isinstance(op, (ast.In, ast.NotIn)):
             if not isinstance(right, (list, tuple, set)):
                 raise self.fail("'in' needs a list, e.g. status in ['FAILED', 'KILLED']")
-            hit = left.map(lambda x: _hashable(x) in {_hashable(r) for r in right}).astype(bool)
-            return hit if isinstance(op, ast.In) else ~hit & left.notna()
-        if isinstance(right, pd.Series):
-            raise self.fail("compare a column with a constant, not with another column")
+            right = list(right)
+        quoted = [r for r in (right if isinstance(right, list) else [right]) if isinstance(r, str)]
+        kind = str(left.name).partition(".")[0]
+        if quoted and kind == "metrics":
+            raise self.fail(
+                f"{left.name} is a number and {quoted[0]!r} is quoted text; "
+                f"compare it with a number without quotes, e.g. {left.name} > 0.9"
+            )
+        if isinstance(op, (ast.In, ast.NotIn)):
+            texts = {r for r in right if isinstance(r, str)} if kind == "params" else set()
+            others = [_hashable(r) for r in right if not (kind == "params" and isinstance(r, str))]
+
+            def member(x) -> bool:
+                if texts and _logged(x) and str(x) in texts:
+                    return True
+                return _logged(x) and any(_same(_hashable(x), r) for r in others)
+
+            hit = left.map(member).astype(bool)
+            present = left.map(_logged).astype(bool) if texts else left.notna()
+            return hit if isinstance(op, ast.In) else ~hit & present
+        if kind == "params" and isinstance(right, str):
+            left = _param_text(left)
         if pd.api.types.is_datetime64_any_dtype(left) and isinstance(right, str):
             try:
                 right = (
@@ -164,6 +189,19 @@ def _hashable(x):
     return tuple(x) if isinstance(x, list) else x
 
 
+def _logged(x) -> bool:
+    """Whether a params cell holds a logged value (``None`` is one; NaN marks a missing one)."""
+    return not (x is pd.NA or (isinstance(x, float) and np.isnan(x)))
+
+
+def _param_text(column: pd.Series) -> pd.Series:
+    """A params column as the text MLflow stores for each value (``str(value)``), NaN where
+    the run has no such param; the meaning is written down in docs/tracking.md."""
+    return pd.Series(
+        [str(x) if _logged(x) else np.nan for x in column], index=column.index, dtype=object
+    )
+
+
 def _number(x):
     return x if isinstance(x, (int, float, np.number)) and not isinstance(x, bool) else np.nan
 
@@ -171,6 +209,13 @@ def _number(x):
 def _equal(x, right) -> bool:
     if x is None or (isinstance(x, float) and np.isnan(x)):
         return False
+    try:
+        return bool(x == right)
+    except (TypeError, ValueError):
+        return False
+
+
+def _same(x, right) -> bool:
     try:
         return bool(x == right)
     except (TypeError, ValueError):
@@ -193,16 +238,34 @@ def _parse(text: str) -> tuple[ast.Expression, dict[str, str]]:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         raise InvalidFilter(
-            f"cannot parse filter {text!r} ({exc.msg}); write e.g. "
+            f"cannot parse filter {_shown(text)} ({exc.msg}); write e.g. "
             '"metrics.accuracy > 0.9 and params.C == 0.5"'
         ) from None
+    except (RecursionError, MemoryError):
+        raise _too_nested(text) from None
+    except UnicodeEncodeError:
+        raise InvalidFilter(f"cannot use filter {_shown(text)}: not valid Unicode") from None
     return tree, names
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 200 else repr(text[:200]) + f"… ({len(text)} characters)"
+
+
+def _too_nested(text: str) -> InvalidFilter:
+    return InvalidFilter(
+        f"cannot use filter {_shown(text)}: it nests too deeply for Python to parse; "
+        "write it with fewer nested not/parentheses"
+    )
 
 
 def apply_filter(frame: pd.DataFrame, text: str) -> pd.DataFrame:
     """Rows of ``frame`` for which the filter ``text`` holds."""
     tree, names = _parse(text)
-    mask = _Evaluator(frame, names, text).truth(tree.body)
+    try:
+        mask = _Evaluator(frame, names, text).truth(tree.body)
+    except RecursionError:
+        raise _too_nested(text) from None
     return frame[mask.to_numpy(dtype=bool)]
 
 
@@ -220,7 +283,10 @@ def filter_columns(text: str) -> set[str]:
         for child in ast.iter_child_nodes(node):
             visit(child)
 
-    visit(tree.body)
+    try:
+        visit(tree.body)
+    except RecursionError:
+        raise _too_nested(text) from None
     return found
 
 

@@ -95,8 +95,8 @@ def parse_gate(
     source, names = _prepare(gate.strip())
     try:
         tree = ast.parse(source, mode="eval").body
-    except SyntaxError:
-        tree = None
+    except (SyntaxError, RecursionError, MemoryError, UnicodeEncodeError):
+        tree = None  # nested too deeply for Python, or not valid Unicode: not a gate
     if not isinstance(tree, ast.Compare) or len(tree.ops) != 1 or type(tree.ops[0]) not in _COMPARE:
         raise error(f"cannot read gate {gate!r}: write one comparison, e.g. {_example(prefixes)}")
     _check_nodes(gate, tree, names, prefixes, error)

@@ -8,6 +8,7 @@ import numbers
 import os
 import time
 
+from .._args import MAX_EPOCH_S, encodable, not_unicode
 from ..errors import InvalidKey, InvalidMetric, InvalidParam
 
 MAX_KEY_LEN = 250
@@ -73,16 +74,38 @@ def metric_step(name: str, step: object) -> int:
     return step
 
 
+# Beyond these seconds since the epoch metric_history() cannot build its timestamp column.
+_MAX_TIMESTAMP_S = MAX_EPOCH_S
+
+
 def metric_timestamp(name: str, timestamp: object) -> float:
+    """``timestamp`` in seconds since the epoch (``time.time()``), or ``InvalidMetric``."""
     if timestamp is None:
         return time.time()
-    if (
-        isinstance(timestamp, bool)
-        or not isinstance(timestamp, numbers.Real)
-        or not math.isfinite(float(timestamp))
-    ):
+    if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Real):
+        raise InvalidMetric(name, timestamp, "timestamp must be seconds since the epoch")
+    try:
+        seconds = float(timestamp)
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds):
         raise InvalidMetric(name, timestamp, "timestamp must be finite seconds since the epoch")
-    return float(timestamp)
+    if abs(seconds) > _MAX_TIMESTAMP_S:
+        unit = next(
+            (unit for unit, scale in _UNITS if abs(seconds) / scale <= _MAX_TIMESTAMP_S), None
+        )
+        hint = f"; it looks like {unit}: divide by {_SCALES[unit]:g}" if unit else ""
+        raise InvalidMetric(
+            name,
+            timestamp,
+            "timestamp is in seconds since the epoch, as time.time() gives (years 1677-2262)"
+            + hint,
+        )
+    return seconds
+
+
+_UNITS = (("milliseconds", 1e3), ("microseconds", 1e6), ("nanoseconds", 1e9))
+_SCALES = dict(_UNITS)
 
 
 def _jsonable(value: object) -> object:
@@ -105,8 +128,35 @@ def _jsonable(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not serialisable")
 
 
+def _non_string_key(value: object) -> tuple[bool, object]:
+    """``(True, key)`` for the first dict key in ``value`` (at any depth) that is not a str."""
+    stack, seen = [value], set()
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:  # a value that contains itself: json.dumps reports it
+            continue
+        seen.add(id(item))
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if not isinstance(key, str):
+                    return True, key
+                stack.append(inner)
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False, None
+
+
 def param_json(name: str, value: object) -> str:
     """JSON text of a param value; raise ``InvalidParam`` for values that cannot be stored."""
+    found, key = _non_string_key(value)
+    if found:
+        # JSON would turn {1: "a"} into {"1": "a"}: the value would read back changed.
+        raise InvalidParam(
+            name,
+            value,
+            f"dict keys must be strings, got {type(key).__name__} {key!r:.40}; "
+            "convert them first, e.g. {str(k): v for k, v in value.items()}",
+        )
     try:
         text = json.dumps(value, default=_jsonable, sort_keys=True, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
@@ -125,6 +175,8 @@ def param_json(name: str, value: object) -> str:
             f"its JSON is {len(text)} characters, more than {MAX_VALUE_LEN}; "
             "log large values as an artifact (log_dict / log_text)",
         )
+    if not encodable(text):
+        raise InvalidParam(name, value, not_unicode(text))
     return text
 
 
@@ -139,6 +191,8 @@ def tag_value(name: str, value: object) -> str:
         raise InvalidParam(name, value, "tag values are strings (or numbers/booleans)")
     if "\x00" in text:
         raise InvalidParam(name, value, "tag values cannot contain NUL characters")
+    if not encodable(text):
+        raise InvalidParam(name, value, not_unicode(text))
     if len(text) > MAX_VALUE_LEN:
         raise InvalidParam(name, value, f"longer than {MAX_VALUE_LEN} characters")
     return text

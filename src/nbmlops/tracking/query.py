@@ -12,6 +12,7 @@ import json
 import time
 from typing import TYPE_CHECKING
 
+from .. import _args
 from ..config import get_settings
 from ..store import Store, get_store
 from .run import Run
@@ -56,6 +57,7 @@ def runs(
     """
     from ._filter import apply_filter, apply_order
 
+    _check_selection("runs", experiment, order_by)
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
         from ..errors import InvalidFilter
 
@@ -72,6 +74,13 @@ def runs(
     if limit is not None:
         frame = frame.head(limit)
     return frame.reset_index(drop=True)
+
+
+def _check_selection(where: str, experiment: object, order_by: object) -> None:
+    """Wrong types of the arguments ``runs`` and ``runs_page`` share are InvalidArgumentType
+    (a filter that is not a string stays an InvalidFilter, as it always was)."""
+    _args.text(experiment, f"{where}(experiment=...)", optional=True)
+    _args.strings(order_by, f"{where}(order_by=...)", optional=True)
 
 
 def _frame(
@@ -114,12 +123,44 @@ def _frame(
         )
     )
     frame = frame.reindex(columns=BASE_COLUMNS + dynamic)
+    for column in dynamic:
+        if column.startswith("params."):
+            frame[column] = _param_column(
+                [extra[run_id].get(column, _MISSING) for run_id in frame["run_id"]], frame.index
+            )
     frame["start_time"] = pd.to_datetime(frame["start_time"].astype(float), unit="s", utc=True)
     frame["duration_s"] = frame["duration_s"].astype(float)
     for column in dynamic:
         if column.startswith("metrics."):
             frame[column] = frame[column].astype(float)
     return frame
+
+
+_MISSING = object()
+
+
+def _param_column(values: list, index) -> pd.Series:
+    """One ``params.*`` column holding the logged values exactly, missing ones as NaN.
+
+    pandas would turn ``[200, <missing>]`` into ``[200.0, NaN]`` and ``[1, 0.5]`` into floats,
+    and a logged ``None`` into NaN: then ``200`` reads back as ``200.0`` and a filter on the
+    param's text (``params.max_iter = '200'``) could not match. So a column keeps a numeric
+    dtype only when that loses nothing, else it is ``object`` with the values as logged.
+    """
+    import numpy as np
+    import pandas as pd
+
+    present = [value for value in values if value is not _MISSING]
+    complete = len(present) == len(values)
+    kinds = {type(value) for value in present}
+    lossless = kinds == {float} or (complete and len(kinds) == 1 and kinds <= {int, bool})
+    if lossless or kinds == {str}:  # strings: pandas' own string column (str on pandas 3)
+        return pd.Series([np.nan if v is _MISSING else v for v in values], index=index)
+    column = pd.Series([np.nan] * len(values), index=index, dtype=object)
+    for position, value in enumerate(values):
+        if value is not _MISSING:
+            column.iat[position] = value
+    return column
 
 
 def experiments() -> pd.DataFrame:
@@ -181,9 +222,13 @@ def runs_page(
     from ..errors import InvalidFilter
     from ._filter import apply_filter, apply_order, filter_columns, order_terms
 
+    _check_selection("runs_page", experiment, order_by)
     for label, value, low in (("offset", offset, 0), ("limit", limit, 1)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise InvalidFilter(f"{label} must be an integer >= {low}, got {value!r}")
+        # The database counts rows in 64 bits: a larger offset or limit is refused here.
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value < 2**63:
+            raise InvalidFilter(
+                f"{label} must be an integer between {low} and {2**63 - 1}, got {value!r}"
+            )
     store = _fresh_store()
     now = time.time()
     keys = store.meta.run_keys(experiment)

@@ -11,7 +11,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from ..errors import ArtifactNotFound, InvalidArtifactName
+from .. import _args
+from ..errors import ArtifactNotFound, InvalidArgument, InvalidArtifactName
 from ..store import Store, check_no_clash, validate_artifact_name
 from . import _validate as v
 from ._writer import writer
@@ -52,11 +53,12 @@ class Run:
     # -- logging -------------------------------------------------------------------------------
 
     def log_param(self, key: str, value: Any) -> None:
-        self.log_params({key: value})
+        self.log_params({v.key("param", key): value})
 
     def log_params(self, params: dict[str, Any]) -> None:
         """Record params (JSON values); changing a logged param's value is an error."""
-        encoded = {v.key("param", k): v.param_json(k, val) for k, val in dict(params).items()}
+        params = _args.mapping(params, "log_params(params=...)")
+        encoded = {v.key("param", k): v.param_json(k, val) for k, val in params.items()}
         if encoded:
             self._store.meta.log_params(self.run_id, encoded)
 
@@ -84,16 +86,17 @@ class Run:
                 v.metric_step(k, step),
                 v.metric_timestamp(k, timestamp),
             )
-            for k, val in dict(metrics).items()
+            for k, val in _args.mapping(metrics, "log_metrics(metrics=...)").items()
         ]
         if rows:
             writer.add(self._store, rows)
 
     def set_tag(self, key: str, value: Any) -> None:
-        self.set_tags({key: value})
+        self.set_tags({v.key("tag", key): value})
 
     def set_tags(self, tags: dict[str, Any]) -> None:
-        encoded = {v.key("tag", k): v.tag_value(k, val) for k, val in dict(tags).items()}
+        tags = _args.mapping(tags, "set_tags(tags=...)")
+        encoded = {v.key("tag", k): v.tag_value(k, val) for k, val in tags.items()}
         if encoded:
             self._store.meta.set_tags(self.run_id, encoded)
 
@@ -134,13 +137,11 @@ class Run:
 
     def log_artifact(self, path: str | os.PathLike, name: str | None = None) -> list[str]:
         """Store a file (or every file under a folder) as artifacts; return their names."""
-        source = Path(path)
+        source = _args.path(path, "log_artifact(path=...)")
         if not source.exists():
             raise ArtifactNotFound(f"cannot log artifact: {str(source)!r} does not exist")
-        base = validate_artifact_name(name or source.name)
-        files = (
-            [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
-        )
+        base = validate_artifact_name(source.name if name is None else name)
+        files = _files_to_log(source)
         names = [
             validate_artifact_name(
                 base if source.is_file() else f"{base}/{file.relative_to(source).as_posix()}"
@@ -169,6 +170,7 @@ class Run:
         """Store ``text`` (UTF-8) as the artifact ``name``."""
         if not isinstance(text, str):
             raise InvalidArtifactName(name, f"log_text takes a str, not {type(text).__name__}")
+        _args.text(text, "log_text(text=...)")  # valid Unicode, so it has a UTF-8 encoding
         return self.log_bytes(text.encode("utf-8"), name, "text/plain; charset=utf-8")
 
     def log_dict(self, data: dict, name: str) -> str:
@@ -185,9 +187,22 @@ class Run:
                 yaml.safe_dump(data, sort_keys=False).encode(), name, "application/yaml"
             )
         try:
-            text = json.dumps(data, indent=2, default=v._jsonable, ensure_ascii=False)
-        except (TypeError, ValueError) as exc:
+            text = json.dumps(
+                data, indent=2, default=v._jsonable, ensure_ascii=False, allow_nan=False
+            )
+        except ValueError as exc:
+            if "Out of range float" not in str(exc):
+                raise v.InvalidParam(name, data, f"cannot be written as JSON ({exc})") from None
+            raise v.InvalidParam(
+                name,
+                data,
+                "it holds NaN or infinity, which JSON has no value for (most JSON readers "
+                "refuse the file); replace them with None (null), or log a .yaml name",
+            ) from None
+        except (TypeError, RecursionError) as exc:
             raise v.InvalidParam(name, data, f"cannot be written as JSON ({exc})") from None
+        if not _args.encodable(text):
+            raise v.InvalidParam(name, data, _args.not_unicode(text))
         return self.log_bytes(text.encode(), name, "application/json")
 
     def log_figure(self, figure: Any, name: str) -> str:
@@ -369,7 +384,11 @@ class Run:
         rows = self._store.meta.metric_history(self.run_id, key)
         frame = pd.DataFrame(rows, columns=["key", "step", "value", "timestamp"])
         frame["value"] = frame["value"].astype(float)  # NULL → NaN
-        frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="s", utc=True)
+        # Older versions accepted any timestamp (time.time_ns() too): a stored value
+        # that is no date in pandas' range reads as NaT rather than failing the whole history.
+        seconds = pd.to_numeric(frame["timestamp"], errors="coerce").astype(float)
+        seconds = seconds.where(seconds.abs() <= v._MAX_TIMESTAMP_S)
+        frame["timestamp"] = pd.to_datetime(seconds, unit="s", utc=True)
         return frame
 
     def _flush_pending(self) -> None:
@@ -413,6 +432,37 @@ class Run:
                 "  metrics " + ", ".join(f"{k}={_fmt(m)}" for k, m in details["metrics"].items())
             )
         return "\n".join(lines)
+
+
+def _files_to_log(source: Path) -> list[Path]:
+    """The regular files ``log_artifact(source)`` stores; a device, FIFO or socket (which
+    would block or log nothing) or a folder without files is an ``InvalidArgument``."""
+    where = "log_artifact(path=...)"
+    if source.is_file():
+        return [source]
+    if not source.is_dir():
+        raise InvalidArgument(
+            where,
+            f"{str(source)!r} is not a regular file or folder (a device, FIFO or socket); "
+            "write its content to a file and log that file",
+        )
+    files, special = [], []
+    for entry in sorted(source.rglob("*")):
+        if entry.is_file():
+            files.append(entry)
+        elif not entry.is_dir():
+            special.append(entry)
+    if special:
+        raise InvalidArgument(
+            where,
+            f"{str(special[0])!r} in the folder is not a regular file (a device, FIFO, socket "
+            "or broken link); remove it or log the files you want one by one",
+        )
+    if not files:
+        raise InvalidArgument(
+            where, f"the folder {str(source)!r} holds no files, so nothing would be logged"
+        )
+    return files
 
 
 def end_status(status: object) -> str:
