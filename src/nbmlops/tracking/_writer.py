@@ -19,6 +19,7 @@ import threading
 import time
 import warnings
 
+from ..config import on_configure
 from ..store import Store
 
 Row = tuple[str, str, float, int, float]  # run_id, key, value, step, timestamp
@@ -34,20 +35,31 @@ class BackgroundWriter:
         self._last_beat: dict[Store, float] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        # Set when the wait should be recomputed now: a store appeared, settings changed.
+        self._wake = threading.Event()
         self._warned = False
 
     # -- called by runs ------------------------------------------------------------------------
 
     def add(self, store: Store, rows: list[Row]) -> None:
         with self._lock:
+            new = self._is_new(store)
             self._pending.setdefault(store, []).extend(rows)
-        self._ensure_thread()
+        self._ensure_thread(wake=new)
 
     def open_run(self, store: Store, run_id: str) -> None:
         with self._lock:
+            new = self._is_new(store)
             self._open[run_id] = store
             self._last_beat.setdefault(store, time.time())
-        self._ensure_thread()
+        self._ensure_thread(wake=new)
+
+    def _is_new(self, store: Store) -> bool:
+        return store not in self._pending and store not in self._open.values()
+
+    def wake(self) -> None:
+        """Recompute the wait now (``configure`` changed ``flush_s`` or ``heartbeat_s``)."""
+        self._wake.set()
 
     def close_run(self, run_id: str) -> None:
         with self._lock:
@@ -108,7 +120,9 @@ class BackgroundWriter:
 
     # -- the thread ----------------------------------------------------------------------------
 
-    def _ensure_thread(self) -> None:
+    def _ensure_thread(self, wake: bool = False) -> None:
+        if wake:
+            self._wake.set()
         if self._thread is not None and self._thread.is_alive():
             return
         with self._lock:
@@ -118,15 +132,28 @@ class BackgroundWriter:
             self._thread = threading.Thread(target=self._loop, name="nbmlops-writer", daemon=True)
             self._thread.start()
 
-    def _interval(self) -> float:
+    def _interval(self) -> float | None:
+        """Seconds until the next pass; None (wait until woken) with nothing to do."""
         with self._lock:
             stores = set(self._pending) | set(self._open.values())
         if not stores:
-            return 0.5
+            return None
         return min(min(s.settings.flush_s, s.settings.heartbeat_s) for s in stores)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._interval()):
+        last = time.monotonic()
+        while not self._stop.is_set():
+            interval = self._interval()
+            if interval is None:  # nothing to do: sleep until a store appears
+                self._wake.wait()
+                self._wake.clear()
+                last = time.monotonic()  # the clock starts when there is something to write
+                continue
+            woken = self._wake.wait(max(0.0, last + interval - time.monotonic()))
+            self._wake.clear()
+            if woken or self._stop.is_set():
+                continue  # a new store or new settings: wait out the new interval
+            last = time.monotonic()
             try:
                 self.flush()
             except Exception:  # noqa: BLE001 - already warned; rows kept for the next pass
@@ -164,9 +191,11 @@ class BackgroundWriter:
         self._last_beat = {}
         self._thread = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
 
 
 writer = BackgroundWriter()
+on_configure(writer.wake)
 
 
 def _flush_at_exit() -> None:
