@@ -200,13 +200,15 @@ class ArtifactStore:
                     size += len(chunk)
                     fh.write(chunk)
                 fh.flush()
-                os.fsync(fh.fileno())
-            digest = hasher.hexdigest()
-            target = self.path_of(digest)
-            if self._intact(target, digest):
-                Path(tmp).unlink()
-            else:
+                digest = hasher.hexdigest()
+                target = self.path_of(digest)
+                keep = not self._intact(target, digest)
+                if keep:  # only a copy that is kept needs to reach the disk
+                    os.fsync(fh.fileno())
+            if keep:
                 self._commit_local(tmp, target, digest)
+            else:
+                Path(tmp).unlink()
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)
             raise disk_error(exc, self.root) from None
