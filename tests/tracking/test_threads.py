@@ -153,3 +153,25 @@ def test_a_run_ended_in_another_thread_is_no_longer_active_here(workspace):
     thread.join(timeout=60)
     assert run.status == "FINISHED"
     assert nbmlops.active_run() is None
+
+
+def test_joblib_threads_start_without_the_callers_run_and_nest_by_parent_id(workspace):
+    joblib = pytest.importorskip("joblib")
+
+    def work(i: int, parent_id: str) -> tuple[object, str]:
+        seen = nbmlops.active_run()
+        with nbmlops.start_run(name=f"job-{i}", parent_run_id=parent_id) as child:
+            nbmlops.log_metric("job", float(i))
+        return seen, child.run_id
+
+    with nbmlops.start_run(name="sweep") as parent:
+        done = joblib.Parallel(n_jobs=2, backend="threading")(
+            joblib.delayed(work)(i, parent.run_id) for i in range(4)
+        )
+        assert nbmlops.active_run() == parent
+    assert [seen for seen, _ in done] == [None] * 4
+    for i, (_, child_id) in enumerate(done):
+        child = nbmlops.get_run(child_id)
+        assert child.parent_run_id == parent.run_id
+        assert child.metrics == {"job": float(i)}
+    assert parent.metrics == {}
