@@ -149,6 +149,8 @@ def check_artifacts(store, sample: int | None = DEFAULT_SAMPLE) -> Finding:
     except StoreError as exc:
         return Finding("artifacts", False, f"cannot list the stored artifacts: {exc}")
     digests = sorted(uses)
+    if not digests:
+        return Finding("artifacts", True, "no stored blobs yet")
     chosen = digests if sample is None or sample >= len(digests) else random.sample(digests, sample)
     problems = []
     for digest in chosen:
