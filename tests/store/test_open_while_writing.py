@@ -1,8 +1,9 @@
 """Opening a store whose schema is current never waits behind a writer.
 
 The schema version is read first, without a lock; the write lock is taken only to migrate.
-Here another process holds SQLite's write lock (an open ``BEGIN IMMEDIATE``) until the test
-lets it go, and fresh processes open the store and list runs meanwhile.
+Marking stale runs KILLED, the one write a read may do, gives up quickly when the store is
+locked. Here another process holds SQLite's write lock (an open ``BEGIN IMMEDIATE``) until the
+test lets it go, and fresh processes open the store and list runs meanwhile.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
+import uuid
 
 import pytest
 
@@ -40,6 +43,18 @@ def _outside_any_git_repo(tmp_path, monkeypatch):
 def writer_holding_the_lock(workspace):
     with nbmlops.start_run(name="before"):
         nbmlops.log_metric("m", 1.0)
+    # A run whose process died long ago: reading runs marks it KILLED, which is a write.
+    long_ago = time.time() - 10 * 24 * 3600
+    get_store().meta.create_run(
+        {
+            "run_id": uuid.uuid4().hex,
+            "name": "stale",
+            "status": "RUNNING",
+            "start_time": long_ago,
+            "heartbeat_at": long_ago,
+        },
+        "default",
+    )
     database = get_store().meta.engine.url.database
     nbmlops.configure(reset=True)  # this process keeps no connection open
     holder = subprocess.Popen(
@@ -86,4 +101,7 @@ def test_a_fresh_process_reads_runs_while_another_holds_the_write_lock(
         pytest.fail("opening the store waited for another process's write lock")
     assert writer_holding_the_lock.poll() is None  # the lock was held all along
     assert reader.returncode == 0, err
-    assert '"name":"before"' in out.replace(" ", "")
+    shown = out.replace(" ", "")
+    assert '"name":"before"' in shown
+    # Marking the stale run KILLED waited for a later read instead of for the lock.
+    assert '"name":"stale","status":"RUNNING"' in shown

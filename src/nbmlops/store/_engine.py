@@ -39,6 +39,7 @@ T = TypeVar("T")
 _timeouts: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 # How long a write may keep retrying lock conflicts (SQLite: its busy timeout).
 _lock_deadline: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
+_busy_ms: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -72,6 +73,7 @@ def make_engine(
         engine = _sqlite_engine(parsed, busy_timeout_s)
         _timeouts[engine] = f"; busy timeout {busy_timeout_s:g} s, NBMLOPS_BUSY_TIMEOUT_S"
         _lock_deadline[engine] = busy_timeout_s
+        _busy_ms[engine] = int(busy_timeout_s * 1000)
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise StoreError(
@@ -196,6 +198,40 @@ def write_transaction(engine: Engine):
     raw, for :func:`run_with_retry` to retry or translate."""
     with engine.connect().execution_options(**{_WRITE: True}) as conn, conn.begin():
         yield conn
+
+
+def try_write(engine: Engine, fn: Callable[[Connection], T], lock_wait_s: float) -> T | None:
+    """``fn`` in a write transaction that waits at most ``lock_wait_s`` for the write lock
+    (SQLite) or a row lock (PostgreSQL); None, with nothing written, if it was not free.
+
+    For writes that may wait for a later chance, so a reader never queues behind a writer.
+    """
+    wait_ms = max(1, int(lock_wait_s * 1000))
+    sqlite = is_sqlite(engine)
+    try:
+        with engine.connect().execution_options(**{_WRITE: True}) as conn:
+            raw = conn.connection.driver_connection if sqlite else None
+            if raw is not None:  # before BEGIN IMMEDIATE, which is where SQLite waits
+                raw.execute(f"PRAGMA busy_timeout = {wait_ms}")
+            try:
+                with conn.begin():
+                    if not sqlite:
+                        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")
+                    return fn(conn)
+            finally:
+                if raw is not None:
+                    raw.execute(f"PRAGMA busy_timeout = {_busy_ms.get(engine, BUSY_TIMEOUT_MS)}")
+    except DBAPIError as exc:
+        orig = getattr(exc, "orig", None)
+        if _is_lock_error(exc) or getattr(orig, "sqlstate", None) == "55P03":
+            return None
+        raise store_error(engine, exc) from exc
+    except NbmlopsError:
+        raise
+    except Exception as exc:
+        if not is_database_error(exc):
+            raise
+        raise store_error(engine, exc) from exc
 
 
 @contextmanager

@@ -17,7 +17,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..errors import AmbiguousRunId, ExperimentNotFound, InvalidParam, RunNotFound
 from . import _schema as t
-from ._engine import describe, make_engine, read_transaction, run_with_retry, write_transaction
+from ._engine import (
+    describe,
+    make_engine,
+    read_transaction,
+    run_with_retry,
+    try_write,
+    write_transaction,
+)
 from .artifacts import check_no_clash
 from .migrations import upgrade
 
@@ -313,8 +320,15 @@ class MetadataStore:
 
         self._write(fn)
 
-    def reap_stale(self, stale_after_s: float, now: float | None = None) -> list[str]:
-        """Mark RUNNING runs whose heartbeat is older than ``stale_after_s`` as KILLED."""
+    def reap_stale(
+        self, stale_after_s: float, now: float | None = None, lock_wait_s: float | None = None
+    ) -> list[str]:
+        """Mark RUNNING runs whose heartbeat is older than ``stale_after_s`` as KILLED.
+
+        With ``lock_wait_s``, give up (returning ``[]``) when the store stays locked by
+        another writer that long: a reader then never waits behind a long write, and a later
+        read marks them.
+        """
         cutoff = (now or time.time()) - stale_after_s
         stale = t.runs.c.status == "RUNNING", t.runs.c.heartbeat_at < cutoff
         with read_transaction(self.engine) as conn:
@@ -332,6 +346,8 @@ class MetadataStore:
                 )
             return list(ids)
 
+        if lock_wait_s is not None:
+            return try_write(self.engine, fn, lock_wait_s) or []
         return self._write(fn)
 
     def delete_run(self, run_id: str) -> None:
