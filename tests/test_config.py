@@ -254,6 +254,48 @@ def test_rejected_configure_leaves_settings_unchanged(workspace):
     assert get_settings().flush_s == 0.5
 
 
+# -- store timeouts ---------------------------------------------------------------------------
+
+TIMEOUTS = {
+    "connect_timeout_s": "NBMLOPS_CONNECT_TIMEOUT_S",
+    "statement_timeout_s": "NBMLOPS_STATEMENT_TIMEOUT_S",
+    "busy_timeout_s": "NBMLOPS_BUSY_TIMEOUT_S",
+}
+
+
+def test_store_timeouts_have_sane_defaults(workspace):
+    settings = get_settings()
+    assert (settings.connect_timeout_s, settings.statement_timeout_s, settings.busy_timeout_s) == (
+        10.0,
+        60.0,
+        60.0,
+    )
+
+
+@pytest.mark.parametrize("name", sorted(TIMEOUTS))
+def test_store_timeouts_from_environment_and_configure(workspace, monkeypatch, name):
+    monkeypatch.setenv(TIMEOUTS[name], "7.5")
+    assert getattr(get_settings(), name) == 7.5
+    assert getattr(nbmlops.configure(**{name: 3}), name) == 3.0  # configure wins
+    nbmlops.configure(reset=True)
+    monkeypatch.setenv(TIMEOUTS[name], "never")
+    with pytest.raises(ConfigError, match=TIMEOUTS[name]):
+        get_settings()
+    monkeypatch.delenv(TIMEOUTS[name])
+    with pytest.raises(ConfigError, match=name):
+        nbmlops.configure(**{name: 0})
+
+
+def test_a_new_busy_timeout_opens_a_new_engine(workspace, monkeypatch):
+    before = get_store()
+    assert get_store() is before
+    monkeypatch.setenv("NBMLOPS_BUSY_TIMEOUT_S", "5")
+    after = get_store()
+    assert after is not before
+    with after.meta.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+
+
 @pytest.mark.parametrize(
     ("kwargs", "env"),
     [

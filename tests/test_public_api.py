@@ -8,6 +8,8 @@ import sys
 import nbmlops
 
 EXPECTED = {
+    "StoreError",
+    "ConcurrentUpdate",
     "Monitor",
     "MonitorResult",
     "alerts",

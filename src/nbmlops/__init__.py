@@ -131,6 +131,8 @@ _LAZY = {
     "compare": "nbmlops.widgets",
     "panel": "nbmlops.widgets",
     "FeatureSchemaViolation": "nbmlops.errors",
+    "StoreError": "nbmlops.errors",
+    "ConcurrentUpdate": "nbmlops.errors",
 }
 
 __all__ = sorted([*_LAZY, "__version__", "load_ipython_extension"])

@@ -1,6 +1,6 @@
 """The ``nbmlops`` command line: ``run NOTEBOOK``, ``runs ls|show|reproduce``,
 ``models ls|show|promote|rollback|delete|card``, ``features ls|show|materialize``,
-``drift``, ``monitor run|ls|history|alerts``, ``doctor``.
+``drift``, ``monitor run|ls|history|alerts``, ``doctor``, ``gc``.
 
 Every command is a thin face over the Python API; errors print the nbmlops message (no
 traceback) and exit with status 2.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-import time
 
 import click
 
@@ -553,58 +552,6 @@ def features_materialize(
         click.echo(f"{row.view} v{row.version}: {row.rows:,} rows written up to {row.end}")
 
 
-@main.command()
-def doctor() -> None:
-    """Check the workspace: where it is, whether the store opens, counts and stale runs."""
-    from .config import get_settings
-    from .store import SCHEMA_VERSION, get_store
-
-    try:
-        settings = get_settings()
-        click.echo(f"workspace      {settings.home}")
-        click.echo(f"store          {_safe_url(settings.store_url)}")
-        click.echo(f"artifacts      {settings.artifacts}")
-        click.echo(f"experiment     {settings.experiment}")
-        click.echo(
-            f"heartbeat      every {settings.heartbeat_s:g}s, stale after "
-            f"{settings.stale_after_s:g}s"
-        )
-        started = time.perf_counter()
-        store = get_store(settings)
-        opened_ms = (time.perf_counter() - started) * 1000
-        click.echo(
-            f"schema         version {store.meta.schema_version()} "
-            f"(this nbmlops: {SCHEMA_VERSION}); opened in {opened_ms:.0f} ms"
-        )
-        killed = store.meta.reap_stale(settings.stale_after_s)
-        counts = store.meta.counts()
-        click.echo(f"experiments    {counts['experiments']}")
-        by_status = ", ".join(f"{k} {v}" for k, v in sorted(counts["by_status"].items()))
-        click.echo(f"runs           {counts['runs']}" + (f" ({by_status})" if by_status else ""))
-        click.echo(f"metric values  {counts['metrics']}")
-        click.echo(f"artifacts      {counts['artifacts']}")
-        registered = store.models.list_models()
-        n_versions = sum(int(m["versions"] or 0) for m in registered)
-        click.echo(f"models         {len(registered)} ({n_versions} versions)")
-        if killed:
-            click.echo(
-                f"stale runs     {len(killed)} marked KILLED now: "
-                + ", ".join(r[:8] for r in killed)
-            )
-        else:
-            click.echo("stale runs     none")
-        running = store.meta.running_runs()
-        for run in running:
-            age = time.time() - run["heartbeat_at"]
-            click.echo(
-                f"  running      {run['run_id'][:8]} {run['name'] or ''} on "
-                f"{run['host']} pid {run['pid']}, heartbeat {age:.0f}s ago"
-            )
-        click.echo("ok")
-    except NbmlopsError as exc:
-        _fail(exc)
-
-
 # `nbmlops pipeline run|show` and `nbmlops sweep` live in their own module.
 from ._cli_pipelines import pipeline as _pipeline_group  # noqa: E402
 from ._cli_pipelines import sweep_command as _sweep_command  # noqa: E402
@@ -623,6 +570,13 @@ runs.add_command(_reproduce_command)
 from ._cli_monitor import monitor as _monitor_group  # noqa: E402
 
 main.add_command(_monitor_group)
+
+# `nbmlops doctor` and `nbmlops gc`.
+from ._cli_doctor import doctor as _doctor_command  # noqa: E402
+from ._cli_doctor import gc_command as _gc_command  # noqa: E402
+
+main.add_command(_doctor_command)
+main.add_command(_gc_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,9 @@ environment variable, then the default derived from the workspace home.
 - prediction log: ``NBMLOPS_PREDICTION_LOG`` (any fsspec URL), default ``<home>/predictions``;
   ``NBMLOPS_LOG_RETENTION_DAYS`` (days of logged predictions and labels kept, default: all) and
   ``NBMLOPS_LOG_REDACT`` (comma-separated input columns never written to the log, e.g. PII).
+- timeouts of the metadata store, in seconds: ``NBMLOPS_CONNECT_TIMEOUT_S`` (PostgreSQL
+  connection, default 10), ``NBMLOPS_STATEMENT_TIMEOUT_S`` (PostgreSQL statement, default 60)
+  and ``NBMLOPS_BUSY_TIMEOUT_S`` (how long a SQLite writer waits for another's lock, default 60).
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ _DEFAULTS = {
     "heartbeat_s": 10.0,
     "stale_after_s": 180.0,
     "flush_s": 0.5,
+    "connect_timeout_s": 10.0,
+    "statement_timeout_s": 60.0,
+    "busy_timeout_s": 60.0,
 }
 
 
@@ -46,6 +52,9 @@ class Settings:
     prediction_log: str = ""
     log_retention_days: float | None = None
     log_redact: tuple[str, ...] = ()
+    connect_timeout_s: float = _DEFAULTS["connect_timeout_s"]
+    statement_timeout_s: float = _DEFAULTS["statement_timeout_s"]
+    busy_timeout_s: float = _DEFAULTS["busy_timeout_s"]
 
 
 _overrides: dict[str, object] = {}
@@ -66,6 +75,9 @@ _DURATION_ENV = {
     "heartbeat_s": "NBMLOPS_HEARTBEAT_S",
     "stale_after_s": "NBMLOPS_STALE_AFTER_S",
     "flush_s": "NBMLOPS_FLUSH_S",
+    "connect_timeout_s": "NBMLOPS_CONNECT_TIMEOUT_S",
+    "statement_timeout_s": "NBMLOPS_STATEMENT_TIMEOUT_S",
+    "busy_timeout_s": "NBMLOPS_BUSY_TIMEOUT_S",
 }
 
 
@@ -168,6 +180,11 @@ def get_settings() -> Settings:
             ),
             log_retention_days=_retention_setting(),
             log_redact=_redact_setting(),
+            connect_timeout_s=_float_setting("connect_timeout_s", "NBMLOPS_CONNECT_TIMEOUT_S"),
+            statement_timeout_s=_float_setting(
+                "statement_timeout_s", "NBMLOPS_STATEMENT_TIMEOUT_S"
+            ),
+            busy_timeout_s=_float_setting("busy_timeout_s", "NBMLOPS_BUSY_TIMEOUT_S"),
         )
 
 
@@ -183,9 +200,16 @@ def configure(
     prediction_log: str | None = None,
     log_retention_days: float | None = None,
     log_redact: list[str] | tuple[str, ...] | None = None,
+    connect_timeout_s: float | None = None,
+    statement_timeout_s: float | None = None,
+    busy_timeout_s: float | None = None,
     reset: bool = False,
 ) -> Settings:
     """Override settings for this process; ``reset=True`` drops earlier overrides first.
+
+    The timeouts (seconds) bound how long a store call may wait: ``connect_timeout_s`` for a
+    PostgreSQL connection, ``statement_timeout_s`` for one PostgreSQL statement and
+    ``busy_timeout_s`` for a SQLite writer waiting on another's lock.
 
     >>> import nbmlops
     >>> nbmlops.configure(home="/tmp/my-workspace")  # doctest: +SKIP
@@ -216,6 +240,9 @@ def configure(
         "prediction_log": prediction_log,
         "log_retention_days": log_retention_days,
         "log_redact": log_redact,
+        "connect_timeout_s": connect_timeout_s,
+        "statement_timeout_s": statement_timeout_s,
+        "busy_timeout_s": busy_timeout_s,
     }
     if log_retention_days is not None:
         _parse_seconds(log_retention_days, "configure(log_retention_days=...)")

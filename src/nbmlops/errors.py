@@ -48,6 +48,33 @@ class SchemaVersionError(StoreError):
     """The store was written by a newer nbmlops than the one running."""
 
 
+class StoreFull(StoreError, OSError):
+    """The disk (or database server) holding the store has no space left; nothing was written.
+
+    Also an ``OSError`` (``errno`` is ``ENOSPC``), so ``except OSError`` keeps working.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        import errno
+
+        self.errno = errno.ENOSPC
+
+
+class StoreCorrupted(StoreError):
+    """The metadata database file is damaged (not a database, or a malformed page)."""
+
+
+class StoreUnavailable(StoreError):
+    """The metadata store did not answer: the server is unreachable, or a connect, statement
+    or lock timeout expired."""
+
+
+class ConcurrentUpdate(NbmlopsError, RuntimeError):
+    """Other processes kept changing what this call depends on until its retries ran out;
+    nothing was changed. Calling again usually succeeds."""
+
+
 class RunNotFound(NbmlopsError, KeyError):
     """No run matches the given id or id prefix."""
 

@@ -256,7 +256,7 @@ def _run(
                 raise_on_failure,
             )
         except BaseException as exc:
-            if run in _active._stack:  # our own machinery failed: never leave it RUNNING
+            if run.is_open:  # our own machinery failed: never leave it RUNNING
                 run.end(FAILED, error=f"nbmlops could not finish the notebook run: {exc!r}")
             raise
 

@@ -8,9 +8,11 @@ change is kept with who made it, when and why (``model_history``).
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
-from ..errors import GateFailed, InvalidModel
+from ..errors import ConcurrentUpdate, GateFailed
+from ..store.backoff import backoff_delays
 from ..store.models import ChampionChanged
 from ._names import alias_name, model_name, stage_name, version_number
 from .gates import evaluate_gates, validate_gates
@@ -19,7 +21,9 @@ from .versions import ModelVersion, _store, _text, _user
 if TYPE_CHECKING:
     import pandas as pd
 
-_MAX_GATE_RETRIES = 20
+# Gated promotions re-check their gates when the champion changed meanwhile: this many tries,
+# with waits of backoff_delays between them (about 8 s in all), then ConcurrentUpdate.
+_MAX_GATE_TRIES = 20
 
 
 def _reason(reason: str | None) -> str | None:
@@ -59,7 +63,9 @@ def promote(
 
     Promoting to production archives the previous production version in the same
     transaction. A failing gate raises :class:`GateFailed` with the table of gates and
-    changes nothing.
+    changes nothing. When other processes keep changing the production version while the
+    gates are checked, the check is retried with growing, jittered waits; if it never settles
+    :class:`~nbmlops.errors.ConcurrentUpdate` is raised and nothing is changed.
 
     >>> import nbmlops
     >>> nbmlops.promote("churn", 3, reason="beats v2 on March data",
@@ -75,7 +81,8 @@ def promote(
     if not gates:
         store.models.transition(name, version, to, _user(), reason)
         return ModelVersion(store, name, version)
-    for _attempt in range(_MAX_GATE_RETRIES):
+    waits = backoff_delays(_MAX_GATE_TRIES - 1)
+    for _attempt in range(_MAX_GATE_TRIES):
         table, champion = check_gates(name, version, gates)
         if not table["passed"].all():
             raise GateFailed(f"promoting {name} v{version} to {to}", table)
@@ -84,10 +91,18 @@ def promote(
                 name, version, to, _user(), reason, expected_champion=champion, gates=gates
             )
         except ChampionChanged:
-            continue  # another process promoted meanwhile: check against the new champion
+            # Another process promoted meanwhile: wait (not in lockstep with it), then check
+            # the gates against the new champion.
+            wait = next(waits, None)
+            if wait is None:
+                break
+            time.sleep(wait)
+            continue
         return ModelVersion(store, name, version)
-    raise InvalidModel(
-        f"the production version of {name!r} kept changing while its gates were checked; try again"
+    raise ConcurrentUpdate(
+        f"the production version of {name!r} changed {_MAX_GATE_TRIES} times while the gates "
+        f"of version {version} were checked, so nothing was promoted; other processes are "
+        "promoting this model right now: try again once they are done"
     )
 
 

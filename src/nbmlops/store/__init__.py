@@ -41,7 +41,7 @@ class Store:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.meta = MetadataStore(settings.store_url)
+        self.meta = MetadataStore(settings.store_url, **_engine_options(settings))
         self.artifacts = ArtifactStore(settings.artifacts)
         self.models = ModelRecords(self.meta)
         self.monitoring = MonitoringRecords(self.meta)
@@ -50,6 +50,15 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.meta!r}, {self.artifacts!r})"
+
+
+def _engine_options(settings: Settings) -> dict[str, float]:
+    """The settings an engine is built with: changing one needs a new engine."""
+    return {
+        "connect_timeout_s": settings.connect_timeout_s,
+        "statement_timeout_s": settings.statement_timeout_s,
+        "busy_timeout_s": settings.busy_timeout_s,
+    }
 
 
 _stores: dict[tuple[str, str], Store] = {}
@@ -64,6 +73,9 @@ def get_store(settings: Settings | None = None) -> Store:
     if store is None or store.settings != settings:
         with _lock:
             store = _stores.get(key)
+            if store is not None and _engine_options(store.settings) != _engine_options(settings):
+                # Other timeouts: open a new engine (runs holding the old store keep it).
+                store = None
             if store is None:
                 store = _stores[key] = Store(settings)
             elif store.settings != settings:

@@ -3,6 +3,10 @@
 Every blob lives at ``<root>/sha256/<2 hex>/<62 hex>``: identical content is stored once, a
 write is atomic (temporary file + rename locally; a single PUT on object stores), and every
 read recomputes the sha256 and raises :class:`~nbmlops.errors.IntegrityError` on a mismatch.
+
+A file is read once while it is hashed and copied, and the copy is checked before it is
+renamed into place. Storing content that exists checks the stored blob: a damaged one is
+replaced by the new, correct copy (re-logging repairs it).
 """
 
 from __future__ import annotations
@@ -14,13 +18,17 @@ import tempfile
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from ..errors import ArtifactNotFound, IntegrityError, InvalidArtifactName, StoreError
+from .faults import disk_error
 
 _CHUNK = 1 << 20
+# Files being written start with this prefix; ``nbmlops gc`` removes old ones left by a crash.
+TMP_PREFIX = ".tmp-"
 MAX_NAME_LEN = 1024
 
 
@@ -139,32 +147,94 @@ class ArtifactStore:
         return self.fs.exists(self.path_of(digest))
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
-        """Store ``data``; return ``(sha256 hex, size)``. Storing existing content is free."""
+        """Store ``data``; return ``(sha256 hex, size)``.
+
+        Content already stored intact is not written again; a stored blob whose bytes no
+        longer match its digest is replaced.
+        """
         digest = hashlib.sha256(data).hexdigest()
         target = self.path_of(digest)
-        if not self.fs.exists(target):
-            if self._local:
-                self._atomic_local_write(target, [data])
-            else:
-                self.fs.pipe_file(target, data)
+        try:
+            if not self._intact(target, digest):
+                if self._local:
+                    self._atomic_local_write(target, [data], digest)
+                else:
+                    self.fs.pipe_file(target, data)
+        except OSError as exc:
+            raise disk_error(exc, self.root) from None
         return digest, len(data)
 
     def put_file(self, path: str | os.PathLike) -> tuple[str, int]:
-        """Store the file at ``path`` (streamed, any size); return ``(sha256 hex, size)``."""
-        hasher = hashlib.sha256()
-        size = 0
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(_CHUNK), b""):
+        """Store the file at ``path`` (streamed, any size); return ``(sha256 hex, size)``.
+
+        The file is read once: the bytes hashed are the bytes stored, so a file still being
+        written is stored as the snapshot that was read, under that snapshot's digest.
+        """
+        try:
+            source = open(path, "rb")  # noqa: SIM115 - closed below, after the copy
+        except FileNotFoundError:
+            raise ArtifactNotFound(f"cannot store {str(path)!r}: it does not exist") from None
+        with source:
+            return self.put_stream(source)
+
+    def put_stream(self, source: BinaryIO) -> tuple[str, int]:
+        """Store everything ``source`` (a binary file object) yields until its end, hashing
+        while copying; return ``(sha256 hex, size)``."""
+        if self._local:
+            return self._put_local_stream(source)
+        return self._put_remote_stream(source)
+
+    def _put_local_stream(self, source) -> tuple[str, int]:
+        folder = posixpath.join(self._base, "sha256")
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{TMP_PREFIX}{uuid.uuid4().hex[:8]}-")
+        except OSError as exc:
+            raise disk_error(exc, self.root) from None
+        try:
+            hasher = hashlib.sha256()
+            size = 0
+            with os.fdopen(fd, "wb") as fh:
+                for chunk in iter(lambda: source.read(_CHUNK), b""):
+                    hasher.update(chunk)
+                    size += len(chunk)
+                    fh.write(chunk)
+                fh.flush()
+                digest = hasher.hexdigest()
+                target = self.path_of(digest)
+                keep = not self._intact(target, digest)
+                if keep:  # only a copy that is kept needs to reach the disk
+                    os.fsync(fh.fileno())
+            if keep:
+                self._commit_local(tmp, target, digest)
+            else:
+                Path(tmp).unlink()
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise disk_error(exc, self.root) from None
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return digest, size
+
+    def _put_remote_stream(self, source) -> tuple[str, int]:
+        # Object stores have no rename: copy once into a local file (hashing on the way),
+        # then upload that copy, so the digest always names the uploaded bytes.
+        with tempfile.NamedTemporaryFile(prefix=TMP_PREFIX) as local:
+            hasher = hashlib.sha256()
+            size = 0
+            for chunk in iter(lambda: source.read(_CHUNK), b""):
                 hasher.update(chunk)
                 size += len(chunk)
-        digest = hasher.hexdigest()
-        target = self.path_of(digest)
-        if not self.fs.exists(target):
-            if self._local:
-                with open(path, "rb") as fh:
-                    self._atomic_local_write(target, iter(lambda: fh.read(_CHUNK), b""))
-            else:
-                self.fs.put_file(str(path), target)
+                local.write(chunk)
+            local.flush()
+            digest = hasher.hexdigest()
+            target = self.path_of(digest)
+            try:
+                if not self._intact(target, digest):
+                    self.fs.put_file(local.name, target)
+            except OSError as exc:
+                raise disk_error(exc, self.root) from None
         return digest, size
 
     def remove(self, digest: str) -> bool:
@@ -179,6 +249,39 @@ class ArtifactStore:
         except FileNotFoundError:
             return False
         return True
+
+    def _intact(self, target: str, digest: str) -> bool:
+        """Whether ``target`` holds content hashing to ``digest`` (then its modification time
+        is refreshed, so ``nbmlops gc`` counts its grace period from this new use)."""
+        if not self.fs.exists(target):
+            return False
+        try:
+            actual = self._hash_of(target)
+        except FileNotFoundError:  # removed meanwhile
+            return False
+        if actual != digest:
+            return False
+        if self._local:
+            try:
+                os.utime(target)
+            except OSError:  # read-only media: the blob is still intact
+                pass
+        return True
+
+    def _hash_of(self, path: str) -> str:
+        hasher = hashlib.sha256()
+        with self.fs.open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                hasher.update(chunk)
+        return hasher.hexdigest()
+
+    def verify(self, digest: str) -> str:
+        """``"ok"``, ``"missing"`` or ``"corrupted"``: the state of the stored blob ``digest``."""
+        target = self.path_of(digest)
+        try:
+            return "ok" if self._hash_of(target) == digest else "corrupted"
+        except FileNotFoundError:
+            return "missing"
 
     def get_bytes(self, digest: str, name: str | None = None) -> bytes:
         """Read a blob and verify it; ``name`` only improves error messages."""
@@ -196,19 +299,28 @@ class ArtifactStore:
             raise IntegrityError(label, digest, actual)
         return data
 
-    def _atomic_local_write(self, target: str, chunks) -> None:
+    def _atomic_local_write(self, target: str, chunks, digest: str) -> None:
         folder = Path(target).parent
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".tmp-{uuid.uuid4().hex[:8]}-")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{TMP_PREFIX}{uuid.uuid4().hex[:8]}-")
         try:
             with os.fdopen(fd, "wb") as fh:
                 for chunk in chunks:
                     fh.write(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
-            # Blobs are immutable; read-only files make accidental edits fail loudly.
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, target)
+            self._commit_local(tmp, target, digest)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def _commit_local(self, tmp: str, target: str, digest: str) -> None:
+        """Check the written copy hashes to ``digest``, then rename it over ``target``."""
+        actual = self._hash_of(tmp)
+        if actual != digest:
+            raise IntegrityError(f"the copy written to {tmp}", digest, actual)
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        # Blobs are immutable; read-only files make accidental edits fail loudly. A damaged
+        # blob at ``target`` (read-only too) is replaced: rename needs only the folder.
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, target)

@@ -14,11 +14,17 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import AmbiguousRunId, ExperimentNotFound, InvalidParam, RunNotFound, StoreError
+from ..errors import AmbiguousRunId, ExperimentNotFound, InvalidParam, RunNotFound
 from . import _schema as t
-from ._engine import describe, make_engine, read_transaction, run_with_retry, write_transaction
+from ._engine import (
+    describe,
+    make_engine,
+    read_transaction,
+    run_with_retry,
+    try_write,
+    write_transaction,
+)
 from .artifacts import check_no_clash
 from .migrations import upgrade
 
@@ -107,20 +113,16 @@ def _nan_to_none(value: float) -> float | None:
 class MetadataStore:
     """The metadata of experiments and runs, in SQLite or PostgreSQL."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, **timeouts: float):
+        """Open (and if needed upgrade) the store at ``url``; ``timeouts`` are the keyword
+        arguments of :func:`~nbmlops.store._engine.make_engine` (``connect_timeout_s``,
+        ``statement_timeout_s``, ``busy_timeout_s``)."""
         self.url = url
-        self.engine: Engine = make_engine(url)
+        self.engine: Engine = make_engine(url, **timeouts)
         try:
+            # The first statement is where a wrong host, port, password or database, a
+            # server that never answers or a damaged file shows up (as a StoreError).
             upgrade(self.engine)
-        except SQLAlchemyError as exc:
-            self.engine.dispose()
-            # The first statement is where a wrong host, port, password or database shows up.
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise StoreError(
-                f"cannot open the metadata store {describe(self.engine)!r}: {reason}. Check that "
-                "the database server is running and the URL (NBMLOPS_STORE_URL) is right; "
-                "`nbmlops doctor` shows the settings in use"
-            ) from exc
         except BaseException:
             self.engine.dispose()
             raise
@@ -135,7 +137,7 @@ class MetadataStore:
             with write_transaction(self.engine) as conn:
                 return fn(conn)
 
-        return run_with_retry(attempt)
+        return run_with_retry(attempt, engine=self.engine)
 
     def _experiment_id(self, conn: Connection, name: str, create: bool) -> int:
         found = conn.execute(_EXPERIMENT_ID, {"_name": name}).scalar()
@@ -318,8 +320,15 @@ class MetadataStore:
 
         self._write(fn)
 
-    def reap_stale(self, stale_after_s: float, now: float | None = None) -> list[str]:
-        """Mark RUNNING runs whose heartbeat is older than ``stale_after_s`` as KILLED."""
+    def reap_stale(
+        self, stale_after_s: float, now: float | None = None, lock_wait_s: float | None = None
+    ) -> list[str]:
+        """Mark RUNNING runs whose heartbeat is older than ``stale_after_s`` as KILLED.
+
+        With ``lock_wait_s``, give up (returning ``[]``) when the store stays locked by
+        another writer that long: a reader then never waits behind a long write, and a later
+        read marks them.
+        """
         cutoff = (now or time.time()) - stale_after_s
         stale = t.runs.c.status == "RUNNING", t.runs.c.heartbeat_at < cutoff
         with read_transaction(self.engine) as conn:
@@ -337,6 +346,8 @@ class MetadataStore:
                 )
             return list(ids)
 
+        if lock_wait_s is not None:
+            return try_write(self.engine, fn, lock_wait_s) or []
         return self._write(fn)
 
     def delete_run(self, run_id: str) -> None:

@@ -1,8 +1,10 @@
 """Schema versions of the metadata store and the path from each to the next.
 
-The store records every applied version in ``nbmlops_schema_version``. Opening a store applies
-the missing migrations in one transaction (serialized across processes), and refuses a store
-written by a newer nbmlops instead of corrupting it.
+The store records every applied version in ``nbmlops_schema_version``. Opening a store reads
+that version first, without any lock; only a store that needs migrating takes the write lock
+(``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), checks the version again inside
+it and applies the missing migrations in that one transaction. So opening a current store never
+waits behind a writer, and a store written by a newer nbmlops is refused, not corrupted.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..errors import SchemaVersionError
 from . import _schema
-from ._engine import run_with_retry, write_transaction
+from ._engine import describe, read_transaction, run_with_retry, write_transaction
 
 
 def _v1_initial(conn: Connection) -> None:
@@ -65,22 +67,37 @@ def current_version(conn: Connection) -> int:
     return max(found, default=0)
 
 
-def upgrade(engine: Engine) -> int:
-    """Bring the store to :data:`LATEST`; return the version it was at before."""
+def _check_not_newer(engine: Engine, version: int) -> None:
     from .. import __version__
+
+    if version > LATEST:
+        raise SchemaVersionError(
+            f"the store at {describe(engine)} has schema version {version}, newer than this "
+            f"nbmlops ({__version__}, schema {LATEST}); upgrade nbmlops: pip install -U nbmlops"
+        )
+
+
+def upgrade(engine: Engine) -> int:
+    """Bring the store to :data:`LATEST`; return the version it was at before.
+
+    A current store is only read: the write lock is taken when a migration is due.
+    """
+    from .. import __version__
+
+    with read_transaction(engine) as conn:
+        seen = current_version(conn)
+    _check_not_newer(engine, seen)
+    if seen == LATEST:
+        return seen
 
     def attempt() -> int:
         with write_transaction(engine) as conn:
             if engine.dialect.name == "postgresql":
                 # Two processes creating tables at once would collide in the catalog.
                 conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+            # Another process may have migrated while this one waited for the lock.
             before = current_version(conn)
-            if before > LATEST:
-                raise SchemaVersionError(
-                    f"the store at {engine.url.render_as_string(hide_password=True)} has schema "
-                    f"version {before}, newer than this nbmlops ({__version__}, schema {LATEST}); "
-                    "upgrade nbmlops: pip install -U nbmlops"
-                )
+            _check_not_newer(engine, before)
             for version, _description, step in MIGRATIONS:
                 if version > before:
                     step(conn)
@@ -91,4 +108,4 @@ def upgrade(engine: Engine) -> int:
                     )
             return before
 
-    return run_with_retry(attempt)
+    return run_with_retry(attempt, engine=engine)

@@ -16,6 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
+from .faults import disk_error
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -33,21 +35,28 @@ class ParquetFiles:
         return f"{type(self).__name__}({self.url!r})"
 
     def write_table(self, table: pa.Table, path: str) -> int:
-        """Write ``table`` at ``path`` (atomically on a local disk); return its size."""
+        """Write ``table`` at ``path`` (atomically on a local disk); return its size.
+
+        A full disk is :class:`~nbmlops.errors.StoreFull` (other write failures a
+        ``StoreError``), with no partial file left behind.
+        """
         parent = path.rsplit("/", 1)[0]
-        self.fs.makedirs(parent, exist_ok=True)
-        if self.local:
-            tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-            try:
-                pq.write_table(table, tmp, compression="snappy")
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-        else:
-            with self.fs.open(path, "wb") as fh:
-                pq.write_table(table, fh, compression="snappy")
-        return int(self.fs.size(path))
+        try:
+            self.fs.makedirs(parent, exist_ok=True)
+            if self.local:
+                tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+                try:
+                    pq.write_table(table, tmp, compression="snappy")
+                    os.replace(tmp, path)
+                finally:
+                    if os.path.exists(tmp):
+                        os.remove(tmp)
+            else:
+                with self.fs.open(path, "wb") as fh:
+                    pq.write_table(table, fh, compression="snappy")
+            return int(self.fs.size(path))
+        except OSError as exc:  # pyarrow's IO errors are OSErrors too
+            raise disk_error(exc, self.url) from None
 
     def remove(self, path: str) -> None:
         try:

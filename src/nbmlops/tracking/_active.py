@@ -1,13 +1,22 @@
-"""The active-run stack and the module-level logging functions (``nbmlops.log_metric`` …)."""
+"""The active-run stack and the module-level logging functions (``nbmlops.log_metric`` …).
+
+The stack lives in a :class:`contextvars.ContextVar`, so each thread and each asyncio task
+has its own: a new thread starts with no active run, an asyncio task starts with the runs
+active where it was created, and a run opened in one never becomes the parent, or receives
+the metrics, of a run in another. A process-wide list of open runs (for ending them at
+exit) is kept separately.
+"""
 
 from __future__ import annotations
 
 import atexit
+import contextvars
 import os
 import sys
 import threading
 import time
 import uuid
+import weakref
 from typing import Any
 
 from .. import _args
@@ -19,9 +28,16 @@ from ._writer import writer
 from .environment import current_environment, git_state, process_identity, source_of_process
 from .run import FAILED, FINISHED, KILLED, RUNNING, Run, end_status, format_exception
 
-_stack: list[ActiveRun] = []
-_stack_lock = threading.RLock()
-_known_envs: set[tuple[int, str]] = set()
+# The runs opened in this context, outermost first. A tuple: a context copied into an asyncio
+# task must not see runs the task's creator opens later, nor the creator those of the task.
+_stack: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
+    "nbmlops_active_runs", default=()
+)
+# Every run this process opened and has not ended yet, oldest first, whatever its context.
+_open_runs: dict[str, ActiveRun] = {}
+_open_lock = threading.Lock()
+# Environments already recorded, per store (weak: a store dropped by configure is released).
+_known_envs: weakref.WeakKeyDictionary[Store, set[str]] = weakref.WeakKeyDictionary()
 
 
 class ActiveRun(Run):
@@ -42,22 +58,38 @@ class ActiveRun(Run):
         else:
             self.end(FAILED, error=format_exception(exc))
 
+    @property
+    def is_open(self) -> bool:
+        """Whether this process opened the run and has not ended it yet."""
+        with _open_lock:
+            return self.run_id in _open_runs
+
     def end(self, status: str = FINISHED, error: str | None = None) -> None:
-        # Refuse a bad status before touching the stack, so the run stays active.
-        status = end_status(status)
-        with _stack_lock:
-            if self in _stack:
-                # Children still open end with their parent.
-                while _stack and _stack[-1] != self:
-                    _stack.pop().end(status, error)
-                _stack.remove(self)
+        """End the run (and runs still open inside it in this context) with ``status``.
+
+        The run leaves the active stack only once its final write committed: when ending
+        fails (disk full, database down) it stays active with its buffered metrics, and
+        calling ``end`` again retries.
+        """
+        status = end_status(status)  # refuse a bad status before anything changes
+        stack = _stack.get()
+        if self in stack:
+            # Children still open end with their parent, innermost first.
+            for child in reversed(stack[stack.index(self) + 1 :]):
+                if child.is_open:
+                    child.end(status, error)
         super().end(status, error)
+        with _open_lock:
+            _open_runs.pop(self.run_id, None)
+        stack = _stack.get()
+        if self in stack:
+            _stack.set(tuple(r for r in stack[: stack.index(self)] if r.is_open))
 
 
 def _ensure_environment(store: Store) -> str:
     env = current_environment()
-    ident = (id(store), env.env_id)
-    if ident not in _known_envs:
+    known = _known_envs.setdefault(store, set())
+    if env.env_id not in known:
         digest, _size = store.artifacts.put_bytes(env.packages_text.encode())
         store.meta.ensure_environment(
             {
@@ -70,7 +102,7 @@ def _ensure_environment(store: Store) -> str:
                 "created_at": time.time(),
             }
         )
-        _known_envs.add(ident)
+        known.add(env.env_id)
     return env.env_id
 
 
@@ -84,9 +116,11 @@ def start_run(
 ) -> ActiveRun:
     """Open a run (nested under the active run, if any) and make it the active run.
 
-    The parent is ``parent_run_id`` when given, else the active run of this process, else the
-    run named by the ``NBMLOPS_PARENT_RUN_ID`` environment variable: ``nbmlops.run_notebook``
-    sets it for the kernels it starts, so tracked cells become children of the notebook run.
+    The parent is ``parent_run_id`` when given, else the active run of this thread (or
+    asyncio task), else the run named by the ``NBMLOPS_PARENT_RUN_ID`` environment variable:
+    ``nbmlops.run_notebook`` sets it for the kernels it starts, so tracked cells become
+    children of the notebook run. A new thread starts with no active run: pass
+    ``parent_run_id=run.run_id`` to nest its runs under one.
 
     >>> import nbmlops
     >>> with nbmlops.start_run(name="baseline", tags={"team": "risk"}) as run:  # doctest: +SKIP
@@ -109,35 +143,37 @@ def start_run(
     source, source_kind = source_of_process()
     host, user = process_identity()
     now = time.time()
-    with _stack_lock:
-        parent = parent_run_id or (
-            _stack[-1].run_id if _stack else os.environ.get("NBMLOPS_PARENT_RUN_ID") or None
-        )
-        run_id = uuid.uuid4().hex
-        store.meta.create_run(
-            {
-                "run_id": run_id,
-                "name": name,
-                "status": RUNNING,
-                "start_time": now,
-                "heartbeat_at": now,
-                "parent_run_id": parent,
-                "source": source,
-                "source_kind": source_kind,
-                "code": code,
-                "host": host,
-                "pid": os.getpid(),
-                "user_name": user,
-                "env_id": env_id,
-                "git_commit": git.commit if git else None,
-                "git_branch": git.branch if git else None,
-                "git_dirty": git.dirty if git else None,
-            },
-            experiment,
-            encoded_tags,
-        )
-        run = ActiveRun(store, run_id)
-        _stack.append(run)
+    current = active_run()
+    parent = parent_run_id or (
+        current.run_id if current else os.environ.get("NBMLOPS_PARENT_RUN_ID") or None
+    )
+    run_id = uuid.uuid4().hex
+    store.meta.create_run(
+        {
+            "run_id": run_id,
+            "name": name,
+            "status": RUNNING,
+            "start_time": now,
+            "heartbeat_at": now,
+            "parent_run_id": parent,
+            "source": source,
+            "source_kind": source_kind,
+            "code": code,
+            "host": host,
+            "pid": os.getpid(),
+            "user_name": user,
+            "env_id": env_id,
+            "git_commit": git.commit if git else None,
+            "git_branch": git.branch if git else None,
+            "git_dirty": git.dirty if git else None,
+        },
+        experiment,
+        encoded_tags,
+    )
+    run = ActiveRun(store, run_id)
+    with _open_lock:
+        _open_runs[run_id] = run
+    _stack.set((*_stack.get(), run))
     writer.open_run(store, run_id)
     _install_exit_handlers()
     if git and git.diff:
@@ -146,9 +182,13 @@ def start_run(
 
 
 def active_run() -> ActiveRun | None:
-    """The innermost open run of this process, or None."""
-    with _stack_lock:
-        return _stack[-1] if _stack else None
+    """The innermost open run of this thread (or asyncio task), or None."""
+    stack = _stack.get()
+    if stack and not stack[-1].is_open:
+        # Ended elsewhere (another thread, or a context this one was copied from).
+        stack = tuple(r for r in stack if r.is_open)
+        _stack.set(stack)
+    return stack[-1] if stack else None
 
 
 def end_run(status: str = FINISHED) -> None:
@@ -242,18 +282,30 @@ def _install_exit_handlers() -> None:
 
 
 def _end_open_runs() -> None:
-    """A script that exits with runs open ends them: FAILED after an uncaught exception."""
+    """A script that exits with runs open ends them, newest first (those of every thread):
+    FAILED after an uncaught exception."""
     exc = _exit_state["uncaught"]
-    while True:
-        run = active_run()
-        if run is None:
-            return
+    with _open_lock:
+        runs = list(_open_runs.values())
+    for run in reversed(runs):
+        if not run.is_open:
+            continue
         try:
             if exc is None:
                 run.end(FINISHED)
             else:
                 run.end(FAILED, error=format_exception(exc))
         except Exception:  # noqa: BLE001 - the process is exiting; the heartbeat will tell
-            with _stack_lock:
-                if _stack and _stack[-1] is run:
-                    _stack.pop()
+            with _open_lock:
+                _open_runs.pop(run.run_id, None)
+
+
+def _forget_in_child() -> None:
+    # A forked child must not end its parent's runs when it exits.
+    global _open_lock
+    _open_lock = threading.Lock()
+    _open_runs.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)

@@ -4,7 +4,11 @@
 transaction every ``flush_s`` (0.5 s by default) and refreshes heartbeats every
 ``heartbeat_s``. Ending a run writes its remaining metrics in the same transaction as its
 final status, so a finished run never misses a metric and a killed process loses at most the
-last ``flush_s`` of them.
+last ``flush_s`` of them. Rows stay buffered until the transaction writing them commits: a
+failed write (disk full, database down) keeps them, in order, for the next attempt.
+
+The writer holds a store only while it has open runs or rows to write, so a store replaced
+by ``nbmlops.configure`` is released (and its connections closed) once its runs end.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import threading
 import time
 import warnings
 
+from ..config import on_configure
 from ..store import Store
 
 Row = tuple[str, str, float, int, float]  # run_id, key, value, step, timestamp
@@ -30,39 +35,70 @@ class BackgroundWriter:
         self._last_beat: dict[Store, float] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        # Set when the wait should be recomputed now: a store appeared, settings changed.
+        self._wake = threading.Event()
         self._warned = False
 
     # -- called by runs ------------------------------------------------------------------------
 
     def add(self, store: Store, rows: list[Row]) -> None:
         with self._lock:
+            new = self._is_new(store)
             self._pending.setdefault(store, []).extend(rows)
-        self._ensure_thread()
+        self._ensure_thread(wake=new)
 
     def open_run(self, store: Store, run_id: str) -> None:
         with self._lock:
+            new = self._is_new(store)
             self._open[run_id] = store
             self._last_beat.setdefault(store, time.time())
-        self._ensure_thread()
+        self._ensure_thread(wake=new)
+
+    def _is_new(self, store: Store) -> bool:
+        return store not in self._pending and store not in self._open.values()
+
+    def wake(self) -> None:
+        """Recompute the wait now (``configure`` changed ``flush_s`` or ``heartbeat_s``)."""
+        self._wake.set()
 
     def close_run(self, run_id: str) -> None:
         with self._lock:
-            self._open.pop(run_id, None)
+            store = self._open.pop(run_id, None)
+            if store is not None and store not in self._open.values():
+                self._last_beat.pop(store, None)
 
     def take(self, store: Store, run_id: str) -> list[Row]:
-        """Remove and return the pending rows of ``run_id`` (call with :meth:`flushing`)."""
+        """Remove and return the pending rows of ``run_id`` (call with :meth:`flushing`, and
+        hand them back with :meth:`put_back` if writing them fails)."""
         with self._lock:
             rows = self._pending.get(store, [])
             mine = [r for r in rows if r[0] == run_id]
             if mine:
-                self._pending[store] = [r for r in rows if r[0] != run_id]
+                rest = [r for r in rows if r[0] != run_id]
+                if rest:
+                    self._pending[store] = rest
+                else:
+                    del self._pending[store]
         return mine
+
+    def put_back(self, store: Store, rows: list[Row]) -> None:
+        """Return rows that could not be written, ahead of any logged since."""
+        if rows:
+            with self._lock:
+                self._pending.setdefault(store, [])[:0] = rows
+
+    def pending(self, run_id: str) -> int:
+        """How many values of ``run_id`` wait to be written."""
+        with self._lock:
+            return sum(1 for rows in self._pending.values() for r in rows if r[0] == run_id)
 
     def flushing(self) -> threading.Lock:
         return self._flush_lock
 
     def flush(self) -> None:
-        """Write every pending row now."""
+        """Write every pending row now; rows of a store whose write fails stay pending and
+        the first failure is raised after every store was tried."""
+        failure: BaseException | None = None
         with self._flush_lock:
             with self._lock:
                 batches, self._pending = self._pending, {}
@@ -71,18 +107,22 @@ class BackgroundWriter:
                     continue
                 try:
                     store.meta.log_metrics(rows)
-                except Exception as exc:  # noqa: BLE001 - never lose rows to a transient error
-                    with self._lock:
-                        self._pending.setdefault(store, [])[:0] = rows
-                    self._warn(
-                        f"nbmlops: could not write {len(rows)} metric values yet ({exc}); "
-                        "will retry"
-                    )
-                    raise
+                except BaseException as exc:  # never lose rows to a transient error
+                    self.put_back(store, rows)
+                    if failure is None:
+                        failure = exc
+                        self._warn(
+                            f"nbmlops: could not write {len(rows)} metric values yet ({exc}); "
+                            "they stay buffered and are written on the next try"
+                        )
+        if failure is not None:
+            raise failure
 
     # -- the thread ----------------------------------------------------------------------------
 
-    def _ensure_thread(self) -> None:
+    def _ensure_thread(self, wake: bool = False) -> None:
+        if wake:
+            self._wake.set()
         if self._thread is not None and self._thread.is_alive():
             return
         with self._lock:
@@ -92,15 +132,28 @@ class BackgroundWriter:
             self._thread = threading.Thread(target=self._loop, name="nbmlops-writer", daemon=True)
             self._thread.start()
 
-    def _interval(self) -> float:
+    def _interval(self) -> float | None:
+        """Seconds until the next pass; None (wait until woken) with nothing to do."""
         with self._lock:
             stores = set(self._pending) | set(self._open.values())
         if not stores:
-            return 0.5
+            return None
         return min(min(s.settings.flush_s, s.settings.heartbeat_s) for s in stores)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._interval()):
+        last = time.monotonic()
+        while not self._stop.is_set():
+            interval = self._interval()
+            if interval is None:  # nothing to do: sleep until a store appears
+                self._wake.wait()
+                self._wake.clear()
+                last = time.monotonic()  # the clock starts when there is something to write
+                continue
+            woken = self._wake.wait(max(0.0, last + interval - time.monotonic()))
+            self._wake.clear()
+            if woken or self._stop.is_set():
+                continue  # a new store or new settings: wait out the new interval
+            last = time.monotonic()
             try:
                 self.flush()
             except Exception:  # noqa: BLE001 - already warned; rows kept for the next pass
@@ -118,7 +171,9 @@ class BackgroundWriter:
                 continue
             try:
                 store.meta.heartbeat(run_ids, now)
-                self._last_beat[store] = now
+                with self._lock:
+                    if store in self._open.values():  # not if its runs ended meanwhile
+                        self._last_beat[store] = now
             except Exception as exc:  # noqa: BLE001
                 self._warn(f"nbmlops: heartbeat failed ({exc}); will retry")
 
@@ -136,9 +191,11 @@ class BackgroundWriter:
         self._last_beat = {}
         self._thread = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
 
 
 writer = BackgroundWriter()
+on_configure(writer.wake)
 
 
 def _flush_at_exit() -> None:

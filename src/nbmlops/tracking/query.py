@@ -26,7 +26,8 @@ BASE_COLUMNS = ["run_id", "experiment", "name", "status", "start_time", "duratio
 def _fresh_store() -> Store:
     settings = get_settings()
     store = get_store(settings)
-    store.meta.reap_stale(settings.stale_after_s)
+    # Best effort: a read never queues behind another process's long write to mark runs.
+    store.meta.reap_stale(settings.stale_after_s, lock_wait_s=0.5)
     return store
 
 

@@ -232,11 +232,20 @@ class Run:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def end(self, status: str = FINISHED, error: str | None = None) -> None:
-        """Write the remaining metrics and the final status in one transaction."""
+        """Write the remaining metrics and the final status in one transaction.
+
+        If that write fails (disk full, database down), the metric values stay buffered, the
+        run stays open and the error (a :class:`~nbmlops.errors.StoreError`) is raised:
+        calling ``end`` again writes them all.
+        """
         status = end_status(status)
         with writer.flushing():
             rows = writer.take(self._store, self.run_id)
-            self._store.meta.finish_run(self.run_id, status, time.time(), rows, error)
+            try:
+                self._store.meta.finish_run(self.run_id, status, time.time(), rows, error)
+            except BaseException:
+                writer.put_back(self._store, rows)
+                raise
         writer.close_run(self.run_id)
 
     # -- reading -------------------------------------------------------------------------------
@@ -386,7 +395,11 @@ class Run:
         with writer.flushing():
             rows = writer.take(self._store, self.run_id)
             if rows:
-                self._store.meta.log_metrics(rows)
+                try:
+                    self._store.meta.log_metrics(rows)
+                except BaseException:
+                    writer.put_back(self._store, rows)
+                    raise
 
     def _repr_pretty_(self, p, cycle) -> None:  # IPython's text repr
         p.text(self.summary())
