@@ -9,6 +9,7 @@ import ipywidgets as w
 
 from ..errors import GateFailed, NbmlopsError
 from . import _html as h
+from ._format import format_column, is_missing, short_id
 
 STAGES = ["production", "staging", "archived"]
 
@@ -57,24 +58,26 @@ def versions_html(name: str) -> str:
     frame = model_versions(name)
     metrics = [c for c in frame.columns if c.startswith("metrics.")][:6]
     waiting = pending_challengers(name)
+    metric_texts = {m: format_column(frame[m])[0] for m in metrics}
     rows = []
-    for r in frame.to_dict("records"):
+    for i, r in enumerate(frame.to_dict("records")):
+        version = int(r["version"])
+        aliases = "" if is_missing(r["aliases"]) else str(r["aliases"])
         badges = " ".join(
             ([h.stage_badge(r["stage"])] if isinstance(r["stage"], str) else [])
-            + [
-                h.badge(a, ("#8250df", "#fbefff"))
-                for a in filter(None, str(r["aliases"] or "").split(", "))
-            ]
-            + ([challenger_badge(waiting[r["version"]])] if r["version"] in waiting else [])
+            + [h.badge(a, ("#8250df", "#fbefff")) for a in filter(None, aliases.split(", "))]
+            + ([challenger_badge(waiting[version])] if version in waiting else [])
         )
+        model_class = "" if is_missing(r["model_class"]) else str(r["model_class"])
+        run = short_id(r["run_id"])
         rows.append(
             [
-                f"<b>v{r['version']}</b>",
+                f"<b>v{version}</b>",
                 badges,
-                h.esc(r["model_class"].rsplit(".", 1)[-1]),
-                f"<code>{h.esc((r['run_id'] or '')[:8])}</code>",
+                h.esc(model_class.rsplit(".", 1)[-1]),
+                f"<code>{h.esc(run)}</code>" if run else "<span style='color:#57606a'>—</span>",
                 h.esc(h.fmt(r["created_at"])),
-                *(h.esc(h.fmt(r[m])) for m in metrics),
+                *(h.esc(metric_texts[m][i]) for m in metrics),
             ]
         )
     headers = ["version", "stage / aliases", "class", "run", "registered", *metrics]
@@ -144,13 +147,27 @@ class ModelsPanel(w.VBox):
             self.message,
             self.card,
         ]
-        self.refresh(name)
+        if name is not None:
+            self._check_name(name)
+        try:
+            self.refresh(name)
+        except Exception as exc:  # noqa: BLE001 - the tab shows it and stays usable
+            self.message.value = h.error(exc)
+
+    @staticmethod
+    def _model_names() -> list[str]:
+        from ..registry import models
+
+        return [str(n) for n in models()["name"]]
+
+    def _check_name(self, name: str) -> None:
+        names = self._model_names()
+        if name not in names:
+            raise NbmlopsError(f"no registered model named {name!r}; models: {names}")
 
     def refresh(self, name: str | None = None) -> None:
         """Re-read models and versions (keeps the chosen model when it still exists)."""
-        from ..registry import models
-
-        names = list(models()["name"])
+        names = self._model_names()
         keep = name if name is not None else self.model.value
         if name is not None and name not in names:
             raise NbmlopsError(f"no registered model named {name!r}; models: {names}")
@@ -176,7 +193,7 @@ class ModelsPanel(w.VBox):
         versions = [int(v) for v in model_versions(name)["version"]]
         keep = self.version.value
         self.version.options = [(f"v{v}", v) for v in reversed(versions)]
-        self.version.value = keep if keep in versions else versions[-1]
+        self.version.value = keep if keep in versions else (versions[-1] if versions else None)
         self._on_version()
 
     def _on_version(self) -> None:
@@ -185,7 +202,11 @@ class ModelsPanel(w.VBox):
         if self.model.value is None or self.version.value is None:
             self.card.value = ""
             return
-        self.card.value = model_card(self.model.value, self.version.value).to_html(compact=True)
+        try:
+            card = model_card(self.model.value, self.version.value).to_html(compact=True)
+        except Exception as exc:  # noqa: BLE001 - e.g. its artifact was deleted: say so
+            card = h.error(exc)
+        self.card.value = card
 
     # -- actions -----------------------------------------------------------------------------
 
