@@ -346,9 +346,15 @@ class Comparison:
     def environment_html(self) -> str:
         env = self.environment
         differing = env[env["differs"]]
+        note = ""
+        if "packages" in env.index:  # some run's package list could not be read
+            reasons = {v for v in env.loc["packages", self.labels] if isinstance(v, str)}
+            note = "".join(
+                f"<p style='color:#9a6700;margin:2px 0'>{h.esc(r)}</p>" for r in sorted(reasons)
+            )
         return h.section(
             f"Environment ({len(differing)} of {len(env)} differ)",
-            self._table(differing) if len(differing) else "<p>same environment</p>",
+            note + (self._table(differing) if len(differing) else "<p>same environment</p>"),
         )
 
     def to_html(self) -> str:
