@@ -229,3 +229,20 @@ def test_a_grid_over_a_frame_sorts_it(workspace):
     assert cells(grid, "name") == ["rf-2", "rf-1", "rf-3", "rf-0"]
     click_header(grid, "name")  # text: A→Z first
     assert cells(grid, "name") == ["rf-0", "rf-1", "rf-2", "rf-3"]
+
+
+def test_runs_magic_displays_the_run_table(shell):
+    import pandas as pd
+
+    shell.run_cell("%%track -n small\nn_estimators = 50\nscore = 0.5 + 0.25\n")
+    shell.run_cell("%%track -n none\nscore = 0.5 + 0.5\n")  # no n_estimators: NaN → float
+    table = shell.run_line_magic("runs", "")
+    assert isinstance(table, pd.DataFrame) and list(table["name"]) == ["none", "small"]
+    assert type(table.head(1)) is pd.DataFrame  # what pandas derives from it is plain
+    data, _ = shell.display_formatter.format(table)
+    html = data["text/html"]
+    assert html.count("<table") == 1 and "position:sticky" in html
+    assert ">params</th>" in html and ">metrics</th>" in html
+    assert ">50</td>" in html and "50.0" not in html
+    assert ">0.75</td>" in html and ">1.00</td>" in html
+    assert "n_estimators" in data["text/plain"]

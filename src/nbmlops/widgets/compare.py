@@ -27,13 +27,13 @@ RUN_LABEL = 24
 TITLE = 40
 
 
-def abbreviate(name: str, width: int = AXIS) -> str:
-    """``name`` cut to ``width`` characters: a dotted name keeps its last part first
-    (``model.min_weight_fraction_leaf`` → ``min_weight_fract…``)."""
+def abbreviate(name: str, width: int = AXIS, dotted: bool = True) -> str:
+    """``name`` cut to ``width`` characters; a ``dotted`` name keeps its last part first
+    (``model.min_weight_fraction_leaf`` → ``min_weight_frac…``)."""
     name = str(name)
     if len(name) <= width:
         return name
-    tail = name.rsplit(".", 1)[-1]
+    tail = name.rsplit(".", 1)[-1] if dotted else name
     if len(tail) <= width:
         return tail
     return tail[: width - 1] + "…"
@@ -219,7 +219,7 @@ class Comparison:
                     go.Bar(
                         x=[abbreviate(metric)],
                         y=[value],
-                        name=abbreviate(label, RUN_LABEL),
+                        name=abbreviate(label, RUN_LABEL, dotted=False),
                         meta=label,
                         hovertemplate="%{meta}<br>" + h.esc(metric) + " = %{y}<extra></extra>",
                     )
@@ -238,7 +238,7 @@ class Comparison:
                     x=list(points["step"]),
                     y=list(points["value"]),
                     mode="lines+markers",
-                    name=abbreviate(label, RUN_LABEL),
+                    name=abbreviate(label, RUN_LABEL, dotted=False),
                     meta=label,
                     hovertemplate="%{meta}<br>step %{x}: %{y}<extra></extra>",
                 )
