@@ -134,8 +134,13 @@ def test_view_sends_plotly_json_not_a_figure_widget(workspace):
     shown = shown_figure(view.parallel_output)
     assert [d["label"] for d in shown["data"][0]["dimensions"]][-1] == "accuracy"
     assert view.history_output.outputs[0]["data"][PLOTLY_MIME]["data"][0]["type"] == "bar"
-    assert "min_weight_frac…" in view.axes.value and "model.min_weight_fraction_leaf" in view.axes.value
-    state = sum(len(json.dumps(x.get_state(), default=str)) for x in widgets if isinstance(x, w.Widget))
+    assert (
+        "min_weight_frac…" in view.axes.value
+        and "model.min_weight_fraction_leaf" in view.axes.value
+    )
+    state = sum(
+        len(json.dumps(x.get_state(), default=str)) for x in widgets if isinstance(x, w.Widget)
+    )
     assert state < 200_000, f"{state:,} bytes of widget state for a comparison of 3 runs"
     view.metric.value = "loss"
     assert view.history_output.outputs[0]["data"][PLOTLY_MIME]["data"][0]["type"] == "scatter"

@@ -46,11 +46,10 @@ def messy(workspace):
     nbmlops.promote("iris", 1, reason="first")
     nbmlops.register_model(DecisionTreeClassifier(max_depth=1).fit(X, y), "iris")  # no run
     nbmlops.register_model(DecisionTreeClassifier(max_depth=1).fit(X, y), "lonely")
-    with pytest.raises(ValueError):
-        with nbmlops.start_run(name="boom", experiment="messy") as run:
-            run.log_param("p", 3)
-            ids["boom"] = run.run_id
-            raise ValueError("boom")
+    with pytest.raises(ValueError), nbmlops.start_run(name="boom", experiment="messy") as run:
+        run.log_param("p", 3)
+        ids["boom"] = run.run_id
+        raise ValueError("boom")
     rng = np.random.default_rng(0)
     ref = pd.DataFrame({"income": rng.normal(50, 10, 200)})
     nbmlops.drift_report(ref, ref.assign(income=ref.income + 20)).save(name="shifted")

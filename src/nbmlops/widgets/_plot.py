@@ -38,9 +38,7 @@ def show_figure(output: w.Output, fig: go.Figure | None) -> None:
     if fig is None:
         output.outputs = ()
         return
-    output.outputs = (
-        {"output_type": "display_data", "data": figure_bundle(fig), "metadata": {}},
-    )
+    output.outputs = ({"output_type": "display_data", "data": figure_bundle(fig), "metadata": {}},)
 
 
 def figure_output(fig: go.Figure | None = None) -> w.Output:

@@ -269,9 +269,7 @@ class Comparison:
         # A run without the metric has no place on its axis: it is left out of the chart.
         runs = [run for run, v in zip(self.labels, values, strict=True) if not _missing(v)]
         scores = [float(v) for v in values if not _missing(v)]
-        dims = [
-            self._dimension(key, label, runs) for key, label in zip(keys, labels, strict=False)
-        ]
+        dims = [self._dimension(key, label, runs) for key, label in zip(keys, labels, strict=False)]
         dims.append({"label": labels[-1], "values": scores})
         fig = go.Figure(
             go.Parcoords(
