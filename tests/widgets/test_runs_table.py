@@ -216,7 +216,7 @@ def test_static_html_is_one_table_with_groups(workspace):
     assert "position:sticky" in html and "white-space:nowrap" in html
     assert '<th colspan="3"' in html and "model: RandomForestClassifier" in html
     assert ">13</td>" in html and "13.0" not in html
-    assert "7 columns with the same value in every run are hidden" in html
+    assert "7 columns with one value across these runs are hidden" in html
     assert "features=all" in html
 
 
@@ -246,3 +246,21 @@ def test_runs_magic_displays_the_run_table(shell):
     assert ">50</td>" in html and "50.0" not in html
     assert ">0.75</td>" in html and ">1.00</td>" in html
     assert "[2 rows x 8 columns]" in data["text/plain"]  # pandas' own text
+
+
+def test_a_column_set_in_some_runs_only_counts_as_constant(workspace):
+    """Captured ``model.*`` params of a forest beside runs that fitted something else: one
+    value wherever they are set, so hidden; a param that differs where set is shown. A
+    user's param set in one run only is a difference: shown."""
+    _forest_runs(2)
+    with nbmlops.start_run(name="linear", experiment="forest") as run:
+        run.log_params({"clf.class": "sklearn.linear_model.LogisticRegression", "clf.C": 1.0})
+        run.log_param("solver", "lbfgs")
+    grid = RunsTable().grid
+    keys = grid.shown_columns
+    assert "params.solver" in keys
+    assert "params.model.bootstrap" not in keys and "params.clf.C" not in keys
+    assert "params.model.n_estimators" in keys and "params.n_estimators" in keys
+    groups = {c["group"]: c["group_label"] for c in grid.choices}
+    assert groups["model"] == "model: RandomForestClassifier"
+    assert groups["clf"] == "clf: LogisticRegression"

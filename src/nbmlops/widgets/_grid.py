@@ -6,7 +6,8 @@ Groups, left to right: *attributes* (id, name, experiment, status, start, durati
 user's own *params*, *metrics*, then the hyper-parameters ``%%track`` captured from fitted
 estimators (a variable ``model`` gives ``params.model.class`` and ``params.model.<param>``;
 one group per estimator) and *tags*. Tags are hidden until chosen; params, metrics and tags
-holding one value across the shown runs are hidden while ``show_constant`` is off.
+holding one value across the shown runs are hidden while ``show_constant`` is off (captured
+hyper-parameters count only the runs that have them).
 """
 
 from __future__ import annotations
@@ -112,10 +113,13 @@ def layout(keys: Sequence[str]) -> list[Column]:
     return attrs + params + metrics + model_columns + tags + other
 
 
+MISSING_KEY = "\0missing"
+
+
 def _same_key(value: Any) -> str:
     """A comparable form of a cell value (1 and 1.0 are the same number; NaN is missing)."""
     if is_missing(value):
-        return "\0missing"
+        return MISSING_KEY
     if is_number(value):
         return repr(float(value))
     try:
@@ -150,7 +154,14 @@ def build(
     for column in columns:
         col_values = values[column.key]
         if column.group != "attributes":
-            column.constant = n >= 2 and len({_same_key(v) for v in col_values}) == 1
+            # A captured hyper-parameter (``model.bootstrap``) is constant when it has one
+            # value wherever it is set: beside runs that fitted no forest, it says nothing
+            # the group header (``model: RandomForestClassifier``) does not. For the user's
+            # params, metrics and tags, "not set" differs from a value.
+            distinct = {_same_key(v) for v in col_values}
+            if column.group not in PLAIN_GROUPS:
+                distinct.discard(MISSING_KEY)
+            column.constant = n >= 2 and len(distinct) <= 1
         default = column.group != "tags" and (show_constant or not column.constant)
         is_shown = column.key in shown or (column.key not in hidden and default)
         if column.group == "attributes":
@@ -168,7 +179,8 @@ def build(
         if is_shown:
             visible.append(column)
         elif column.constant and column.key not in hidden:
-            hidden_constant.append((column.key, _cell_texts(column, col_values[:1])[0]))
+            present = [v for v in col_values if not is_missing(v)][:1] or col_values[:1]
+            hidden_constant.append((column.key, _cell_texts(column, present)[0]))
     texts = {c.key: _cell_texts(c, values[c.key]) for c in visible}
     ids = list(frame["run_id"]) if "run_id" in frame.columns else [""] * n
     rows = [
@@ -313,6 +325,6 @@ def constant_note(data: GridData) -> str:
     )
     return (
         f'<details style="margin:4px 0;color:#57606a;font:12px system-ui,sans-serif"><summary>'
-        f"{len(data.hidden_constant)} columns with the same value in every run are hidden"
+        f"{len(data.hidden_constant)} columns with one value across these runs are hidden"
         f"</summary>{items}</details>"
     )

@@ -253,9 +253,15 @@ class Comparison:
 
     @property
     def differing_params(self) -> list[str]:
-        """Params whose values are not the same in every compared run."""
+        """Params whose values are not the same in every compared run: the user's own
+        first, then the hyper-parameters ``%%track`` captured from estimators (``model.*``)."""
+        from ._grid import estimator_prefixes
+
         params = self.params
-        return [str(k) for k in params.index[params["differs"].astype(bool)]]
+        keys = [str(k) for k in params.index[params["differs"].astype(bool)]]
+        owners = estimator_prefixes(f"params.{k}" for k in params.index)
+        captured = [k for k in keys if any(k.startswith(f"{o}.") for o in owners)]
+        return [k for k in keys if k not in captured] + captured
 
     def parallel_figure(self, metric: str | None = None) -> go.Figure:
         """Parallel coordinates: the params that differ across the runs, then the metric.

@@ -60,7 +60,7 @@ function render({ model, el }) {
     constantBox.checked = model.get("show_constant");
     constantText.textContent = ` show constant columns (${constant})`;
     constantLabel.title =
-      "columns (params, metrics, tags) holding the same value in every run on this page";
+      "columns holding one value across the runs on this page (captured model params: where set)";
     constantLabel.style.display = constant ? "" : "none";
     const groups = new Map();
     for (const choice of model.get("choices")) {
