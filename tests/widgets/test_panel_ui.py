@@ -12,6 +12,7 @@ docs/img/widgets-runs-1280.png, widgets-runs-1920.png and widgets-compare.png.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -237,7 +238,7 @@ def test_panel_in_jupyterlab(lab):
         page.locator(".lm-MenuBar-item", has_text="Run").first.click()
         page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
         cells = page.locator(".jp-Notebook .jp-Cell")
-        expect(cells.last.locator(".jp-OutputArea-output")).to_contain_text("FAILED", timeout=LONG)
+        expect(cells.last.locator(".jp-OutputArea")).to_contain_text("FAILED", timeout=LONG)
         panel = page.locator(".widget-tab").first
         grid = panel.locator(".nbmlops-grid").first
         rows = grid.locator("tbody tr.nbmlops-grid-row")
@@ -266,10 +267,13 @@ def test_panel_in_jupyterlab(lab):
         panel.screenshot(path=str(SCREENSHOTS / "widgets-runs-1280.png"))
 
         # Sort by clicking a header; the column chooser; the constant-column toggle.
+        accuracy = grid.locator("tbody td[data-key='metrics.accuracy']")
+        # One precision per column: the texts sort as the numbers do.
+        best = max(t for t in accuracy.all_text_contents() if t != "—")
         grid.locator("th[data-key='metrics.accuracy']").click()
         expect(grid.locator("th[data-key='metrics.accuracy']")).to_contain_text("▼")
-        accuracy = grid.locator("tbody td[data-key='metrics.accuracy']").all_text_contents()
-        numbers = [float(a) for a in accuracy if a != "—"]
+        expect(accuracy.first).to_have_text(best)
+        numbers = [float(a) for a in accuracy.all_text_contents() if a != "—"]
         assert numbers == sorted(numbers, reverse=True)
         grid.locator(".nbmlops-grid-chooser summary").click()
         grid.locator(".nbmlops-grid-menu input[data-key='params.model.criterion']").check()
@@ -302,7 +306,7 @@ def test_panel_in_jupyterlab(lab):
         for name in ("rf-0", "rf-2"):
             grid.locator("tbody tr", has_text=name).locator("input[type=checkbox]").check()
         started = time.monotonic()
-        panel.get_by_role("button", name="Compare", exact=True).click()
+        panel.locator("button.jupyter-button", has_text=re.compile(r"^\s*Compare\s*$")).click()
         charts = panel.locator(".js-plotly-plot")
         expect(charts).to_have_count(2, timeout=LONG)
         expect(panel.locator(".parcoords")).to_have_count(1)
@@ -316,7 +320,11 @@ def test_panel_in_jupyterlab(lab):
             "model.n_estimat…",
             "accuracy",
         ], "the params that differ (the user's first), then the metric"
-        page.set_viewport_size({"width": 1280, "height": 1000})
+        expect(panel.get_by_text("18 the same in every run")).to_be_visible()  # folded
+        # Tall enough for the whole view: JupyterLab scrolls the notebook inside the window.
+        page.set_viewport_size({"width": 1280, "height": 2000})
+        expect(charts).to_have_count(2)
+        panel.scroll_into_view_if_needed()
         panel.screenshot(path=str(SCREENSHOTS / "widgets-compare.png"))
         browser.close()
     assert not [e for e in errors if "nbmlops" in e or "anywidget" in e], errors

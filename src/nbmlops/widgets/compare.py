@@ -49,6 +49,16 @@ def unique_labels(names: list[str], width: int = AXIS) -> list[str]:
     return short
 
 
+def _user_params_first(keys: list[str]) -> list[str]:
+    """Param names with the hyper-parameters ``%%track`` captured from estimators
+    (``model.class``, ``model.max_depth``, …) after the user's own."""
+    from ._grid import estimator_prefixes
+
+    owners = estimator_prefixes(f"params.{k}" for k in keys)
+    captured = [k for k in keys if any(k.startswith(f"{o}.") for o in owners)]
+    return [k for k in keys if k not in captured] + captured
+
+
 def _same(values: list[Any]) -> bool:
     present = [v for v in values if not _missing(v)]
     if len(present) != len(values):
@@ -85,6 +95,8 @@ class Comparison:
         import pandas as pd
 
         keys = sorted({k for d in self._details for k in d[kind]})
+        if kind == "params":  # the user's own first, then what %%track captured (model.*)
+            keys = _user_params_first(keys)
         missing = float("nan")
         rows = [[d[kind].get(k, missing) for d in self._details] for k in keys]
         frame = pd.DataFrame(rows, index=pd.Index(keys, name=kind[:-1]), columns=self.labels)
@@ -219,6 +231,8 @@ class Comparison:
                     go.Bar(
                         x=[abbreviate(metric)],
                         y=[value],
+                        text=[text(value)],  # bars start at 0: close scores need the number
+                        textposition="outside",
                         name=abbreviate(label, RUN_LABEL, dotted=False),
                         meta=label,
                         hovertemplate="%{meta}<br>" + h.esc(metric) + " = %{y}<extra></extra>",
@@ -228,7 +242,8 @@ class Comparison:
                 title=f"{abbreviate(metric, TITLE)} (one value per run)",
                 barmode="group",
                 yaxis_title=abbreviate(metric),
-                height=320,
+                height=300,
+                margin={"t": 50, "b": 40},
             )
             return fig
         for label in self.labels:
@@ -247,7 +262,8 @@ class Comparison:
             title=f"{abbreviate(metric, TITLE)} by step",
             xaxis_title="step",
             yaxis_title=abbreviate(metric),
-            height=320,
+            height=300,
+            margin={"t": 50, "b": 40},
         )
         return fig
 
@@ -255,13 +271,8 @@ class Comparison:
     def differing_params(self) -> list[str]:
         """Params whose values are not the same in every compared run: the user's own
         first, then the hyper-parameters ``%%track`` captured from estimators (``model.*``)."""
-        from ._grid import estimator_prefixes
-
         params = self.params
-        keys = [str(k) for k in params.index[params["differs"].astype(bool)]]
-        owners = estimator_prefixes(f"params.{k}" for k in params.index)
-        captured = [k for k in keys if any(k.startswith(f"{o}.") for o in owners)]
-        return [k for k in keys if k not in captured] + captured
+        return [str(k) for k in params.index[params["differs"].astype(bool)]]
 
     def parallel_figure(self, metric: str | None = None) -> go.Figure:
         """Parallel coordinates: the params that differ across the runs, then the metric.
@@ -288,8 +299,8 @@ class Comparison:
         note = f" ({left_out} run{'s' * (left_out > 1)} without it left out)" if left_out else ""
         fig.update_layout(
             title=f"params that differ vs {abbreviate(metric, TITLE)}{note}",
-            height=360,
-            margin={"t": 90, "l": 60, "r": 60},
+            height=340,
+            margin={"t": 90, "l": 60, "r": 60, "b": 30},
         )
         return fig
 
@@ -333,18 +344,25 @@ class Comparison:
         )
 
     def tables_html(self) -> str:
-        """Params, metrics and data tables, rows that differ highlighted."""
+        """Params, metrics and data tables: the rows that differ (highlighted), then the rows
+        every run shares, folded."""
         parts = []
         for title, frame in (
             ("Params", self.params),
             ("Metrics", self.metrics),
             ("Data", self.data),
         ):
-            if len(frame):
-                changed = int(frame["differs"].sum())
-                parts.append(
-                    h.section(f"{title} ({changed} of {len(frame)} differ)", self._table(frame))
+            if not len(frame):
+                continue
+            differs = frame["differs"].astype(bool)
+            same = frame[~differs]
+            body = self._table(frame[differs]) if differs.any() else ""
+            if len(same):
+                body += (
+                    "<details style='margin:2px 0'><summary style='color:#57606a;cursor:pointer'>"
+                    f"{len(same)} the same in every run</summary>{self._table(same)}</details>"
                 )
+            parts.append(h.section(f"{title} ({int(differs.sum())} of {len(frame)} differ)", body))
         return "".join(parts)
 
     def environment_html(self) -> str:

@@ -56,17 +56,20 @@ class RunGrid(anywidget.AnyWidget):
 
     # -- data --------------------------------------------------------------------------------
 
-    def show(self, frame: pd.DataFrame) -> None:
-        """Show the runs of ``frame`` (keeps the column choices and the selection)."""
+    def show(self, frame: pd.DataFrame, order_by: tuple[str, bool] | None = None) -> None:
+        """Show the runs of ``frame`` (keeps the column choices and the selection);
+        ``order_by`` marks the header of the column they are sorted by."""
         self.frame = frame
-        self._render()
+        self._render(order_by)
 
-    def _render(self) -> None:
+    def _render(self, order_by: tuple[str, bool] | None = None) -> None:
         if self.frame is None:
             return
         data = _grid.build(self.frame, self.show_constant, self.user_shown, self.user_hidden)
         self.data = data
-        with self.hold_sync():
+        with self.hold_sync():  # one message: the sort arrow never shows before its rows
+            if order_by is not None:
+                self.order_by = [order_by[0], bool(order_by[1])]
             self.columns = [c.payload() for c in data.columns]
             self.rows = data.rows
             self.choices = data.choices
@@ -98,8 +101,7 @@ class RunGrid(anywidget.AnyWidget):
             return
         descending = next_direction(self.order_by, column)
         order = f"`{column}` {'DESC' if descending else 'ASC'}"
-        self.order_by = [column, descending]
-        self.show(apply_order(self.frame, order).reset_index(drop=True))
+        self.show(apply_order(self.frame, order).reset_index(drop=True), (column, descending))
 
     def _on_frontend_message(self, _widget, content: dict, _buffers) -> None:
         event = content.get("event") if isinstance(content, dict) else None

@@ -160,7 +160,6 @@ class RunsTable(w.VBox):
         if descending is None:
             descending = next_direction(self.order_by, column)
         self.order_by = (column, descending)
-        self.grid.order_by = [column, descending]
         self._reload(reset=True)
 
     # -- rendering ---------------------------------------------------------------------------
@@ -171,7 +170,7 @@ class RunsTable(w.VBox):
 
     def _render(self) -> None:
         page = self.page
-        self.grid.show(page.frame)
+        self.grid.show(page.frame, self.order_by)
         first = page.offset + 1 if page.total else 0
         last = min(page.offset + page.limit, page.total)
         self.page_label.value = (
