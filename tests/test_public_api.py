@@ -62,6 +62,7 @@ EXPECTED = {
     "Signature",
     "UntrustedModelError",
     "delete_alias",
+    "delete_model_version",
     "evaluate",
     "get_model",
     "load_model",

@@ -47,6 +47,7 @@ _LAZY = {
     "PackageVersionWarning": "nbmlops.registry",
     "Signature": "nbmlops.registry",
     "delete_alias": "nbmlops.registry",
+    "delete_model_version": "nbmlops.registry",
     "evaluate": "nbmlops.registry",
     "get_model": "nbmlops.registry",
     "load_model": "nbmlops.registry",

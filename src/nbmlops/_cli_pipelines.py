@@ -123,12 +123,15 @@ def pipeline_run(
     Exit code 0 when every step ran or was cached, 2 when only quality gates failed, 1 for any
     other failure.
     """
-    from .pipelines.dag import run_pipeline, steps_json
+    from .pipelines.spec import Pipeline
 
     show_progress = sys.stderr.isatty() if progress is None else progress
     try:
+        spec = Pipeline.load(path)  # a broken pipeline.yaml fails before the heavy imports
+        from .pipelines.dag import run_pipeline
+
         result = run_pipeline(
-            path,
+            spec,
             force=force,
             jobs=jobs,
             executor=executor,
@@ -142,6 +145,8 @@ def pipeline_run(
         result = exc.result
     except NbmlopsError as exc:
         _fail(exc)
+    from .pipelines.dag import steps_json
+
     click.echo(steps_json(result) if as_json else result.summary())
     if not result.ok:
         for name in result.failed:
@@ -157,10 +162,12 @@ def pipeline_run(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
 def pipeline_show(path, parameters, as_json) -> None:
     """Steps of PATH with their dependencies and cache state (runs nothing)."""
-    from .pipelines.dag import load, pipeline_status
+    from .pipelines.spec import Pipeline
 
     try:
-        spec = load(path)
+        spec = Pipeline.load(path)  # a broken pipeline.yaml fails before the heavy imports
+        from .pipelines.dag import pipeline_status
+
         table = pipeline_status(spec, _parameters(parameters))
     except NbmlopsError as exc:
         _fail(exc)

@@ -120,11 +120,14 @@ def run_command(
 
     Exit status: 0 ok, 1 execution failed (or bad input), 2 a gate failed.
     """
-    from .pipelines import run_notebook
+    from .pipelines._prepare import require_file
     from .pipelines.junit import write_junit, write_junit_error
 
     try:
+        require_file(notebook)  # before importing papermill and the store: fails in ms
         params = collect_parameters(files, yamls, pairs)
+        from .pipelines.notebook import run_notebook
+
         result = run_notebook(
             notebook,
             params,

@@ -1,5 +1,5 @@
 """The ``nbmlops`` command line: ``run NOTEBOOK``, ``runs ls|show|reproduce``,
-``models ls|show|promote|rollback|card``, ``features ls|show|materialize``,
+``models ls|show|promote|rollback|delete|card``, ``features ls|show|materialize``,
 ``drift``, ``monitor run|ls|history|alerts``, ``doctor``.
 
 Every command is a thin face over the Python API; errors print the nbmlops message (no
@@ -60,7 +60,12 @@ def runs() -> None:
 )
 @click.option("--order-by", "-o", default=None, help='e.g. "metrics.accuracy DESC"')
 @click.option(
-    "--limit", "-n", type=int, default=50, show_default=True, help="Rows to show (0 = all)."
+    "--limit",
+    "-n",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="Rows to show (0 = all).",
 )
 @click.option(
     "--columns",
@@ -70,40 +75,32 @@ def runs() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
 def runs_ls(experiment, filter_, order_by, limit, columns, as_json) -> None:
-    """Show runs, newest first."""
-    from .tracking import runs as list_runs
+    """Show runs, newest first: attributes, your params, then metrics."""
+    from . import _cli_table
+    from .tracking.query import run_records
 
     try:
-        frame = list_runs(
+        records, total, available = run_records(
             experiment=experiment, filter=filter_, order_by=order_by, limit=limit or None
         )
     except NbmlopsError as exc:
         _fail(exc)
     if columns:
         wanted = [c.strip() for c in columns.split(",") if c.strip()]
-        missing = [c for c in wanted if c not in frame.columns]
+        missing = [c for c in wanted if c not in available]
         if missing:
-            _fail(NbmlopsError(f"unknown columns {missing}; available: {list(frame.columns)}"))
-        frame = frame[wanted]
+            _fail(NbmlopsError(f"unknown columns {missing}; available: {available}"))
+    else:
+        wanted = available if as_json else _cli_table.default_columns(available)
     if as_json:
-        click.echo(frame.to_json(orient="records", date_format="iso"))
+        click.echo(_cli_table.to_json([{c: r[c] for c in wanted} for r in records]))
         return
-    if frame.empty:
+    if not records:
         click.echo("no runs yet: track a notebook cell with %%track or nbmlops.start_run()")
         return
-    shown = frame.copy()
-    if "run_id" in shown:
-        shown["run_id"] = shown["run_id"].str[:8]
-    if "start_time" in shown:
-        shown["start_time"] = shown["start_time"].dt.strftime("%Y-%m-%d %H:%M:%S")
-    if "duration_s" in shown:
-        shown["duration_s"] = shown["duration_s"].round(2)
-    if not columns:
-        metric_cols = [c for c in shown.columns if c.startswith("metrics.")][:6]
-        shown = shown[
-            ["run_id", "experiment", "name", "status", "start_time", "duration_s", *metric_cols]
-        ]
-    click.echo(shown.fillna("").to_string(index=False))
+    click.echo(_cli_table.render(records, wanted))
+    if len(records) < total:
+        click.echo(f"({len(records)} of {total:,} runs; --limit 0 shows all)", err=True)
 
 
 @runs.command("show")
@@ -182,7 +179,7 @@ def runs_show(run_id: str, as_json: bool) -> None:
 
 @main.group()
 def models() -> None:
-    """List, inspect, promote and roll back registered models."""
+    """List, inspect, promote, roll back and delete registered models."""
 
 
 def _table(frame) -> str:
@@ -292,6 +289,29 @@ def models_rollback(name: str, reason: str | None) -> None:
     except NbmlopsError as exc:
         _fail(exc)
     click.echo(f"{mv.uri} is production again")
+
+
+@models.command("delete")
+@click.argument("name")
+@click.argument("version", type=int)
+@click.option("--reason", "-r", default=None, help="Why (kept in the history).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def models_delete(name: str, version: int, reason: str | None, yes: bool) -> None:
+    """Delete VERSION of NAME (not the production version or one holding an alias).
+
+    The deletion is kept in the history and the number is never reused; the model file is
+    removed unless another version or a run holds the same content.
+    """
+    from .registry import delete_model_version, get_model
+
+    try:
+        mv = get_model(name, version)  # ModelNotFound before asking anything
+        if not yes:
+            click.confirm(f"Delete {mv.uri} ({mv.model_class})?", abort=True, err=True)
+        delete_model_version(name, version, reason=reason)
+    except NbmlopsError as exc:
+        _fail(exc)
+    click.echo(f"deleted {mv.uri}")
 
 
 @models.command("card")

@@ -115,6 +115,11 @@ class IntegrityError(NbmlopsError):
         )
 
 
+class TrackedCellError(NbmlopsError, ValueError):
+    """A cell that ``%%track`` cannot run as written (e.g. one with top-level ``await``);
+    the message says how to write it."""
+
+
 class InvalidFilter(NbmlopsError, ValueError):
     """A run filter or order-by string cannot be understood."""
 

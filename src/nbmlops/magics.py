@@ -11,19 +11,42 @@ they do without the magic.
 from __future__ import annotations
 
 import ast
+import inspect
 import io
+import shlex
 import sys
 import time
 import tokenize
 
+from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from .errors import NbmlopsError
+from .errors import NbmlopsError, TrackedCellError
 from .tracking import _active
 from .tracking.capture import CellCapture, tee_output
 from .tracking.cell import analyze
 from .tracking.run import FAILED, FINISHED, KILLED, format_exception
+
+
+def shell_words(line: str) -> list[str]:
+    """Split a magic's argument line as a shell does: quotes group words and are removed
+    (``--description 'RF depth 8'`` gives ``RF depth 8``). Backslashes are kept as typed, so
+    Windows paths work; ``#`` is not a comment."""
+    lexer = shlex.shlex(line, posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    lexer.escape = ""
+    try:
+        return list(lexer)
+    except ValueError as exc:  # "No closing quotation"
+        raise UsageError(f"cannot read the arguments {line!r}: {exc}; close the quote") from None
+
+
+def parse_args(magic, line: str):
+    """The arguments of ``magic`` (decorated with ``@magic_arguments``) from ``line``, split
+    like a shell. IPython's own ``parse_argstring`` keeps the quotes in the values."""
+    return magic.parser.parse_args(shell_words(line))
 
 
 def _split_list(values: list[str] | None) -> list[str]:
@@ -134,9 +157,10 @@ class TrackingMagics(Magics):
         [--tags k=v ...] [--no-auto] [--quiet]``
         """
         __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
-        args = parse_argstring(self.track, line)
+        args = parse_args(self.track, line)
         shell = self.shell
         tags = _parse_tags(args.tags)
+        _refuse_top_level_await(shell.transform_cell(cell))  # before a run is opened
         started = time.perf_counter()
         run = _active.start_run(name=args.name, experiment=args.experiment, tags=tags, code=cell)
         capture: CellCapture | None = None
@@ -154,7 +178,7 @@ class TrackingMagics(Magics):
                 metrics=_split_list(args.metrics),
             )
             capture.before()
-            with tee_output() as (out, err):
+            with tee_output() as (out, err), capture.recording_shown_figures(shell, run):
                 self._execute(tree, filename, quiet=_ends_with_semicolon(transformed))
         except BaseException as exc:
             status = KILLED if isinstance(exc, KeyboardInterrupt) else FAILED
@@ -280,7 +304,7 @@ class RegistryMagics(Magics):
 
         The run that fitted it (a ``%%track`` cell) is found automatically.
         """
-        args = parse_argstring(self.register, line)
+        args = parse_args(self.register, line)
         from . import registry
 
         ns = self.shell.user_ns
@@ -315,7 +339,7 @@ class RegistryMagics(Magics):
     def models(self, line: str = ""):
         """``%models`` lists registered models; ``%models NAME`` its versions;
         ``%models NAME --history`` its transitions."""
-        args = parse_argstring(self.models, line)
+        args = parse_args(self.models, line)
         from . import registry
 
         if args.name is None:
@@ -342,7 +366,7 @@ class MonitoringMagics(Magics):
     def drift(self, line: str):
         """Drift report of two DataFrames: ``%drift REF CUR [--target y] [--prediction p]
         [--segments country] [--html out.html] [--save NAME]``."""
-        args = parse_argstring(self.drift, line)
+        args = parse_args(self.drift, line)
         from .monitoring import drift_report
         from .monitoring.io import read_frame
 
@@ -385,7 +409,7 @@ class MonitorMagics(Magics):
     def monitor(self, line: str = ""):
         """``%monitor NAME [--at TIME]`` checks a window and shows what it found;
         ``--history`` / ``--timeline`` show earlier runs; ``%monitor`` lists the monitors."""
-        args = parse_argstring(self.monitor, line)
+        args = parse_args(self.monitor, line)
         from . import monitoring
 
         if args.name is None:
@@ -411,7 +435,7 @@ class GateMagics(Magics):
         __tracebackhide__ = True  # noqa: F841
         from .pipelines._gatecell import run_gate_cell
 
-        args = parse_argstring(self.nbmlops_gate, line)
+        args = parse_args(self.nbmlops_gate, line)
         run_gate_cell(self.shell, cell, args.cell)
 
 
@@ -427,7 +451,7 @@ class WidgetMagics(Magics):
     def nbmlops(self, line: str = ""):
         """``%nbmlops panel [-e EXPERIMENT] [--page-size N]``: the nbmlops app (runs, compare,
         models, features, reports); it refreshes itself after each ``%%track`` cell."""
-        args = parse_argstring(self.nbmlops, line)
+        args = parse_args(self.nbmlops, line)
         if args.command != "panel":
             raise NbmlopsError(f"%nbmlops: unknown command {args.command!r}; try %nbmlops panel")
         from .widgets import Panel
@@ -440,7 +464,7 @@ class WidgetMagics(Magics):
     def compare(self, line: str = ""):
         """``%compare RUN1 RUN2 …``: params, metrics, curves, code, environment and data of
         the runs side by side, differences highlighted."""
-        args = parse_argstring(self.compare, line)
+        args = parse_args(self.compare, line)
         from .widgets import compare
 
         return compare(*_split_list(args.runs))
@@ -459,12 +483,42 @@ class FeatureMagics(Magics):
         """``%features`` lists the feature views of the workspace; ``%features TEXT`` searches
         names, descriptions, tags and owners; ``--fields`` lists fields; ``--versions NAME``
         the versions of a view."""
-        args = parse_argstring(self.features, line)
+        args = parse_args(self.features, line)
         from . import features
 
         if args.versions:
             return features.versions(args.versions)
         return features.catalog(" ".join(args.search) or None, fields=args.fields)
+
+
+AWAIT_HELP = """\
+%%track cannot run a cell with top-level `await`: the tracked cell runs synchronously, inside \
+the event loop that IPython's autoawait needs. Open the run yourself in a cell without \
+%%track, where `await` works:
+
+    with nbmlops.start_run(name="fetch"):
+        data = await fetch()
+        nbmlops.log_metric("rows", len(data))
+
+or await in a cell of its own and track the cell that uses the result."""
+
+
+def _refuse_top_level_await(source: str) -> None:
+    """Raise :class:`~nbmlops.errors.TrackedCellError` for a cell with top-level ``await``
+    (``async for``/``async with``), instead of a SyntaxError from nbmlops' own code."""
+    __tracebackhide__ = True  # noqa: F841 - the message is what matters, not this frame
+    try:
+        code = compile(
+            source,
+            "<tracked cell>",
+            "exec",
+            flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
+            dont_inherit=True,
+        )
+    except (SyntaxError, ValueError):
+        return  # a real syntax error: reported as usual when the cell runs
+    if code.co_flags & inspect.CO_COROUTINE:
+        raise TrackedCellError(AWAIT_HELP)
 
 
 def _ends_with_semicolon(source: str) -> bool:

@@ -16,6 +16,7 @@ from nbmlops.errors import PipelineError, PipelineFailed
 from nbmlops.pipelines.dag import pipeline_status, run_pipeline, step_parameters
 from nbmlops.pipelines.spec import Pipeline
 
+from .._cli_imports import run_cli
 from ._build import notebook, three_steps, write
 
 pytestmark = pytest.mark.slow
@@ -209,3 +210,11 @@ def test_example_pipeline_through_the_cli(workspace, tmp_path: Path):
     assert pipeline_run["metrics.evaluate.f1"] >= 0.7
     second = CliRunner().invoke(main, ["pipeline", "run", spec, "--no-progress"])
     assert second.exit_code == 0 and "3 cached" in second.output, second.output
+
+    # A fully cached run from a fresh process reads the notebooks as plain JSON: no nbformat
+    # validator (jsonschema costs seconds at import), no papermill, pandas or IPython.
+    third, imported = run_cli(workspace, "pipeline", "run", spec, "--no-progress")
+    assert third.returncode == 0 and "3 cached" in third.stdout, third.stderr
+    assert not imported & {"jsonschema", "nbformat", "papermill", "pandas", "numpy", "IPython"}, (
+        imported
+    )

@@ -177,11 +177,12 @@ def test_without_run_or_example_the_model_gives_column_names(workspace):
     [
         (LogisticRegression(), "not fitted"),
         (StandardScaler(), "not fitted"),
-        ("models:/x/1", "fitted model object"),
-        (None, "fitted model object"),
+        ("models:/x/1", "got a str, which is data"),
+        (None, "got None"),
         (object(), "neither predict nor transform"),
+        (DecisionTreeClassifier, "the class DecisionTreeClassifier itself"),
     ],
-    ids=["unfitted-classifier", "unfitted-transformer", "string", "none", "plain-object"],
+    ids=["unfitted-classifier", "unfitted-transformer", "string", "none", "plain-object", "class"],
 )
 def test_what_is_not_a_fitted_model_is_refused(workspace, model, message):
     with pytest.raises(InvalidModel, match=message):
@@ -189,6 +190,59 @@ def test_what_is_not_a_fitted_model_is_refused(workspace, model, message):
     with pytest.raises(ModelNotFound):
         nbmlops.get_model("refused", 1)
     assert nbmlops.models().empty
+
+
+_DATA = {
+    "dataframe": (lambda X: X, "a pandas DataFrame"),
+    "series": (lambda X: X.iloc[:, 0], "a pandas Series"),
+    "ndarray": (lambda X: X.to_numpy(), "a numpy ndarray"),
+    "numpy-scalar": (lambda X: X.to_numpy()[0, 0], "a numpy float64"),
+    "dict": (lambda X: X.to_dict(), "a dict"),
+    "list": (lambda X: [1, 2], "a list"),
+    "tuple": (lambda X: (1, 2), "a tuple"),
+    "int": (lambda X: 3, "an int"),
+}
+
+
+@pytest.mark.parametrize("kind", list(_DATA))
+def test_data_is_refused_naming_its_type_and_what_is_accepted(workspace, kind):
+    # A DataFrame has a callable .transform: it used to be registered as a model.
+    X, _y = load_iris(return_X_y=True, as_frame=True)
+    make, label = _DATA[kind]
+    with pytest.raises(InvalidModel) as caught:
+        nbmlops.register_model(make(X), "cancer")
+    message = str(caught.value)
+    assert f"got {label}, which is data" in message
+    assert "fitted scikit-learn estimator or pipeline" in message and ".predict" in message
+    assert nbmlops.models().empty
+
+
+def test_register_magic_refuses_a_dataframe(shell):
+    X, _y = load_iris(return_X_y=True, as_frame=True)
+    shell.user_ns["Xtr"] = X
+    result = shell.run_cell("%register Xtr --name cancer")
+    assert isinstance(result.error_in_exec, InvalidModel)
+    assert "got a pandas DataFrame" in str(result.error_in_exec)
+    assert nbmlops.models().empty
+
+
+def test_models_with_predict_or_transform_are_still_accepted(workspace):
+    X, y = load_iris(return_X_y=True, as_frame=True)
+
+    class Threshold:  # a user's own model class: not scikit-learn, has .predict
+        def predict(self, frame):
+            return (frame.iloc[:, 0] > 5.8).astype(int)
+
+    class Scale:  # a transformer-like object, no .predict
+        def transform(self, frame):
+            return frame / 10
+
+    scaler = StandardScaler().fit(X)
+    from sklearn.pipeline import make_pipeline
+
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
+    for number, model in enumerate([pipe, scaler, Threshold(), Scale()], start=1):
+        assert nbmlops.register_model(model, "accepted").version == number
 
 
 def test_bad_input_example_is_refused_before_anything_is_stored(workspace):
@@ -312,7 +366,7 @@ def test_model_version_displays(workspace):
     mv = nbmlops.register_model(_tree(X, y), "shown", input_example=X)
     assert repr(mv) == "<ModelVersion models:/shown/1>"
     assert "models:/shown/1" in mv.summary()
-    html = mv._repr_html_()
+    html = mv.card().to_html(compact=True)
     assert "Model card: shown v1" in html and "<table>" in html
     frame = mv.signature.as_frame()
     assert list(frame["column"]) == list(X.columns)

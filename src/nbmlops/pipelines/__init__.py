@@ -13,30 +13,42 @@
 >>> nbmlops.reproduce(result.run_id)  # doctest: +SKIP
 """
 
-from ._prepare import notebook_hash
-from .dag import PipelineResult, StepResult, run_pipeline
-from .gates import evaluate_gates, validate_gates
-from .junit import write_junit
-from .notebook import run_notebook
-from .reproduce import Difference, Reproduction, reproduce
-from .result import PipelineRun
-from .spec import Pipeline, Step
-from .sweep import sweep
+from __future__ import annotations
 
-__all__ = [
-    "Difference",
-    "Pipeline",
-    "PipelineResult",
-    "PipelineRun",
-    "Reproduction",
-    "Step",
-    "StepResult",
-    "evaluate_gates",
-    "notebook_hash",
-    "reproduce",
-    "run_notebook",
-    "run_pipeline",
-    "sweep",
-    "validate_gates",
-    "write_junit",
-]
+import importlib
+from typing import Any
+
+# Imported on first use: a cached ``nbmlops pipeline run`` should not pay for papermill,
+# nbformat's validator or pandas, which only executing a notebook needs.
+_LAZY = {
+    "Difference": ".reproduce",
+    "Pipeline": ".spec",
+    "PipelineResult": ".dag",
+    "PipelineRun": ".result",
+    "Reproduction": ".reproduce",
+    "Step": ".spec",
+    "StepResult": ".dag",
+    "evaluate_gates": ".gates",
+    "notebook_hash": "._prepare",
+    "reproduce": ".reproduce",
+    "run_notebook": ".notebook",
+    "run_pipeline": ".dag",
+    "sweep": ".sweep",
+    "validate_gates": ".gates",
+    "write_junit": ".junit",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -41,10 +41,9 @@ while _nbmlops.active_run() is not None:
 """
 
 
-def read_notebook(path: str | os.PathLike):
-    """The notebook at ``path`` (nbformat v4), or :class:`InvalidNotebook` saying what is wrong."""
-    import nbformat
-
+def require_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path if a file is there, else :class:`InvalidNotebook` saying so.
+    Cheap: the command line checks it before importing what executing needs."""
     file = Path(path)
     if not file.is_file():
         raise InvalidNotebook(
@@ -52,6 +51,14 @@ def read_notebook(path: str | os.PathLike):
             f"(relative paths start from {os.getcwd()})",
             str(file),
         )
+    return file
+
+
+def read_notebook(path: str | os.PathLike):
+    """The notebook at ``path`` (nbformat v4), or :class:`InvalidNotebook` saying what is wrong."""
+    import nbformat
+
+    file = require_file(path)
     try:
         nb = nbformat.read(file, as_version=4)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds of errors
@@ -61,6 +68,37 @@ def read_notebook(path: str | os.PathLike):
             str(file),
         ) from None
     return nb
+
+
+def read_cells(path: str | os.PathLike) -> list[dict]:
+    """The cells of the notebook at ``path``, read as plain JSON.
+
+    For hashing and finding the parameters cell no validation is needed, and nbformat's
+    validator imports jsonschema, which costs seconds (it compiles dozens of grammars at
+    import). Only a notebook older than format 4 goes through nbformat, to be converted.
+    """
+    file = Path(path)
+    try:
+        with open(file, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        return list(read_notebook(file).cells)  # says what is wrong
+    except (OSError, ValueError) as exc:
+        raise InvalidNotebook(
+            f"{file} is not a readable notebook ({type(exc).__name__}: {exc}); "
+            "open and save it in Jupyter to repair it",
+            str(file),
+        ) from None
+    if not isinstance(data, dict) or data.get("nbformat") != 4:
+        return list(read_notebook(file).cells)  # old formats: nbformat converts them
+    cells = data.get("cells")
+    if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
+        raise InvalidNotebook(
+            f"{file} is not a readable notebook (its 'cells' is not a list of cells); "
+            "open and save it in Jupyter to repair it",
+            str(file),
+        )
+    return cells
 
 
 def cell_tags(cell) -> list[str]:
@@ -74,19 +112,21 @@ def notebook_hash(nb_or_path: Any) -> str:
     Outputs, execution counts and other metadata are ignored, so executing or re-saving a
     notebook does not change its hash; editing a cell or tagging it ``nbmlops:skip`` does.
     """
-    nb = read_notebook(nb_or_path) if isinstance(nb_or_path, (str, os.PathLike)) else nb_or_path
+    source_cells = (
+        read_cells(nb_or_path) if isinstance(nb_or_path, (str, os.PathLike)) else nb_or_path.cells
+    )
     cells = [
         [
             cell.get("cell_type"),
-            _source(cell),
+            cell_source(cell),
             sorted(t for t in cell_tags(cell) if t in _HASHED_TAGS),
         ]
-        for cell in nb.cells
+        for cell in source_cells
     ]
     return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode()).hexdigest()
 
 
-def _source(cell) -> str:
+def cell_source(cell) -> str:
     source = cell.get("source", "")
     return "".join(source) if isinstance(source, list) else str(source)
 
@@ -158,7 +198,7 @@ def prepare(nb):
         new = copy.deepcopy(cell)
         new.setdefault("metadata", {})["nbmlops"] = {"source_index": index}
         if cell.get("cell_type") == "code":
-            source = _source(cell)
+            source = cell_source(cell)
             mentions_nbmlops = mentions_nbmlops or "nbmlops" in source or "%%track" in source
             if TAG_GATE in tags:
                 gates += 1

@@ -70,13 +70,12 @@ def notebook_digest(path: str | os.PathLike) -> str:
 def notebook_parameter_names(path: str | os.PathLike) -> set[str] | None:
     """Names assigned in the notebook's cell tagged ``parameters``; None without such a cell
     or when that cell is not Python."""
-    import nbformat
+    from ._prepare import cell_source, cell_tags, read_cells
 
-    nb = nbformat.read(str(path), as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+    for cell in read_cells(path):
+        if cell.get("cell_type") == "code" and "parameters" in cell_tags(cell):
             try:
-                tree = ast.parse(cell.source)
+                tree = ast.parse(cell_source(cell))
             except SyntaxError:
                 return None
             names: set[str] = set()

@@ -87,8 +87,6 @@ def sweep(
     ["sweep_run_id"]`` is the sweep run. Failed runs are rows with status FAILED; with
     ``raise_on_failure=True`` they raise :class:`~nbmlops.errors.PipelineFailed` instead.
     """
-    import pandas as pd
-
     from ..config import get_settings
     from ..tracking import start_run
 
@@ -114,6 +112,8 @@ def sweep(
             f"sweep: {notebook.name} does not define {unknown[0]!r} in its 'parameters' cell "
             f"(it defines: {', '.join(sorted(defined)) or 'nothing'})"
         )
+    import pandas as pd
+
     settings = get_settings()
     run = start_run(
         name=f"sweep {notebook.stem}",

@@ -9,7 +9,14 @@ model cards and safe (skops) persistence.
 
 from .card import ModelCard, model_card
 from .evaluate import evaluate
-from .lifecycle import delete_alias, model_history, promote, rollback, set_alias
+from .lifecycle import (
+    delete_alias,
+    delete_model_version,
+    model_history,
+    promote,
+    rollback,
+    set_alias,
+)
 from .persistence import PackageVersionWarning
 from .signature import Signature
 from .versions import (
@@ -27,6 +34,7 @@ __all__ = [
     "PackageVersionWarning",
     "Signature",
     "delete_alias",
+    "delete_model_version",
     "evaluate",
     "get_model",
     "load_model",

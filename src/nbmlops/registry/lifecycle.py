@@ -114,6 +114,29 @@ def delete_alias(name: str, alias: str, reason: str | None = None) -> None:
     _store().models.delete_alias(name, alias, _user(), _reason(reason))
 
 
+def delete_model_version(name: str, version: int, *, reason: str | None = None) -> ModelVersion:
+    """Delete ``version`` of ``name``; return it (its ``deleted`` is now True).
+
+    Refused with :class:`InvalidTransition` for the production version and for a version an
+    alias points at: promote another version or move the alias first. The deletion is kept
+    in :func:`model_history` (who, when, ``reason``), and its number is never given to a new
+    version. The model file is removed unless another version or a run holds the same content;
+    ``models:/NAME/VERSION`` then raises :class:`ModelNotFound` saying it was deleted.
+
+    >>> import nbmlops
+    >>> nbmlops.delete_model_version("churn", 2, reason="registered a DataFrame by mistake")  # doctest: +SKIP
+    """
+    name, version = model_name(name), version_number(version)
+    reason = _reason(reason)
+    store = _store()
+    _row, orphans = store.models.delete_version(name, version, _user(), reason)
+    for digest in orphans:
+        # Checked again after the commit: a version registered meanwhile may share the file.
+        if not store.models.blob_in_use(digest):
+            store.artifacts.remove(digest)
+    return ModelVersion(store, name, version)
+
+
 def model_history(name: str) -> pd.DataFrame:
     """Every transition of ``name``: ``at, version, action, from_stage, to_stage, user, reason``."""
     import pandas as pd

@@ -51,6 +51,8 @@ class ModelVersion:
         self.version = version
 
     def __repr__(self) -> str:
+        if self.deleted:
+            return f"<ModelVersion {self.uri} (deleted)>"
         row = self._row()
         where = ", ".join(filter(None, [row["stage"], *row["aliases"]]))
         return f"<ModelVersion {self.uri}" + (f" ({where})" if where else "") + ">"
@@ -72,6 +74,11 @@ class ModelVersion:
 
     def _row(self) -> dict:
         return self._store.models.get_version(self.name, self.version)
+
+    @property
+    def deleted(self) -> bool:
+        """True once :func:`nbmlops.delete_model_version` removed this version."""
+        return self._store.models.deletion(self.name, self.version) is not None
 
     @property
     def info(self) -> dict[str, Any]:
@@ -269,6 +276,8 @@ class ModelVersion:
     # -- display -------------------------------------------------------------------------------
 
     def summary(self) -> str:
+        if self.deleted:
+            return f"{self.uri}  [deleted]"
         row = self._row()
         where = ", ".join(filter(None, [row["stage"], *row["aliases"]])) or "no stage"
         lines = [
@@ -283,11 +292,31 @@ class ModelVersion:
             lines.append("  metrics " + ", ".join(f"{k}={m:.4g}" for k, m in metrics.items()))
         return "\n".join(lines)
 
+    def headline(self) -> str:
+        """One line: URI, stage and aliases, model class, run, e.g.
+        ``models:/churn/3 [production, champion] RandomForestClassifier · run 1a2b3c4d``."""
+        if self.deleted:
+            return f"{self.uri} [deleted]"
+        row = self._row()
+        where = ", ".join(filter(None, [row["stage"], *row["aliases"]]))
+        text = self.uri + (f" [{where}]" if where else "")
+        text += f" {row['model_class'].rsplit('.', 1)[-1]}"
+        if row["run_id"]:
+            text += f" · run {row['run_id'][:8]}"
+        return text
+
+    # The result of promote(), rollback() … is shown as one line; the model card stays one call
+    # away (mv.card(), which displays as HTML) instead of filling the output.
     def _repr_pretty_(self, p, cycle) -> None:
-        p.text(self.summary())
+        p.text(self.headline())
 
     def _repr_html_(self) -> str:
-        return self.card().to_html(compact=True)
+        import html
+
+        return (
+            '<div class="nbmlops-model-version" title="mv.card() shows the model card">'
+            f"<code>{html.escape(self.headline())}</code></div>"
+        )
 
 
 def _when(timestamp: float | None) -> str:
@@ -315,10 +344,49 @@ def _encode_tags(tags: dict[str, Any]) -> dict[str, str]:
 # -- registering ------------------------------------------------------------------------------
 
 
+_ACCEPTED = (
+    "a fitted scikit-learn estimator or pipeline, or an object with a callable .predict or "
+    ".transform (e.g. your own model class)"
+)
+# Packages whose objects are data, never models: a DataFrame has a callable .transform.
+_DATA_MODULES = ("pandas", "numpy", "polars", "pyarrow", "scipy.sparse", "xarray", "dask")
+
+
+def _type_label(obj: Any) -> str:
+    """``a pandas DataFrame``, ``an int``: the type given, for error messages."""
+    kind = type(obj)
+    module = kind.__module__.split(".")[0]
+    label = kind.__name__ if module == "builtins" else f"{module} {kind.__name__}"
+    return ("an " if label[0].lower() in "aeiou" else "a ") + label
+
+
+def _is_data(obj: Any) -> bool:
+    """True for tables, arrays and tensors (pandas, numpy, polars, Arrow, sparse …)."""
+    import numbers
+    from collections.abc import Mapping, Sequence, Set
+
+    if isinstance(obj, (numbers.Number, Mapping, Sequence, Set, bytearray, memoryview)):
+        return True
+    # The array and dataframe interchange protocols mark data whatever its library.
+    if any(
+        hasattr(obj, attr)
+        for attr in ("__array__", "__dataframe__", "__arrow_c_stream__", "__arrow_c_array__")
+    ):
+        return True
+    module = type(obj).__module__
+    return any(module == m or module.startswith(m + ".") for m in _DATA_MODULES) and not callable(
+        getattr(obj, "predict", None)
+    )
+
+
 def _check_model(model: Any) -> None:
-    if model is None or isinstance(model, (str, bytes, int, float, dict, list, tuple)):
+    """Refuse anything that is not a model, naming what was given and what is accepted."""
+    if model is None:
+        raise InvalidModel(f"register_model takes a model, got None; pass {_ACCEPTED}")
+    if isinstance(model, type):
         raise InvalidModel(
-            f"register_model takes a fitted model object, got {type(model).__name__}"
+            f"register_model takes a fitted model object, got the class {model.__name__} "
+            f"itself: create and fit one first, e.g. {model.__name__}().fit(X, y)"
         )
     if is_estimator(model):
         if not is_fitted_estimator(model):
@@ -326,12 +394,17 @@ def _check_model(model: Any) -> None:
                 f"this {type(model).__name__} is not fitted: call .fit(X, y) before registering it"
             )
         return
+    if _is_data(model):
+        raise InvalidModel(
+            f"register_model takes a model, but got {_type_label(model)}, which is data: pass "
+            f"the model you fitted instead, {_ACCEPTED}"
+        )
     if not (
         callable(getattr(model, "predict", None)) or callable(getattr(model, "transform", None))
     ):
         raise InvalidModel(
-            f"a {type(model).__name__} has neither predict nor transform; register a fitted "
-            "estimator (scikit-learn or any object with .predict)"
+            f"register_model takes a model, but got {_type_label(model)}, which has neither "
+            f"predict nor transform: pass {_ACCEPTED}"
         )
 
 

@@ -214,7 +214,7 @@ model_transitions = Table(
     ),
     Column("name", String(MODEL_NAME_LEN), ForeignKey("registered_models.name"), nullable=False),
     Column("version", Integer, nullable=False),
-    Column("action", String(16), nullable=False),  # register | promote | rollback | alias | unalias
+    Column("action", String(16), nullable=False),  # register|promote|rollback|alias|unalias|delete
     Column("from_stage", String(64), nullable=True),
     Column("to_stage", String(64), nullable=True),
     Column("user_name", String(256), nullable=True),

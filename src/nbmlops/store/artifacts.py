@@ -148,6 +148,19 @@ class ArtifactStore:
                 self.fs.put_file(str(path), target)
         return digest, size
 
+    def remove(self, digest: str) -> bool:
+        """Delete the blob ``digest``; True if it existed. Callers first make sure that no
+        record names it any more (blobs are shared by every record with the same content)."""
+        target = self.path_of(digest)
+        try:
+            if self._local:
+                os.unlink(target)  # read-only files can still be unlinked from their folder
+            else:
+                self.fs.rm_file(target)
+        except FileNotFoundError:
+            return False
+        return True
+
     def get_bytes(self, digest: str, name: str | None = None) -> bytes:
         """Read a blob and verify it; ``name`` only improves error messages."""
         label = name or digest

@@ -26,6 +26,7 @@ from ._engine import read_transaction
 STAGES = ("staging", "production", "archived")
 PRODUCTION = "production"
 ARCHIVED = "archived"
+DELETE = "delete"  # the history action of a deleted version
 
 
 class ChampionChanged(Exception):
@@ -80,15 +81,14 @@ class ModelRecords:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         return f"no registered model named {name!r}{hint} (list them with nbmlops.models())"
 
-    @staticmethod
-    def _stage_of(conn: Connection, name: str, version: int) -> str | None:
+    def _stage_of(self, conn: Connection, name: str, version: int) -> str | None:
         row = conn.execute(
             select(t.model_versions.c.stage).where(
                 t.model_versions.c.name == name, t.model_versions.c.version == version
             )
         ).first()
         if row is None:
-            raise ModelNotFound(f"model {name!r} has no version {version}")
+            raise ModelNotFound(self._missing_version_message(conn, name, version))
         return row[0]
 
     @staticmethod
@@ -98,6 +98,53 @@ class ModelRecords:
                 t.model_versions.c.name == name, t.model_versions.c.stage == PRODUCTION
             )
         ).scalar()
+
+    @staticmethod
+    def _highest_version_ever(conn: Connection, name: str) -> int:
+        """The largest version number ``name`` ever had, deleted ones included (the history
+        keeps them), so a number is never given out twice."""
+        numbers = [
+            conn.execute(select(func.max(table.c.version)).where(table.c.name == name)).scalar()
+            for table in (t.model_versions, t.model_transitions)
+        ]
+        return max(int(n or 0) for n in numbers)
+
+    @staticmethod
+    def _deletion(conn: Connection, name: str, version: int) -> dict | None:
+        """The history row of the deletion of ``version``, if it was deleted."""
+        row = (
+            conn.execute(
+                select(t.model_transitions)
+                .where(
+                    t.model_transitions.c.name == name,
+                    t.model_transitions.c.version == version,
+                    t.model_transitions.c.action == DELETE,
+                )
+                .order_by(t.model_transitions.c.id.desc())
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else dict(row)
+
+    def _missing_version_message(self, conn: Connection, name: str, version: int) -> str:
+        deleted = self._deletion(conn, name, version)
+        if deleted is not None:
+            import datetime as dt
+
+            when = dt.datetime.fromtimestamp(deleted["at"], dt.timezone.utc)
+            who = f" by {deleted['user_name']}" if deleted["user_name"] else ""
+            why = f" ({deleted['reason']})" if deleted["reason"] else ""
+            return (
+                f"version {version} of model {name!r} was deleted on "
+                f"{when:%Y-%m-%d %H:%M UTC}{who}{why}; see nbmlops.model_history({name!r}) "
+                f"and nbmlops.model_versions({name!r}) for the versions that remain"
+            )
+        latest = conn.execute(
+            select(func.max(t.model_versions.c.version)).where(t.model_versions.c.name == name)
+        ).scalar()
+        have = f"its versions are 1 to {latest}" if latest else "it has no versions"
+        return f"model {name!r} has no version {version}; {have}"
 
     @staticmethod
     def _record(
@@ -161,10 +208,7 @@ class ModelRecords:
                     )
                     .values(description=description)
                 )
-            latest = conn.execute(
-                select(func.max(t.model_versions.c.version)).where(t.model_versions.c.name == name)
-            ).scalar()
-            version = int(latest or 0) + 1
+            version = self._highest_version_ever(conn, name) + 1
             now = row["created_at"]
             conn.execute(insert(t.model_versions).values(**row, name=name, version=version))
             self._record(conn, name, version, "register", None, None, user, None, now)
@@ -244,7 +288,8 @@ class ModelRecords:
 
     @staticmethod
     def _production_stack(conn: Connection, name: str) -> list[int]:
-        """Versions in production over time: a promotion pushes, a rollback pops."""
+        """Versions in production over time: a promotion pushes, a rollback pops; deleted
+        versions are left out (a rollback never targets one)."""
         rows = conn.execute(
             select(t.model_transitions.c.version, t.model_transitions.c.action)
             .where(t.model_transitions.c.name == name, t.model_transitions.c.to_stage == PRODUCTION)
@@ -259,7 +304,16 @@ class ModelRecords:
                     stack.append(version)
             else:
                 stack.append(version)
-        return stack
+        existing = set(
+            conn.execute(select(t.model_versions.c.version).where(t.model_versions.c.name == name))
+            .scalars()
+            .all()
+        )
+        kept: list[int] = []
+        for version in stack:
+            if version in existing and (not kept or kept[-1] != version):
+                kept.append(version)
+        return kept
 
     def set_alias(
         self, name: str, alias: str, version: int, user: str | None, reason: str | None
@@ -308,6 +362,108 @@ class ModelRecords:
             self._record(conn, name, previous, "unalias", alias, None, user, reason, time.time())
 
         self.meta._write(fn)
+
+    def delete_version(
+        self, name: str, version: int, user: str | None, reason: str | None
+    ) -> tuple[dict, list[str]]:
+        """Delete ``version`` of ``name`` in one transaction; return its row and the digests
+        of its files (model, reference data) that nothing else references any more.
+
+        Refused (:class:`InvalidTransition`) for the production version or one an alias points
+        at. The version's row, evaluation metrics, reference and its run's link to the model
+        file go; the deletion is kept in the history, which also keeps the number from being
+        given out again.
+        """
+
+        def fn(conn):
+            self._lock(conn, name)
+            row = (
+                conn.execute(
+                    select(t.model_versions).where(
+                        t.model_versions.c.name == name, t.model_versions.c.version == version
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise ModelNotFound(self._missing_version_message(conn, name, version))
+            if row["stage"] == PRODUCTION:
+                raise InvalidTransition(
+                    f"version {version} of {name!r} is in production and cannot be deleted: "
+                    f"promote another version to production first (nbmlops.promote({name!r}, "
+                    f"VERSION)) or roll back (nbmlops.rollback({name!r}))"
+                )
+            aliases = sorted(
+                conn.execute(
+                    select(t.model_aliases.c.alias).where(
+                        t.model_aliases.c.name == name, t.model_aliases.c.version == version
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if aliases:
+                listed = ", ".join(aliases)
+                raise InvalidTransition(
+                    f"version {version} of {name!r} holds the alias{'es' if len(aliases) > 1 else ''} "
+                    f"{listed} and cannot be deleted: move the alias to another version first "
+                    f"(nbmlops.set_alias({name!r}, {aliases[0]!r}, VERSION)) or remove it "
+                    f"(nbmlops.delete_alias({name!r}, {aliases[0]!r}))"
+                )
+            reference = conn.execute(
+                select(t.model_references.c.digest).where(
+                    t.model_references.c.name == name, t.model_references.c.version == version
+                )
+            ).scalar()
+            if row["run_id"] is not None:
+                # The link register_model added to the run for this version's model file.
+                links = [f"models/{name}/v{version}/model.{ext}" for ext in ("skops", "pkl")]
+                conn.execute(
+                    delete(t.artifacts).where(
+                        t.artifacts.c.run_id == row["run_id"], t.artifacts.c.name.in_(links)
+                    )
+                )
+            for table in (t.model_metrics, t.model_references, t.model_versions):
+                conn.execute(delete(table).where(table.c.name == name, table.c.version == version))
+            self._record(conn, name, version, DELETE, row["stage"], None, user, reason, time.time())
+            candidates = [row["digest"]] + ([reference] if reference else [])
+            orphans = [d for d in dict.fromkeys(candidates) if not self._blob_in_use(conn, d)]
+            return dict(row), orphans
+
+        return self.meta._write(fn)
+
+    @staticmethod
+    def _blob_in_use(conn: Connection, digest: str) -> bool:
+        """True when any run, version, reference, report, environment or monitor names the
+        artifact ``digest`` (content-addressed blobs are shared by identical content)."""
+        columns = (
+            t.artifacts.c.digest,
+            t.model_versions.c.digest,
+            t.model_references.c.digest,
+            t.drift_reports.c.json_digest,
+            t.drift_reports.c.html_digest,
+            t.environments.c.packages_digest,
+        )
+        for column in columns:
+            if conn.execute(select(column).where(column == digest).limit(1)).first():
+                return True
+        # A monitor keeps its own reference data by digest inside its JSON definition.
+        return (
+            conn.execute(
+                select(t.monitors.c.name)
+                .where(t.monitors.c.definition.contains(digest, autoescape=True))
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+    def deletion(self, name: str, version: int) -> dict | None:
+        """The history row that deleted ``version`` of ``name`` (None if it was not deleted)."""
+        return self._read(lambda conn: self._deletion(conn, name, version))
+
+    def blob_in_use(self, digest: str) -> bool:
+        return self._read(lambda conn: self._blob_in_use(conn, digest))
 
     def update_version(self, name: str, version: int, **values: Any) -> None:
         """Change descriptive fields (description, tags, card) of a version."""
@@ -367,14 +523,7 @@ class ModelRecords:
             )
             if row is None:
                 self._require_model(conn, name)
-                latest = conn.execute(
-                    select(func.max(t.model_versions.c.version)).where(
-                        t.model_versions.c.name == name
-                    )
-                ).scalar()
-                raise ModelNotFound(
-                    f"model {name!r} has no version {version}; its versions are 1 to {latest}"
-                )
+                raise ModelNotFound(self._missing_version_message(conn, name, version))
             out = dict(row)
             out["aliases"] = sorted(
                 conn.execute(

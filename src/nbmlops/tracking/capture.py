@@ -25,7 +25,7 @@ from .estimators import (
     is_fitted_estimator,
     remember_fitted,
 )
-from .figures import is_plotly_figure, open_matplotlib_figures
+from .figures import is_matplotlib_figure, is_plotly_figure, open_matplotlib_figures
 from .files import FileReads
 from .fingerprint import fingerprint, is_data
 from .run import Run
@@ -130,6 +130,8 @@ class CellCapture:
         self.figures: list[str] = []
         self._input_rows: list[dict] = []
         self._figures_before: set[int] = set()
+        # The figures already recorded (held, not by id(): a closed figure's id can be reused).
+        self._figures_logged: list[Any] = []
         self._files: FileReads | None = None
 
     def before(self) -> None:
@@ -299,16 +301,58 @@ class CellCapture:
             run.log_metrics(clean)
         self.recorded_metrics = clean
 
+    @contextlib.contextmanager
+    def recording_shown_figures(self, shell: Any, run: Run) -> Iterator[None]:
+        """While the cell runs, record every matplotlib figure it displays.
+
+        ``plt.show()`` on Jupyter's inline backend displays the open figures and then closes
+        them, so after the cell there would be nothing left to record. Every display goes
+        through the shell's display formatter (``display(fig)``, a figure as the cell's value,
+        the inline backend's ``show``), which sees the figure while it is still open.
+        """
+        formatter = getattr(shell, "display_formatter", None)
+        if not self.auto or formatter is None:
+            yield
+            return
+        shadowed = formatter.__dict__.get("format")
+        original = formatter.format
+
+        def format_and_record(obj, *args, **kwargs):
+            if is_matplotlib_figure(obj):
+                self._log_figure(run, obj, getattr(obj, "number", None))
+            return original(obj, *args, **kwargs)
+
+        formatter.format = format_and_record
+        try:
+            yield
+        finally:
+            if shadowed is None:
+                del formatter.format
+            else:
+                formatter.format = shadowed
+
+    def _log_figure(self, run: Run, figure: Any, num: int | None) -> None:
+        if num is not None and num in self._figures_before:
+            return  # open before the cell ran: not this cell's figure
+        if any(logged is figure for logged in self._figures_logged):
+            return  # shown and still open, or shown twice: recorded once
+        self._figures_logged.append(figure)
+        # pyplot figures are named by their number; others (Figure() made directly) by order.
+        label = num if num is not None else f"shown-{len(self._figures_logged)}"
+        name = f"figures/figure-{label}.png"
+        again = 1
+        while name in self.figures:  # plt.show() closed figure 1: the next figure is 1 again
+            again += 1
+            name = f"figures/figure-{label}-{again}.png"
+        try:
+            run.log_figure(figure, name)
+            self.figures.append(name)
+        except Exception as exc:  # noqa: BLE001 - a figure that cannot render is skipped
+            self.warnings.append(f"figure {label} not saved: {exc}")
+
     def _log_figures(self, run: Run) -> None:
         for num, figure in open_matplotlib_figures().items():
-            if num in self._figures_before:
-                continue
-            name = f"figures/figure-{num}.png"
-            try:
-                run.log_figure(figure, name)
-                self.figures.append(name)
-            except Exception as exc:  # noqa: BLE001 - a figure that cannot render is skipped
-                self.warnings.append(f"figure {num} not saved: {exc}")
+            self._log_figure(run, figure, num)
         for name in self.plan.assigned:
             value = self.ns.get(name)
             if is_plotly_figure(value):

@@ -82,6 +82,22 @@ def _frame(
     import pandas as pd
 
     now = time.time() if now is None else now
+    records, found = _records(data, now)
+    frame = pd.DataFrame.from_records(records)
+    dynamic = list(columns) if columns is not None else found
+    frame = frame.reindex(columns=BASE_COLUMNS + dynamic)
+    frame["start_time"] = pd.to_datetime(frame["start_time"].astype(float), unit="s", utc=True)
+    frame["duration_s"] = frame["duration_s"].astype(float)
+    for column in dynamic:
+        if column.startswith("metrics."):
+            frame[column] = frame[column].astype(float)
+    return frame
+
+
+def _records(data: dict[str, list], now: float) -> tuple[list[dict], list[str]]:
+    """``list_runs`` rows as plain dicts (params keep their JSON types: 50 stays an int; a run
+    has only the keys it has values for) and the dynamic columns of all of them, in the order
+    of :func:`runs`: params, metrics, tags."""
     extra: dict[str, dict[str, object]] = {r["run_id"]: {} for r in data["runs"]}
     for run_id, key, value in data["params"]:
         if run_id in extra:
@@ -92,34 +108,48 @@ def _frame(
     for run_id, key, value in data["tags"]:
         if run_id in extra:
             extra[run_id][f"tags.{key}"] = value
-    records = [
-        {
+    dynamic = sorted(
+        {c for rec in extra.values() for c in rec},
+        key=lambda c: (("params.", "metrics.", "tags.").index(c.split(".")[0] + "."), c),
+    )
+    records = []
+    for r in data["runs"]:
+        record = {
             "run_id": r["run_id"],
             "experiment": r["experiment"],
             "name": r["name"],
             "status": r["status"],
             "start_time": r["start_time"],
             "duration_s": (r["end_time"] or now) - r["start_time"],
-            **extra[r["run_id"]],
         }
-        for r in data["runs"]
-    ]
-    frame = pd.DataFrame.from_records(records)
-    dynamic = (
-        list(columns)
-        if columns is not None
-        else sorted(
-            {c for rec in extra.values() for c in rec},
-            key=lambda c: (("params.", "metrics.", "tags.").index(c.split(".")[0] + "."), c),
-        )
-    )
-    frame = frame.reindex(columns=BASE_COLUMNS + dynamic)
-    frame["start_time"] = pd.to_datetime(frame["start_time"].astype(float), unit="s", utc=True)
-    frame["duration_s"] = frame["duration_s"].astype(float)
-    for column in dynamic:
-        if column.startswith("metrics."):
-            frame[column] = frame[column].astype(float)
-    return frame
+        record.update(extra[r["run_id"]])
+        records.append(record)
+    return records, dynamic
+
+
+def run_records(
+    experiment: str | None = None,
+    filter: str | None = None,  # noqa: A002 - same name as runs()
+    order_by: str | list[str] | None = None,
+    limit: int | None = 50,
+) -> tuple[list[dict], int, list[str]]:
+    """The rows of ``runs(experiment, filter, order_by, limit)`` as plain dicts, how many runs
+    match, and every column of the selection: what ``nbmlops runs ls`` prints.
+
+    Params keep their types (``50`` stays an int); ``start_time`` is in epoch seconds; every
+    row has every column, ``None`` where it has no value. Without a filter or order no pandas
+    is imported and only the page's runs are read.
+    """
+    store = _fresh_store()
+    now = time.time()
+    page = limit if limit is not None else 2**62
+    ids, total, dynamic = _page_ids(store, experiment, filter, order_by, 0, page, now)
+    # Every run at once: one read of the experiment's rows instead of a giant IN (...) list.
+    data = store.meta.list_runs(experiment) if limit is None else store.meta.list_runs(run_ids=ids)
+    records, _found = _records(data, now)
+    by_id = {r["run_id"]: r for r in records}
+    columns = BASE_COLUMNS + dynamic
+    return [{c: by_id[i].get(c) for c in columns} for i in ids if i in by_id], total, columns
 
 
 def experiments() -> pd.DataFrame:
@@ -161,37 +191,30 @@ class RunPage:
 _SQL_ORDER = {"run_id", "experiment", "name", "status", "start_time", "duration_s"}
 
 
-def runs_page(
-    experiment: str | None = None,
-    filter: str | None = None,  # noqa: A002 - same name as runs()
-    order_by: str | list[str] | None = None,
-    offset: int = 0,
-    limit: int = 50,
-) -> RunPage:
-    """Rows ``offset … offset+limit`` of ``runs(experiment, filter, order_by)``, fast on
-    large workspaces: without a filter, ORDER BY/LIMIT/OFFSET run in SQL; with one, only the
-    columns the filter and the order read are loaded for every run. Either way only the page's
-    runs are read in full.
-
-    >>> import nbmlops
-    >>> from nbmlops.tracking.query import runs_page
-    >>> page = runs_page(filter="metrics.accuracy > 0.9", offset=50, limit=50)  # doctest: +SKIP
-    >>> page.total, page.frame  # doctest: +SKIP
-    """
+def _page_ids(
+    store: Store,
+    experiment: str | None,
+    filter: str | None,  # noqa: A002 - same name as runs()
+    order_by: str | list[str] | None,
+    offset: int,
+    limit: int,
+    now: float,
+) -> tuple[list[str], int, list[str]]:
+    """The run ids of one page, how many runs match, and the selection's dynamic columns.
+    Without a filter or order nothing needs pandas."""
     from ..errors import InvalidFilter
-    from ._filter import apply_filter, apply_order, filter_columns, order_terms
 
-    for label, value, low in (("offset", offset, 0), ("limit", limit, 1)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise InvalidFilter(f"{label} must be an integer >= {low}, got {value!r}")
-    store = _fresh_store()
-    now = time.time()
     keys = store.meta.run_keys(experiment)
     dynamic = (
         [f"params.{k}" for k in keys["params"]]
         + [f"metrics.{k}" for k in keys["metrics"]]
         + [f"tags.{k}" for k in keys["tags"]]
     )
+    if filter is None and not order_by:
+        ids, total = store.meta.page_run_ids(experiment, [], offset, limit, now)
+        return ids, total, dynamic
+    from ._filter import apply_filter, apply_order, filter_columns, order_terms
+
     known = BASE_COLUMNS + dynamic
     terms = order_terms(order_by) if order_by else []
     read = {name for name, _ in terms} | (filter_columns(filter) if filter is not None else set())
@@ -226,6 +249,35 @@ def runs_page(
             narrow = apply_filter(narrow, filter)
         total = len(narrow)
         ids = list(narrow["run_id"].iloc[offset : offset + limit])
+    return ids, total, dynamic
+
+
+def runs_page(
+    experiment: str | None = None,
+    filter: str | None = None,  # noqa: A002 - same name as runs()
+    order_by: str | list[str] | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> RunPage:
+    """Rows ``offset … offset+limit`` of ``runs(experiment, filter, order_by)``, fast on
+    large workspaces: without a filter, ORDER BY/LIMIT/OFFSET run in SQL; with one, only the
+    columns the filter and the order read are loaded for every run. Either way only the page's
+    runs are read in full.
+
+    >>> import nbmlops
+    >>> from nbmlops.tracking.query import runs_page
+    >>> page = runs_page(filter="metrics.accuracy > 0.9", offset=50, limit=50)  # doctest: +SKIP
+    >>> page.total, page.frame  # doctest: +SKIP
+    """
+    from ..errors import InvalidFilter
+
+    for label, value, low in (("offset", offset, 0), ("limit", limit, 1)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise InvalidFilter(f"{label} must be an integer >= {low}, got {value!r}")
+    store = _fresh_store()
+    now = time.time()
+    ids, total, dynamic = _page_ids(store, experiment, filter, order_by, offset, limit, now)
+    known = BASE_COLUMNS + dynamic
     page = _frame(store.meta.list_runs(run_ids=ids), now, dynamic) if ids else None
     if page is None:
         import pandas as pd
