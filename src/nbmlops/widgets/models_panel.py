@@ -1,7 +1,7 @@
 """``ModelsPanel``: registered models, their versions with stage and alias badges (and a badge on
-challengers from retraining that wait for a person's decision), promote and rollback with a
-reason and a confirmation step, the gate table when a promotion fails, the model card of the
-chosen version."""
+challengers from retraining that wait for a person's decision), promote, rollback and delete
+with a reason and a confirmation step, the gate table when a promotion fails, the model card
+of the chosen version."""
 
 from __future__ import annotations
 
@@ -95,9 +95,10 @@ def models_html() -> str:
 
 
 class ModelsPanel(w.VBox):
-    """The Models tab. ``promote_button``/``rollback_button`` ask for confirmation first;
-    ``confirm_button`` then calls :func:`nbmlops.promote` / :func:`nbmlops.rollback` with the
-    reason typed in ``reason``."""
+    """The Models tab. ``promote_button``/``rollback_button``/``delete_button`` ask for
+    confirmation first; ``confirm_button`` then calls :func:`nbmlops.promote` /
+    :func:`nbmlops.rollback` / :func:`nbmlops.delete_model_version` with the reason typed in
+    ``reason``. Delete is disabled for a version holding production or an alias."""
 
     def __init__(self, name: str | None = None):
         super().__init__()
@@ -120,6 +121,12 @@ class ModelsPanel(w.VBox):
         self.rollback_button = w.Button(
             description="Rollback…", icon="undo", button_style="warning"
         )
+        self.delete_button = w.Button(
+            description="Delete…",
+            icon="trash",
+            button_style="danger",
+            tooltip="delete this version",
+        )
         self.confirm_text = w.HTML()
         self.confirm_button = w.Button(description="Confirm", button_style="danger")
         self.cancel_button = w.Button(description="Cancel")
@@ -129,11 +136,13 @@ class ModelsPanel(w.VBox):
         self.versions = w.HTML()
         self.card = w.HTML()
         self.pending: tuple[str, str, int | None, str | None] | None = None  # action, name, v, to
+        self._holds: dict[int, list[str]] = {}  # version → production / aliases it holds
 
         self.model.observe(lambda _: self._on_model(), names="value")
         self.version.observe(lambda _: self._on_version(), names="value")
         self.promote_button.on_click(lambda _: self.ask("promote"))
         self.rollback_button.on_click(lambda _: self.ask("rollback"))
+        self.delete_button.on_click(lambda _: self.ask("delete"))
         self.confirm_button.on_click(lambda _: self.confirm())
         self.cancel_button.on_click(lambda _: self.cancel())
         self.children = [
@@ -142,7 +151,7 @@ class ModelsPanel(w.VBox):
             w.HBox([self.version, self.stage]),
             self.gates,
             self.reason,
-            w.HBox([self.promote_button, self.rollback_button]),
+            w.HBox([self.promote_button, self.rollback_button, self.delete_button]),
             self.confirm_box,
             self.message,
             self.card,
@@ -179,7 +188,7 @@ class ModelsPanel(w.VBox):
         from ..registry import model_versions
 
         name = self.model.value
-        for control in (self.promote_button, self.rollback_button):
+        for control in (self.promote_button, self.rollback_button, self.delete_button):
             control.disabled = name is None
         if name is None:
             self.versions.value = (
@@ -190,7 +199,15 @@ class ModelsPanel(w.VBox):
             self.card.value = ""
             return
         self.versions.value = versions_html(name)
-        versions = [int(v) for v in model_versions(name)["version"]]
+        frame = model_versions(name)
+        versions = [int(v) for v in frame["version"]]
+        self._holds = {
+            int(r["version"]): [
+                *([r["stage"]] if r["stage"] == "production" else []),
+                *filter(None, ("" if is_missing(r["aliases"]) else str(r["aliases"])).split(", ")),
+            ]
+            for r in frame.to_dict("records")
+        }
         keep = self.version.value
         self.version.options = [(f"v{v}", v) for v in reversed(versions)]
         self.version.value = keep if keep in versions else (versions[-1] if versions else None)
@@ -199,6 +216,14 @@ class ModelsPanel(w.VBox):
     def _on_version(self) -> None:
         from ..registry import model_card
 
+        holds = self._holds.get(self.version.value, []) if self.version.value else []
+        self.delete_button.disabled = self.version.value is None or bool(holds)
+        self.delete_button.tooltip = (
+            f"v{self.version.value} holds {', '.join(holds)}: promote another version or move "
+            "the alias first"
+            if holds
+            else "delete this version"
+        )
         if self.model.value is None or self.version.value is None:
             self.card.value = ""
             return
@@ -218,6 +243,14 @@ class ModelsPanel(w.VBox):
         if action == "promote":
             text = f"Promote <b>{h.esc(name)} v{version}</b> to <b>{h.esc(self.stage.value)}</b>?"
             self.pending = ("promote", name, version, self.stage.value)
+        elif action == "delete":
+            if version is None:
+                return
+            text = (
+                f"Delete <b>{h.esc(name)} v{version}</b>? It leaves the registry (the history "
+                "keeps it; its number is not reused)."
+            )
+            self.pending = ("delete", name, version, None)
         else:
             text = f"Roll back <b>{h.esc(name)}</b> to the previous production version?"
             self.pending = ("rollback", name, None, None)
@@ -232,8 +265,9 @@ class ModelsPanel(w.VBox):
         self.confirm_box.layout.display = "none"
 
     def confirm(self) -> None:
-        """Second step: carry out the pending promote/rollback; show gates if they fail."""
-        from ..registry import promote, rollback
+        """Second step: carry out the pending promote/rollback/delete; show gates if they
+        fail and the registry's refusal if it refuses."""
+        from ..registry import delete_model_version, promote, rollback
 
         if self.pending is None:
             return
@@ -245,6 +279,9 @@ class ModelsPanel(w.VBox):
             if action == "promote":
                 mv = promote(name, version, to=to, reason=reason, gates=gates)
                 done = f"{mv.name} v{mv.version} is now {mv.stage}"
+            elif action == "delete":
+                mv = delete_model_version(name, version, reason=reason)
+                done = f"deleted {mv.name} v{mv.version}"
             else:
                 mv = rollback(name, reason=reason)
                 done = f"rolled back: {mv.name} v{mv.version} is in production again"
@@ -252,9 +289,7 @@ class ModelsPanel(w.VBox):
             self.message.value = gate_table_html(exc)
             return
         except NbmlopsError as exc:
-            self.message.value = (
-                f"<pre style='color:#cf222e;white-space:pre-wrap'>{h.esc(exc)}</pre>"
-            )
+            self.message.value = h.error(exc)
             return
         self.reason.value = ""
         self.refresh()
