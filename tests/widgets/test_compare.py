@@ -31,9 +31,12 @@ def test_code_diff_and_figures(runs7):
     fig = c.history_figure("loss")
     assert [t.name for t in fig.data] == c.labels and list(fig.data[0].y) == [1.0, 0.5, 1 / 3]
     par = c.parallel_figure("accuracy")
-    labels = [d.label for d in par.data[0].dimensions]
-    assert labels == ["C", "penalty", "accuracy"]
-    assert list(par.data[0].dimensions[2].values) == [0.5, 0.55, 0.6]
+    assert list(par.layout.xaxis.ticktext) == ["C", "penalty", "accuracy"]
+    assert [t.customdata[2] for t in par.data] == [
+        "accuracy = 0.5",
+        "accuracy = 0.55",
+        "accuracy = 0.6",
+    ]
     with pytest.raises(CompareError, match="did you mean accuracy"):
         c.history_figure("acuracy")
     with pytest.raises(CompareError, match="two or more runs"):
@@ -46,7 +49,7 @@ def test_view_switches_metric_and_code_pair(runs7):
     view.metric.value = "loss"
     assert view.history.layout.title.text == "loss by step"
     assert len(view.history.data) == 3
-    assert view.parallel.data[0].dimensions[-1].label == "loss"
+    assert view.parallel.layout.xaxis.ticktext[-1] == "loss"
     view.code_pair.value = 2
     assert "+C = 10.0" in view.code.value
 
@@ -86,13 +89,21 @@ def test_parallel_coordinates_use_only_params_that_differ(workspace):
     c = nbmlops.compare(*_tuned_runs())
     assert c.differing_params == ["max_depth", "model.min_weight_fraction_leaf"]
     fig = c.parallel_figure("accuracy")
-    assert [t.type for t in fig.data] == ["parcoords"]
-    dims = fig.data[0].dimensions
-    labels = [d.label for d in dims]
+    assert [t.type for t in fig.data] == ["scatter"] * 3, "one line per run"
+    labels = list(fig.layout.xaxis.ticktext)
     assert labels == ["max_depth", "min_weight_frac…", "accuracy"], "long names are cut"
     assert all(len(label) <= 16 for label in labels)
     assert c.axis_names("accuracy")["min_weight_frac…"] == "model.min_weight_fraction_leaf"
-    assert list(dims[0].values) == [3, 5, 8] and list(dims[2].values) == [0.9, 0.91, 0.92]
+    # The hover of every point names the axis in full, with the run's value.
+    first = fig.data[0]
+    assert list(first.customdata) == [
+        "max_depth = 3",
+        "model.min_weight_fraction_leaf = 0.1",
+        "accuracy = 0.9",
+    ]
+    assert first.meta == c.labels[0] and "%{customdata}" in first.hovertemplate
+    assert [t.y[0] for t in fig.data] == [0.0, 0.4, 1.0]  # max_depth 3, 5, 8 on its axis
+    assert [t.y[2] for t in fig.data] == pytest.approx([0.0, 0.5, 1.0])  # accuracy
 
 
 def test_one_value_per_run_is_grouped_bars_more_steps_a_curve(workspace):
@@ -132,7 +143,7 @@ def test_view_sends_plotly_json_not_a_figure_widget(workspace):
     assert not any(isinstance(x, go.FigureWidget) for x in widgets)
     assert view.history_output in widgets and view.parallel_output in widgets
     shown = shown_figure(view.parallel_output)
-    assert [d["label"] for d in shown["data"][0]["dimensions"]][-1] == "accuracy"
+    assert shown["layout"]["xaxis"]["ticktext"][-1] == "accuracy"
     assert view.history_output.outputs[0]["data"][PLOTLY_MIME]["data"][0]["type"] == "bar"
     assert (
         "min_weight_frac…" in view.axes.value

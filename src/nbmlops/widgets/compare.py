@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import CompareError, NbmlopsError
 from . import _html as h
 from ._format import is_missing as _missing
-from ._format import is_number, text
+from ._format import text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -275,9 +275,11 @@ class Comparison:
         return [str(k) for k in params.index[params["differs"].astype(bool)]]
 
     def parallel_figure(self, metric: str | None = None) -> go.Figure:
-        """Parallel coordinates: the params that differ across the runs, then the metric.
-        Axis names longer than 16 characters are cut (:meth:`axis_names` has them in full)."""
-        import plotly.graph_objects as go
+        """Parallel coordinates: one line per run across the params that differ (yours
+        first, then captured ones), then the metric; lines colored by the metric. Axis names
+        longer than 16 characters are cut on the axis (:meth:`axis_names`, and the hover of
+        every point, have them in full). Drawn as SVG lines (see ``_parallel``)."""
+        from . import _parallel
 
         metric = self._metric(metric)
         keys = self.differing_params
@@ -286,44 +288,26 @@ class Comparison:
         # A run without the metric has no place on its axis: it is left out of the chart.
         runs = [run for run, v in zip(self.labels, values, strict=True) if not _missing(v)]
         scores = [float(v) for v in values if not _missing(v)]
-        dims = [self._dimension(key, label, runs) for key, label in zip(keys, labels, strict=False)]
-        dims.append({"label": labels[-1], "values": scores})
-        fig = go.Figure(
-            go.Parcoords(
-                line={"color": scores, "colorscale": "Viridis", "showscale": True},
-                dimensions=dims,
-                labelangle=-15 if len(dims) > 6 else 0,
-            )
-        )
+        axes = [
+            _parallel.Axis(label, key, list(self.params.loc[key, runs]))
+            for key, label in zip(keys, labels, strict=False)
+        ]
+        axes.append(_parallel.Axis(labels[-1], metric, scores))
         left_out = len(self.labels) - len(runs)
         note = f" ({left_out} run{'s' * (left_out > 1)} without it left out)" if left_out else ""
-        fig.update_layout(
-            title=f"params that differ vs {abbreviate(metric, TITLE)}{note}",
-            height=340,
-            margin={"t": 90, "l": 60, "r": 60, "b": 30},
+        return _parallel.figure(
+            axes,
+            runs,
+            [abbreviate(r, RUN_LABEL, dotted=False) for r in runs],
+            scores,
+            f"params that differ vs {abbreviate(metric, TITLE)}{note}",
         )
-        return fig
 
     def axis_names(self, metric: str | None = None) -> dict[str, str]:
         """Abbreviated axis label → full name, for the axes of :meth:`parallel_figure`."""
         metric = self._metric(metric)
         names = [*self.differing_params, metric]
         return dict(zip(unique_labels(names), names, strict=True))
-
-    def _dimension(self, key: str, label: str, runs: list[str]) -> dict[str, Any]:
-        """One parcoords axis over ``runs``: numbers as they are; anything else (strings,
-        lists, a mix, a run without the param) as categories."""
-        values = list(self.params.loc[key, runs])
-        if all(is_number(v) and not _missing(v) for v in values):
-            return {"label": label, "values": [float(v) for v in values]}
-        texts = [text(v) for v in values]
-        levels = sorted(set(texts))
-        return {
-            "label": label,
-            "values": [levels.index(t) for t in texts],
-            "tickvals": list(range(len(levels))),
-            "ticktext": [abbreviate(t) for t in levels],
-        }
 
     # -- display -------------------------------------------------------------------------------
 
