@@ -100,9 +100,10 @@ def figure(
                 y=height,
                 text=label,
                 xanchor="left",
-                xshift=4,
+                xshift=6,
                 showarrow=False,
-                font={"size": 10, "color": "#57606a"},
+                bgcolor="rgba(255,255,255,0.85)",  # readable where a line crosses it
+                font={"size": 10, "color": "#24292f"},
             )
     fig.update_layout(
         title=title,
