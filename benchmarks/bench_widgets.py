@@ -436,6 +436,13 @@ def main() -> int:
             "filter reads are loaded for every run, then one page in full. MLflow's numbers "
             "are its paged `MlflowClient.search_runs` (25 runs, `page_token`) — what its UI asks "
             "for — on the same runs in its SQLite store.\n\n"
+            + (
+                "*before*: the same script on the code before a change, run just before this "
+                "one (`PYTHONPATH=<old checkout>/src python benchmarks/bench_widgets.py "
+                "--no-write --no-mlflow --json before.json`, then `--before before.json`).\n\n"
+                if has_before
+                else ""
+            )
             + table
             + "\n\nCompare in a warm kernel: `CompareView(nbmlops.compare(...))` and its display "
             "bundle, and the widget state the browser receives for it (a plotly `FigureWidget` "

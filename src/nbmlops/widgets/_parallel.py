@@ -92,20 +92,35 @@ def figure(
                 hovertemplate="%{meta}<br>%{customdata}<extra></extra>",
             )
         )
-    for j, axis_ticks in enumerate(ticks):
-        fig.add_shape(type="line", x0=j, x1=j, y0=0, y1=1, line={"color": "#8c959f", "width": 1})
-        for height, label in axis_ticks:
-            fig.add_annotation(
-                x=j,
-                y=height,
-                text=label,
-                xanchor="left",
-                xshift=6,
-                showarrow=False,
-                bgcolor="rgba(255,255,255,0.85)",  # readable where a line crosses it
-                font={"size": 10, "color": "#24292f"},
-            )
+    # Shapes and annotations go in with the layout: one validation, not one per call.
+    shapes = [
+        {
+            "type": "line",
+            "x0": j,
+            "x1": j,
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": "#8c959f", "width": 1},
+        }
+        for j in x
+    ]
+    annotations = [
+        {
+            "x": j,
+            "y": height,
+            "text": label,
+            "xanchor": "left",
+            "xshift": 6,
+            "showarrow": False,
+            "bgcolor": "rgba(255,255,255,0.85)",  # readable where a line crosses it
+            "font": {"size": 10, "color": "#24292f"},
+        }
+        for j, axis_ticks in enumerate(ticks)
+        for height, label in axis_ticks
+    ]
     fig.update_layout(
+        shapes=shapes,
+        annotations=annotations,
         title=title,
         height=340,
         margin={"t": 90, "l": 30, "r": 30, "b": 20},
