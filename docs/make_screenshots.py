@@ -1,7 +1,10 @@
-"""Screenshots for docs/widgets.md: the static HTML of the panel, a comparison (with its
-plotly curves) and a failed promotion's gate table, rendered in headless Chromium.
+"""Screenshots for docs/widgets.md of what nbconvert and GitHub show: the static HTML of the
+panel and a failed promotion's gate table, rendered in headless Chromium.
 
-    python docs/make_screenshots.py        # writes docs/img/widgets-*.png
+    python docs/make_screenshots.py        # writes docs/img/widgets-panel.png, widgets-gates.png
+
+The live widgets in JupyterLab (widgets-runs-1280.png, widgets-runs-1920.png,
+widgets-compare.png) are taken by the browser test tests/widgets/test_panel_ui.py.
 
 Uses Debian's Chromium through Playwright (``executable_path="/usr/bin/chromium"``); it never
 downloads a browser. The workspace is a throwaway folder with a few runs, two model versions
@@ -82,13 +85,8 @@ def main() -> None:
     from nbmlops.widgets.models_panel import gate_table_html
 
     nbmlops.configure(reset=True)
-    ids = build_workspace()
+    build_workspace()
     panel = Panel(page_size=10)
-    comparison = nbmlops.compare(*ids)
-    curves = comparison.history_figure("val_loss")
-    parallel = comparison.parallel_figure("accuracy")
-    curves.update_layout(width=900)
-    parallel.update_layout(width=900)
     try:
         nbmlops.promote("cancer", 2, gates=["metrics.accuracy >= champion.metrics.accuracy"])
         gates = ""
@@ -96,11 +94,6 @@ def main() -> None:
         gates = gate_table_html(exc)
     shots = {
         "widgets-panel.png": page(panel.to_html()),
-        "widgets-compare.png": page(
-            comparison.to_html()
-            + curves.to_html(include_plotlyjs=True, full_html=False)
-            + parallel.to_html(include_plotlyjs=False, full_html=False)
-        ),
         "widgets-gates.png": page(panel.models.versions.value + gates),
     }
     from playwright.sync_api import sync_playwright
@@ -113,7 +106,6 @@ def main() -> None:
             source = home / (name + ".html")
             source.write_text(html, encoding="utf-8")
             tab.goto(source.as_uri())
-            tab.wait_for_timeout(800)  # plotly draws asynchronously
             tab.screenshot(path=str(OUT / name), full_page=True)
             print(f"wrote {OUT / name}")
         browser.close()

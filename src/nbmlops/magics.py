@@ -259,15 +259,20 @@ class TrackingMagics(Magics):
     @argument("--limit", "-l", type=int, default=20, help="Rows to show (default 20; 0 = all).")
     @line_magic
     def runs(self, line: str = ""):
-        """Show the runs table (newest first): ``%runs [-e EXP] [-f FILTER] [-o ORDER] [-l N]``."""
+        """Show the runs table (newest first): ``%runs [-e EXP] [-f FILTER] [-o ORDER] [-l N]``.
+
+        Returns the DataFrame of ``nbmlops.runs()``, displayed as the run table."""
         args = parse_argstring(self.runs, line)
         from .tracking import runs
+        from .widgets.runs_frame import RunsFrame
 
-        return runs(
-            experiment=args.experiment,
-            filter=_joined(args.filter),
-            order_by=_joined(args.order_by),
-            limit=args.limit or None,
+        return RunsFrame(
+            runs(
+                experiment=args.experiment,
+                filter=_joined(args.filter),
+                order_by=_joined(args.order_by),
+                limit=args.limit or None,
+            )
         )
 
 

@@ -80,3 +80,43 @@ def test_empty_registry(workspace):
     panel = ModelsPanel()
     assert panel.model.value is None and "no registered models" in panel.versions.value
     assert panel.promote_button.disabled
+
+
+def test_delete_asks_then_deletes_with_the_reason(registry):
+    panel = ModelsPanel()
+    panel.version.value = 2
+    assert not panel.delete_button.disabled
+    panel.reason.value = "registered by mistake"
+    panel.delete_button.click()
+    assert "Delete <b>iris v2</b>" in panel.confirm_text.value
+    assert _stages() == {1: "production", 2: None}, "nothing changes before Confirm"
+    panel.confirm_button.click()
+    assert _stages() == {1: "production"}
+    last = nbmlops.model_history("iris").iloc[-1]
+    assert (int(last["version"]), last["reason"]) == (2, "registered by mistake")
+    assert "deleted iris v2" in panel.message.value
+    assert "<b>v2</b>" not in panel.versions.value and list(panel.version.options) == [("v1", 1)]
+
+
+def test_delete_is_disabled_for_production_and_the_registry_refuses_it(registry):
+    panel = ModelsPanel()
+    panel.version.value = 1
+    assert panel.delete_button.disabled
+    assert "holds production" in panel.delete_button.tooltip
+    panel.ask("delete")  # as if the button were pressed anyway: the registry says no
+    panel.confirm_button.click()
+    assert _stages() == {1: "production", 2: None}
+    assert "production" in panel.message.value and "color:#cf222e" in panel.message.value
+    nbmlops.set_alias("iris", "champion", 2)
+    panel.refresh()
+    panel.version.value = 2
+    assert panel.delete_button.disabled and "champion" in panel.delete_button.tooltip
+
+
+def test_cancel_delete_changes_nothing(registry):
+    panel = ModelsPanel()
+    panel.version.value = 2
+    panel.delete_button.click()
+    panel.cancel_button.click()
+    panel.confirm_button.click()
+    assert _stages() == {1: "production", 2: None}

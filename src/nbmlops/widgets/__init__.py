@@ -14,6 +14,7 @@ from .features_panel import FeaturesPanel
 from .models_panel import ModelsPanel
 from .panel import Panel, panel
 from .reports_panel import ReportsPanel
+from .run_grid import RunGrid
 from .run_view import RunView
 from .runs_table import RunsTable
 
@@ -24,6 +25,7 @@ __all__ = [
     "ModelsPanel",
     "Panel",
     "ReportsPanel",
+    "RunGrid",
     "RunView",
     "RunsTable",
     "compare",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -34,21 +33,20 @@ def esc(value: object) -> str:
 
 
 def fmt(value: Any) -> str:
-    """A short, readable cell value: floats to 4 significant digits, times in UTC."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "—"
-        return f"{value:.4g}"
-    if hasattr(value, "strftime"):
-        try:
-            return value.strftime("%Y-%m-%d %H:%M:%S")
-        except ValueError:
-            return "—"
-    return str(value)
+    """A short, readable cell value: floats to 4 significant digits, times in UTC, missing
+    values (None, NaN, ``pd.NA``, ``NaT``) as a dash."""
+    from ._format import text
+
+    return text(value)
+
+
+def error(exc: BaseException) -> str:
+    """An error shown inside a tab, in red (never raised into the notebook): nbmlops errors
+    by their message, anything else with its type."""
+    from ..errors import NbmlopsError
+
+    message = str(exc) if isinstance(exc, NbmlopsError) else f"{type(exc).__name__}: {exc}"
+    return f"<pre style='color:#cf222e;white-space:pre-wrap;margin:4px 0'>{esc(message)}</pre>"
 
 
 def when(timestamp: float | None) -> str:
@@ -180,41 +178,6 @@ def run_html(run) -> str:
         last = info["error"].strip().splitlines()[-1] if info["error"].strip() else ""
         parts.append(section("Error", f"<pre style='color:#cf222e'>{esc(last)}</pre>"))
     return box("".join(parts), "nbmlops-run")
-
-
-SHOWN_BASE = ["run_id", "name", "experiment", "status", "start_time", "duration_s"]
-
-
-def runs_table_html(
-    frame, columns: Sequence[str] | None = None, selected: Iterable[str] = ()
-) -> str:
-    """The rows of a runs DataFrame with status badges; ``selected`` run ids are highlighted."""
-    chosen = set(selected)
-    shown = [c for c in (columns or frame.columns) if c in frame.columns]
-    rows = []
-    for record in frame.to_dict("records"):
-        cells = []
-        for column in shown:
-            value = record.get(column)
-            if column == "status":
-                cells.append(status_badge(str(value)))
-            elif column == "run_id":
-                cells.append(f"<code>{esc(str(value)[:8])}</code>")
-            else:
-                cells.append(esc(fmt(value)))
-        rows.append(cells)
-    highlight = [r["run_id"] in chosen for r in frame.to_dict("records")] if chosen else None
-    return table(shown, rows, highlight, raw=True, cls="nbmlops-runs")
-
-
-def run_page_html(page, columns: Sequence[str] | None = None, selected: Iterable[str] = ()) -> str:
-    first = page.offset + 1 if page.total else 0
-    last = min(page.offset + page.limit, page.total)
-    head = (
-        f'<p style="margin:4px 0;color:#57606a">runs {first}–{last} of {page.total:,} '
-        f"(page {page.page + 1} of {page.pages})</p>"
-    )
-    return box(head + runs_table_html(page.frame, columns, selected), "nbmlops-run-page")
 
 
 # -- feature views ------------------------------------------------------------------------------

@@ -7,12 +7,13 @@ DataFrames and plotly figures from Python, a widget in JupyterLab, static HTML e
 from __future__ import annotations
 
 import difflib
-import math
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CompareError
+from ..errors import CompareError, NbmlopsError
 from . import _html as h
+from ._format import is_missing as _missing
+from ._format import text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,12 +22,52 @@ if TYPE_CHECKING:
     from ..tracking import Run
 
 
+AXIS = 16  # characters of an axis or legend label before it is cut
+RUN_LABEL = 24
+TITLE = 40
+
+
+def abbreviate(name: str, width: int = AXIS, dotted: bool = True) -> str:
+    """``name`` cut to ``width`` characters; a ``dotted`` name keeps its last part first
+    (``model.min_weight_fraction_leaf`` → ``min_weight_frac…``)."""
+    name = str(name)
+    if len(name) <= width:
+        return name
+    tail = name.rsplit(".", 1)[-1] if dotted else name
+    if len(tail) <= width:
+        return tail
+    return tail[: width - 1] + "…"
+
+
+def unique_labels(names: list[str], width: int = AXIS) -> list[str]:
+    """:func:`abbreviate` each name; where two would read the same, cut the full name at
+    its end instead (``model.n_estimat…`` beside ``n_estimators``)."""
+    short = [abbreviate(n, width) for n in names]
+    for i, label in enumerate(short):
+        if short.count(label) > 1 and len(names[i]) > width:
+            short[i] = names[i][: width - 1] + "…"
+    return short
+
+
+def _user_params_first(keys: list[str]) -> list[str]:
+    """Param names with the hyper-parameters ``%%track`` captured from estimators
+    (``model.class``, ``model.max_depth``, …) after the user's own."""
+    from ._grid import estimator_prefixes
+
+    owners = estimator_prefixes(f"params.{k}" for k in keys)
+    captured = [k for k in keys if any(k.startswith(f"{o}.") for o in owners)]
+    return [k for k in keys if k not in captured] + captured
+
+
 def _same(values: list[Any]) -> bool:
-    present = [v for v in values if not (isinstance(v, float) and math.isnan(v))]
+    present = [v for v in values if not _missing(v)]
     if len(present) != len(values):
         return len(present) == 0
     first = present[0] if present else None
-    return all(v == first and type(v) is type(first) for v in present)
+    try:
+        return all(v == first and type(v) is type(first) for v in present)
+    except (TypeError, ValueError):  # values whose == is not a bool (arrays)
+        return all(repr(v) == repr(first) for v in present)
 
 
 class Comparison:
@@ -54,6 +95,8 @@ class Comparison:
         import pandas as pd
 
         keys = sorted({k for d in self._details for k in d[kind]})
+        if kind == "params":  # the user's own first, then what %%track captured (model.*)
+            keys = _user_params_first(keys)
         missing = float("nan")
         rows = [[d[kind].get(k, missing) for d in self._details] for k in keys]
         frame = pd.DataFrame(rows, index=pd.Index(keys, name=kind[:-1]), columns=self.labels)
@@ -104,7 +147,11 @@ class Comparison:
 
         envs = []
         for run, info in zip(self.runs, self._info, strict=True):
-            env = run.environment
+            try:
+                env = run.environment
+                unreadable = None
+            except NbmlopsError as exc:  # e.g. its package list was pruned from the artifacts
+                env, unreadable = {}, str(exc)
             row = {
                 "python": env.get("python"),
                 "platform": env.get("platform"),
@@ -113,6 +160,8 @@ class Comparison:
                 "git branch": info.get("git_branch"),
                 "git dirty": info.get("git_dirty"),
             }
+            if unreadable:
+                row["packages"] = f"unreadable: {unreadable}"
             for pin in env.get("packages", []):
                 name, sep, version = pin.partition("==")
                 row[f"package {name}"] = version if sep else pin
@@ -161,62 +210,110 @@ class Comparison:
             )
         return metric
 
+    def steps(self, metric: str) -> int:
+        """The most values any compared run logged for ``metric``."""
+        history = self.history[self.history["key"] == metric]
+        return int(history.groupby("run").size().max()) if len(history) else 0
+
     def history_figure(self, metric: str | None = None) -> go.Figure:
-        """The metric's values by step, one line per run."""
+        """The metric by step, one line per run; grouped bars (one per run) when every run
+        logged it once. Long run labels are cut; the hover shows them in full."""
         import plotly.graph_objects as go
 
         metric = self._metric(metric)
         history = self.history[self.history["key"] == metric]
         fig = go.Figure()
+        if self.steps(metric) <= 1:
+            for label in self.labels:
+                points = history[history["run"] == label]
+                value = float(points["value"].iloc[-1]) if len(points) else None
+                fig.add_trace(
+                    go.Bar(
+                        x=[abbreviate(metric)],
+                        y=[value],
+                        text=[text(value)],  # bars start at 0: close scores need the number
+                        textposition="outside",
+                        name=abbreviate(label, RUN_LABEL, dotted=False),
+                        meta=label,
+                        hovertemplate="%{meta}<br>" + h.esc(metric) + " = %{y}<extra></extra>",
+                    )
+                )
+            fig.update_layout(
+                title=f"{abbreviate(metric, TITLE)} (one value per run)",
+                barmode="group",
+                yaxis_title=abbreviate(metric),
+                height=300,
+                margin={"t": 50, "b": 40},
+            )
+            return fig
         for label in self.labels:
             points = history[history["run"] == label]
             fig.add_trace(
-                go.Scatter(x=points["step"], y=points["value"], mode="lines+markers", name=label)
+                go.Scatter(
+                    x=list(points["step"]),
+                    y=list(points["value"]),
+                    mode="lines+markers",
+                    name=abbreviate(label, RUN_LABEL, dotted=False),
+                    meta=label,
+                    hovertemplate="%{meta}<br>step %{x}: %{y}<extra></extra>",
+                )
             )
         fig.update_layout(
-            title=f"{metric} by step", xaxis_title="step", yaxis_title=metric, height=360
+            title=f"{abbreviate(metric, TITLE)} by step",
+            xaxis_title="step",
+            yaxis_title=abbreviate(metric),
+            height=300,
+            margin={"t": 50, "b": 40},
         )
         return fig
+
+    @property
+    def differing_params(self) -> list[str]:
+        """Params whose values are not the same in every compared run: the user's own
+        first, then the hyper-parameters ``%%track`` captured from estimators (``model.*``)."""
+        params = self.params
+        return [str(k) for k in params.index[params["differs"].astype(bool)]]
 
     def parallel_figure(self, metric: str | None = None) -> go.Figure:
-        """Parallel coordinates: each numeric (or categorical) param, then the metric."""
-        import pandas as pd
-        import plotly.graph_objects as go
+        """Parallel coordinates: one line per run across the params that differ (yours
+        first, then captured ones), then the metric; lines colored by the metric. Axis names
+        longer than 16 characters are cut on the axis (:meth:`axis_names`, and the hover of
+        every point, have them in full). Drawn as SVG lines (see ``_parallel``)."""
+        from . import _parallel
 
         metric = self._metric(metric)
-        dims = []
-        for key, row in self.params.drop(columns="differs").iterrows():
-            values = list(row)
-            numbers = pd.to_numeric(pd.Series(values), errors="coerce")
-            if numbers.notna().all() and not any(isinstance(v, bool) for v in values):
-                dims.append({"label": key, "values": list(numbers)})
-            else:
-                text = [repr(v) for v in values]
-                levels = sorted(set(text))
-                dims.append(
-                    {
-                        "label": key,
-                        "values": [levels.index(t) for t in text],
-                        "tickvals": list(range(len(levels))),
-                        "ticktext": levels,
-                    }
-                )
-        scores = list(self.metrics.loc[metric, self.labels].astype(float))
-        dims.append({"label": metric, "values": scores})
-        fig = go.Figure(
-            go.Parcoords(
-                line={"color": scores, "colorscale": "Viridis", "showscale": True},
-                dimensions=dims,
-            )
+        keys = self.differing_params
+        labels = unique_labels([*keys, metric])
+        values = list(self.metrics.loc[metric, self.labels])
+        # A run without the metric has no place on its axis: it is left out of the chart.
+        runs = [run for run, v in zip(self.labels, values, strict=True) if not _missing(v)]
+        scores = [float(v) for v in values if not _missing(v)]
+        axes = [
+            _parallel.Axis(label, key, list(self.params.loc[key, runs]))
+            for key, label in zip(keys, labels, strict=False)
+        ]
+        axes.append(_parallel.Axis(labels[-1], metric, scores))
+        left_out = len(self.labels) - len(runs)
+        note = f" ({left_out} run{'s' * (left_out > 1)} without it left out)" if left_out else ""
+        return _parallel.figure(
+            axes,
+            runs,
+            [abbreviate(r, RUN_LABEL, dotted=False) for r in runs],
+            scores,
+            f"params that differ vs {abbreviate(metric, TITLE)}{note}",
         )
-        fig.update_layout(title=f"params vs {metric}", height=360)
-        return fig
+
+    def axis_names(self, metric: str | None = None) -> dict[str, str]:
+        """Abbreviated axis label → full name, for the axes of :meth:`parallel_figure`."""
+        metric = self._metric(metric)
+        names = [*self.differing_params, metric]
+        return dict(zip(unique_labels(names), names, strict=True))
 
     # -- display -------------------------------------------------------------------------------
 
     def _table(self, frame: pd.DataFrame) -> str:
         values = frame.drop(columns="differs")
-        rows = [[str(key), *(h.fmt(v) for v in row)] for key, row in values.iterrows()]
+        rows = [[str(key), *(text(v) for v in row)] for key, row in values.iterrows()]
         return h.table([frame.index.name or "", *self.labels], rows, list(frame["differs"]))
 
     def header_html(self) -> str:
@@ -231,26 +328,39 @@ class Comparison:
         )
 
     def tables_html(self) -> str:
-        """Params, metrics and data tables, rows that differ highlighted."""
+        """Params, metrics and data tables: the rows that differ (highlighted), then the rows
+        every run shares, folded."""
         parts = []
         for title, frame in (
             ("Params", self.params),
             ("Metrics", self.metrics),
             ("Data", self.data),
         ):
-            if len(frame):
-                changed = int(frame["differs"].sum())
-                parts.append(
-                    h.section(f"{title} ({changed} of {len(frame)} differ)", self._table(frame))
+            if not len(frame):
+                continue
+            differs = frame["differs"].astype(bool)
+            same = frame[~differs]
+            body = self._table(frame[differs]) if differs.any() else ""
+            if len(same):
+                body += (
+                    "<details style='margin:2px 0'><summary style='color:#57606a;cursor:pointer'>"
+                    f"{len(same)} the same in every run</summary>{self._table(same)}</details>"
                 )
+            parts.append(h.section(f"{title} ({int(differs.sum())} of {len(frame)} differ)", body))
         return "".join(parts)
 
     def environment_html(self) -> str:
         env = self.environment
         differing = env[env["differs"]]
+        note = ""
+        if "packages" in env.index:  # some run's package list could not be read
+            reasons = {v for v in env.loc["packages", self.labels] if isinstance(v, str)}
+            note = "".join(
+                f"<p style='color:#9a6700;margin:2px 0'>{h.esc(r)}</p>" for r in sorted(reasons)
+            )
         return h.section(
             f"Environment ({len(differing)} of {len(env)} differ)",
-            self._table(differing) if len(differing) else "<p>same environment</p>",
+            note + (self._table(differing) if len(differing) else "<p>same environment</p>"),
         )
 
     def to_html(self) -> str:

@@ -6,6 +6,12 @@ import ipywidgets as w
 
 from ..errors import NbmlopsError
 from . import _html as h
+from ._format import is_missing
+
+
+def _text(value) -> str:
+    """Free text of a catalog column; missing (None, or NaN on pandas 3) is empty."""
+    return "" if is_missing(value) else str(value)
 
 
 def catalog_html(frame) -> str:
@@ -17,12 +23,12 @@ def catalog_html(frame) -> str:
     rows = [
         [
             f"<b>{h.esc(r['view'])}</b>",
-            f"v{int(r['version'])}",
-            h.esc(r["entities"]),
-            h.esc(r["fields"]),
+            f"v{h.esc(h.fmt(r['version']))}",
+            h.esc(h.fmt(r["entities"])),
+            h.esc(h.fmt(r["fields"])),
             h.esc(h.fmt(r["ttl"])),
-            h.esc(r["description"] or ""),
-            h.esc(r["owner"] or ""),
+            h.esc(_text(r["description"])),
+            h.esc(_text(r["owner"])),
         ]
         for r in frame.to_dict("records")
     ]
@@ -44,18 +50,27 @@ class FeaturesPanel(w.VBox):
         self.listing = w.HTML()
         self.view = w.Dropdown(description="view", layout=w.Layout(width="320px"))
         self.details = w.HTML()
-        self.search.observe(lambda _: self.refresh(), names="value")
-        self.view.observe(lambda _: self._on_view(), names="value")
-        self.children = [self.search, self.listing, self.view, self.details]
-        self.refresh()
+        self.message = w.HTML()
+        self.search.observe(lambda _: self._guarded(self.refresh), names="value")
+        self.view.observe(lambda _: self._guarded(self._on_view), names="value")
+        self.children = [self.search, self.message, self.listing, self.view, self.details]
+        self._guarded(self.refresh)
+
+    def _guarded(self, action) -> None:
+        """Run ``action``; an error is shown in the tab, not raised into the notebook."""
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001 - the tab stays usable
+            self.message.value = h.error(exc)
 
     def refresh(self) -> None:
         from .. import features
 
         frame = features.catalog(self.search.value.strip() or None)
+        self.message.value = ""
         self.listing.value = catalog_html(frame)
         keep = self.view.value
-        names = list(frame["view"])
+        names = [str(n) for n in frame["view"]]
         self.view.options = names
         self.view.value = keep if keep in names else (names[0] if names else None)
         self._on_view()
@@ -70,7 +85,7 @@ class FeaturesPanel(w.VBox):
             view = features.get_view(self.view.value)
             versions = features.versions(self.view.value)
         except NbmlopsError as exc:
-            self.details.value = f"<pre style='color:#cf222e'>{h.esc(exc)}</pre>"
+            self.details.value = h.error(exc)
             return
         self.details.value = h.feature_view_html(view) + h.section(
             "Versions",

@@ -1,7 +1,7 @@
 """``ModelsPanel``: registered models, their versions with stage and alias badges (and a badge on
-challengers from retraining that wait for a person's decision), promote and rollback with a
-reason and a confirmation step, the gate table when a promotion fails, the model card of the
-chosen version."""
+challengers from retraining that wait for a person's decision), promote, rollback and delete
+with a reason and a confirmation step, the gate table when a promotion fails, the model card
+of the chosen version."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import ipywidgets as w
 
 from ..errors import GateFailed, NbmlopsError
 from . import _html as h
+from ._format import format_column, is_missing, short_id
 
 STAGES = ["production", "staging", "archived"]
 
@@ -57,24 +58,26 @@ def versions_html(name: str) -> str:
     frame = model_versions(name)
     metrics = [c for c in frame.columns if c.startswith("metrics.")][:6]
     waiting = pending_challengers(name)
+    metric_texts = {m: format_column(frame[m])[0] for m in metrics}
     rows = []
-    for r in frame.to_dict("records"):
+    for i, r in enumerate(frame.to_dict("records")):
+        version = int(r["version"])
+        aliases = "" if is_missing(r["aliases"]) else str(r["aliases"])
         badges = " ".join(
             ([h.stage_badge(r["stage"])] if isinstance(r["stage"], str) else [])
-            + [
-                h.badge(a, ("#8250df", "#fbefff"))
-                for a in filter(None, str(r["aliases"] or "").split(", "))
-            ]
-            + ([challenger_badge(waiting[r["version"]])] if r["version"] in waiting else [])
+            + [h.badge(a, ("#8250df", "#fbefff")) for a in filter(None, aliases.split(", "))]
+            + ([challenger_badge(waiting[version])] if version in waiting else [])
         )
+        model_class = "" if is_missing(r["model_class"]) else str(r["model_class"])
+        run = short_id(r["run_id"])
         rows.append(
             [
-                f"<b>v{r['version']}</b>",
+                f"<b>v{version}</b>",
                 badges,
-                h.esc(r["model_class"].rsplit(".", 1)[-1]),
-                f"<code>{h.esc((r['run_id'] or '')[:8])}</code>",
+                h.esc(model_class.rsplit(".", 1)[-1]),
+                f"<code>{h.esc(run)}</code>" if run else "<span style='color:#57606a'>—</span>",
                 h.esc(h.fmt(r["created_at"])),
-                *(h.esc(h.fmt(r[m])) for m in metrics),
+                *(h.esc(metric_texts[m][i]) for m in metrics),
             ]
         )
     headers = ["version", "stage / aliases", "class", "run", "registered", *metrics]
@@ -92,9 +95,10 @@ def models_html() -> str:
 
 
 class ModelsPanel(w.VBox):
-    """The Models tab. ``promote_button``/``rollback_button`` ask for confirmation first;
-    ``confirm_button`` then calls :func:`nbmlops.promote` / :func:`nbmlops.rollback` with the
-    reason typed in ``reason``."""
+    """The Models tab. ``promote_button``/``rollback_button``/``delete_button`` ask for
+    confirmation first; ``confirm_button`` then calls :func:`nbmlops.promote` /
+    :func:`nbmlops.rollback` / :func:`nbmlops.delete_model_version` with the reason typed in
+    ``reason``. Delete is disabled for a version holding production or an alias."""
 
     def __init__(self, name: str | None = None):
         super().__init__()
@@ -117,6 +121,12 @@ class ModelsPanel(w.VBox):
         self.rollback_button = w.Button(
             description="Rollback…", icon="undo", button_style="warning"
         )
+        self.delete_button = w.Button(
+            description="Delete…",
+            icon="trash",
+            button_style="danger",
+            tooltip="delete this version",
+        )
         self.confirm_text = w.HTML()
         self.confirm_button = w.Button(description="Confirm", button_style="danger")
         self.cancel_button = w.Button(description="Cancel")
@@ -126,11 +136,13 @@ class ModelsPanel(w.VBox):
         self.versions = w.HTML()
         self.card = w.HTML()
         self.pending: tuple[str, str, int | None, str | None] | None = None  # action, name, v, to
+        self._holds: dict[int, list[str]] = {}  # version → production / aliases it holds
 
         self.model.observe(lambda _: self._on_model(), names="value")
         self.version.observe(lambda _: self._on_version(), names="value")
         self.promote_button.on_click(lambda _: self.ask("promote"))
         self.rollback_button.on_click(lambda _: self.ask("rollback"))
+        self.delete_button.on_click(lambda _: self.ask("delete"))
         self.confirm_button.on_click(lambda _: self.confirm())
         self.cancel_button.on_click(lambda _: self.cancel())
         self.children = [
@@ -139,18 +151,32 @@ class ModelsPanel(w.VBox):
             w.HBox([self.version, self.stage]),
             self.gates,
             self.reason,
-            w.HBox([self.promote_button, self.rollback_button]),
+            w.HBox([self.promote_button, self.rollback_button, self.delete_button]),
             self.confirm_box,
             self.message,
             self.card,
         ]
-        self.refresh(name)
+        if name is not None:
+            self._check_name(name)
+        try:
+            self.refresh(name)
+        except Exception as exc:  # noqa: BLE001 - the tab shows it and stays usable
+            self.message.value = h.error(exc)
+
+    @staticmethod
+    def _model_names() -> list[str]:
+        from ..registry import models
+
+        return [str(n) for n in models()["name"]]
+
+    def _check_name(self, name: str) -> None:
+        names = self._model_names()
+        if name not in names:
+            raise NbmlopsError(f"no registered model named {name!r}; models: {names}")
 
     def refresh(self, name: str | None = None) -> None:
         """Re-read models and versions (keeps the chosen model when it still exists)."""
-        from ..registry import models
-
-        names = list(models()["name"])
+        names = self._model_names()
         keep = name if name is not None else self.model.value
         if name is not None and name not in names:
             raise NbmlopsError(f"no registered model named {name!r}; models: {names}")
@@ -162,7 +188,7 @@ class ModelsPanel(w.VBox):
         from ..registry import model_versions
 
         name = self.model.value
-        for control in (self.promote_button, self.rollback_button):
+        for control in (self.promote_button, self.rollback_button, self.delete_button):
             control.disabled = name is None
         if name is None:
             self.versions.value = (
@@ -173,19 +199,39 @@ class ModelsPanel(w.VBox):
             self.card.value = ""
             return
         self.versions.value = versions_html(name)
-        versions = [int(v) for v in model_versions(name)["version"]]
+        frame = model_versions(name)
+        versions = [int(v) for v in frame["version"]]
+        self._holds = {
+            int(r["version"]): [
+                *([r["stage"]] if r["stage"] == "production" else []),
+                *filter(None, ("" if is_missing(r["aliases"]) else str(r["aliases"])).split(", ")),
+            ]
+            for r in frame.to_dict("records")
+        }
         keep = self.version.value
         self.version.options = [(f"v{v}", v) for v in reversed(versions)]
-        self.version.value = keep if keep in versions else versions[-1]
+        self.version.value = keep if keep in versions else (versions[-1] if versions else None)
         self._on_version()
 
     def _on_version(self) -> None:
         from ..registry import model_card
 
+        holds = self._holds.get(self.version.value, []) if self.version.value else []
+        self.delete_button.disabled = self.version.value is None or bool(holds)
+        self.delete_button.tooltip = (
+            f"v{self.version.value} holds {', '.join(holds)}: promote another version or move "
+            "the alias first"
+            if holds
+            else "delete this version"
+        )
         if self.model.value is None or self.version.value is None:
             self.card.value = ""
             return
-        self.card.value = model_card(self.model.value, self.version.value).to_html(compact=True)
+        try:
+            card = model_card(self.model.value, self.version.value).to_html(compact=True)
+        except Exception as exc:  # noqa: BLE001 - e.g. its artifact was deleted: say so
+            card = h.error(exc)
+        self.card.value = card
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -197,6 +243,14 @@ class ModelsPanel(w.VBox):
         if action == "promote":
             text = f"Promote <b>{h.esc(name)} v{version}</b> to <b>{h.esc(self.stage.value)}</b>?"
             self.pending = ("promote", name, version, self.stage.value)
+        elif action == "delete":
+            if version is None:
+                return
+            text = (
+                f"Delete <b>{h.esc(name)} v{version}</b>? It leaves the registry (the history "
+                "keeps it; its number is not reused)."
+            )
+            self.pending = ("delete", name, version, None)
         else:
             text = f"Roll back <b>{h.esc(name)}</b> to the previous production version?"
             self.pending = ("rollback", name, None, None)
@@ -211,8 +265,9 @@ class ModelsPanel(w.VBox):
         self.confirm_box.layout.display = "none"
 
     def confirm(self) -> None:
-        """Second step: carry out the pending promote/rollback; show gates if they fail."""
-        from ..registry import promote, rollback
+        """Second step: carry out the pending promote/rollback/delete; show gates if they
+        fail and the registry's refusal if it refuses."""
+        from ..registry import delete_model_version, promote, rollback
 
         if self.pending is None:
             return
@@ -224,6 +279,9 @@ class ModelsPanel(w.VBox):
             if action == "promote":
                 mv = promote(name, version, to=to, reason=reason, gates=gates)
                 done = f"{mv.name} v{mv.version} is now {mv.stage}"
+            elif action == "delete":
+                mv = delete_model_version(name, version, reason=reason)
+                done = f"deleted {mv.name} v{mv.version}"
             else:
                 mv = rollback(name, reason=reason)
                 done = f"rolled back: {mv.name} v{mv.version} is in production again"
@@ -231,9 +289,7 @@ class ModelsPanel(w.VBox):
             self.message.value = gate_table_html(exc)
             return
         except NbmlopsError as exc:
-            self.message.value = (
-                f"<pre style='color:#cf222e;white-space:pre-wrap'>{h.esc(exc)}</pre>"
-            )
+            self.message.value = h.error(exc)
             return
         self.reason.value = ""
         self.refresh()

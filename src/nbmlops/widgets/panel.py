@@ -1,9 +1,11 @@
 """``nbmlops.panel()`` / ``%nbmlops panel``: one tabbed app over the workspace.
 
-Runs (filter, sort, page, select → Compare), Compare, Models (promote/rollback), Features
-(catalog search) and Reports (saved drift reports). The panel refreshes itself after every
-``%%track`` cell of the same kernel; its static HTML (nbconvert, GitHub) shows the first page
-of runs, the models and the reports.
+Runs (filter, sort, page, select → Compare), Compare, Models (promote/rollback/delete),
+Features (catalog search) and Reports (saved drift reports). The panel refreshes itself after
+every cell of the same kernel that may have changed the workspace (``%%track``, ``%register``,
+code naming ``nbmlops``); a refresh that fails shows the error in the tab and never in the
+notebook. Its static HTML (nbconvert, GitHub) shows the first page of runs, the models and
+the reports.
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ from .reports_panel import ReportsPanel
 from .runs_table import RunsTable
 
 TABS = ["Runs", "Compare", "Models", "Features", "Reports"]
+# A cell that may have changed the workspace: a tracked cell, an nbmlops magic, or code
+# that names nbmlops (promote, register_model, …). Other cells do not re-read the store.
+MAGICS = ("%%track", "%register", "%drift", "%monitor")
+
+
+def touches_workspace(source: str) -> bool:
+    """Whether the panel should re-read the workspace after a cell with this source."""
+    return "nbmlops" in source or any(magic in source for magic in MAGICS)
 
 
 class Panel(w.Tab):
@@ -40,24 +50,46 @@ class Panel(w.Tab):
             self.set_title(i, title)
         self.runs.on_compare(self.show_comparison)
         self._hook = None
+        self.errors: dict[str, str] = {}  # tab → the error of its last refresh
 
     def show_comparison(self, run_ids: list[str]) -> None:
-        """Compare ``run_ids`` and switch to the Compare tab."""
-        self.compare.show(compare(*run_ids))
+        """Compare ``run_ids`` and switch to the Compare tab (an error stays in the Runs tab)."""
+        try:
+            comparison = compare(*run_ids)
+        except Exception as exc:  # noqa: BLE001 - a face shows errors, it does not raise them
+            self.runs.message.value = h.error(exc)
+            return
+        self.compare.show(comparison)
         self.selected_index = TABS.index("Compare")
 
     def refresh(self) -> None:
-        """Re-read everything: new runs, statuses, model stages, reports, feature views."""
-        self.runs.refresh()
-        self.models.refresh()
-        self.features.refresh()
-        self.reports.refresh()
+        """Re-read everything: new runs, statuses, model stages, reports, feature views.
+
+        A tab that fails to refresh shows the error in its message line and keeps what it
+        showed; the other tabs refresh as usual. ``errors`` holds what failed.
+        """
+        failed_before, self.errors = self.errors, {}
+        for name, tab in (
+            ("Runs", self.runs),
+            ("Models", self.models),
+            ("Features", self.features),
+            ("Reports", self.reports),
+        ):
+            try:
+                tab.refresh()
+            except Exception as exc:  # noqa: BLE001 - the panel must stay alive
+                self.errors[name] = f"{type(exc).__name__}: {exc}"
+                tab.message.value = h.error(exc)
+            else:
+                if name in failed_before:
+                    tab.message.value = ""
 
     # -- live refresh ------------------------------------------------------------------------
 
     def watch(self, shell=None) -> Panel:
-        """Refresh after each ``%%track`` cell that finishes in ``shell`` (the current IPython
-        by default). The hook holds the panel weakly: a panel that is gone unhooks itself."""
+        """Refresh after each cell of ``shell`` (the current IPython by default) that may have
+        changed the workspace (see :func:`touches_workspace`). The hook holds the panel
+        weakly: a panel that is gone unhooks itself. It never raises into the shell."""
         if shell is None:
             from IPython import get_ipython
 
@@ -67,13 +99,17 @@ class Panel(w.Tab):
         ref = weakref.ref(self)
 
         def after_cell(result) -> None:
-            panel = ref()
-            if panel is None:
-                shell.events.unregister("post_run_cell", after_cell)
-                return
-            source = (getattr(result.info, "raw_cell", None) or "").lstrip()
-            if source.startswith("%%track"):
-                panel.refresh()
+            # Runs inside IPython's event loop: an exception here would print "Error in
+            # callback" under every later cell. Nothing may escape.
+            try:
+                panel = ref()
+                if panel is None:
+                    shell.events.unregister("post_run_cell", after_cell)
+                    return
+                if touches_workspace(getattr(result.info, "raw_cell", None) or ""):
+                    panel.refresh()
+            except Exception:  # noqa: BLE001 - see above; refresh() shows its own errors
+                pass
 
         shell.events.register("post_run_cell", after_cell)
         self._hook = (shell, after_cell)
@@ -112,7 +148,7 @@ class Panel(w.Tab):
 def panel(experiment: str | None = None, page_size: int = 25) -> Panel:
     """The nbmlops app for this workspace: runs, compare, models, features, reports.
 
-    It refreshes itself after ``%%track`` cells in the same kernel.
+    It refreshes itself after ``%%track`` cells (and cells using nbmlops) in the same kernel.
 
     >>> import nbmlops
     >>> nbmlops.panel()  # doctest: +SKIP

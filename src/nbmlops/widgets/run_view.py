@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipywidgets as w
 
 from . import _html as h
+from ._plot import show_figure
 
 
 class RunView(w.VBox):
@@ -17,15 +18,14 @@ class RunView(w.VBox):
         self.summary = w.HTML(h.run_html(run))
         history = run.metric_history()
         self.metric = w.Dropdown(description="metric", options=sorted(set(history["key"])))
-        self.figure = None
+        self.figure = None  # the plotly figure shown
+        self.figure_output = w.Output()
         children = [self.summary]
         if len(history):
-            import plotly.graph_objects as go
-
             self._history = history
-            self.figure = go.FigureWidget(self._figure(self.metric.value))
+            self._on_metric()
             self.metric.observe(lambda _: self._on_metric(), names="value")
-            children += [self.metric, self.figure]
+            children += [self.metric, self.figure_output]
         self.children = children
 
     def _figure(self, metric: str):
@@ -37,11 +37,8 @@ class RunView(w.VBox):
         return fig
 
     def _on_metric(self) -> None:
-        fresh = self._figure(self.metric.value)
-        with self.figure.batch_update():
-            self.figure.data = ()
-            self.figure.add_traces(list(fresh.data))
-            self.figure.layout.title = fresh.layout.title
+        self.figure = self._figure(self.metric.value)
+        show_figure(self.figure_output, self.figure)
 
 
 def run_bundle(run, include=None, exclude=None) -> dict:

@@ -9,48 +9,28 @@ import ipywidgets as w
 
 from ..errors import NbmlopsError
 from . import _html as h
+from .run_grid import RunGrid, next_direction
 
-WIDTHS = {"run_id": 80, "name": 150, "experiment": 120, "status": 90, "start_time": 150}
-DEFAULT_WIDTH = 110
-BASE_SHOWN = ["run_id", "name", "experiment", "status", "start_time", "duration_s"]
-# Sorting these starts with the largest (newest, best score) first; others A→Z.
-DESCENDING_FIRST = ("metrics.", "start_time", "duration_s")
-
-
-def _cell(column: str, value: object) -> str:
-    width = WIDTHS.get(column, DEFAULT_WIDTH)
-    if column == "status":
-        inner = h.status_badge(str(value))
-        title = str(value)
-    else:
-        text = str(value)[:8] if column == "run_id" else h.fmt(value)
-        inner = f"<code>{h.esc(text)}</code>" if column == "run_id" else h.esc(text)
-        title = h.fmt(value)
-    return (
-        f'<span title="{h.esc(title)}" style="display:inline-block;width:{width}px;'
-        f"overflow:hidden;text-overflow:ellipsis;white-space:nowrap;vertical-align:middle;"
-        f'padding-right:6px">{inner}</span>'
-    )
+ALL = ""  # the experiment selector's value for "all experiments" (None would show blank)
 
 
 class RunsTable(w.VBox):
     """The Runs tab: filter box (the filter strings of ``nbmlops.runs``), experiment selector,
-    sortable columns, server-side paging and run selection for Compare."""
+    the run grid (click a header to sort, tick runs to compare, choose columns), server-side
+    paging and run selection for Compare."""
 
     def __init__(
         self,
         experiment: str | None = None,
         page_size: int = 25,
-        max_columns: int = 10,
         on_compare: Callable[[list[str]], None] | None = None,
     ):
         super().__init__()
         self.page_size = page_size
-        self.max_columns = max_columns
         self.order_by: tuple[str, bool] | None = None  # (column, descending)
         self.offset = 0
-        self.selected: list[str] = []
         self.page = None
+        self._quiet = False  # set while the selector's options change: no reload per change
         self._compare_handlers: list[Callable[[list[str]], None]] = []
         if on_compare is not None:
             self._compare_handlers.append(on_compare)
@@ -74,16 +54,12 @@ class RunsTable(w.VBox):
         )
         self.clear_button = w.Button(description="Clear selection", disabled=True)
         self.selection_label = w.HTML()
-        self.header = w.HBox()
-        self.body = w.VBox()
-        self.sort_buttons: dict[str, w.Button] = {}
-        self.row_checks: list[w.Checkbox] = []
-        self.row_html: list[w.HTML] = []
-        self._row_ids: list[str] = []
-        self._columns: list[str] = []
+        self.grid = RunGrid(layout=w.Layout(width="100%"))
+        self.grid.on_sort(self.sort_by)
+        self.grid.observe(lambda _: self._render_selection(), names="selected")
 
         self.filter.observe(lambda _: self._reload(reset=True), names="value")
-        self.experiment.observe(lambda _: self._reload(reset=True), names="value")
+        self.experiment.observe(self._on_experiment, names="value")
         self.refresh_button.on_click(lambda _: self.refresh())
         self.first_button.on_click(lambda _: self.go_to(0))
         self.prev_button.on_click(lambda _: self.go_to(self.offset - self.page_size))
@@ -94,8 +70,7 @@ class RunsTable(w.VBox):
         self.children = [
             w.HBox([self.filter, self.experiment, self.refresh_button]),
             self.message,
-            self.header,
-            self.body,
+            self.grid,
             w.HBox(
                 [
                     self.first_button,
@@ -112,15 +87,26 @@ class RunsTable(w.VBox):
     # -- data --------------------------------------------------------------------------------
 
     def _set_experiments(self, value: str | None = None) -> None:
-        from ..tracking import experiments
-
-        names = list(experiments()["name"])
+        names = self._experiment_names()
         if value is not None and value not in names:
             raise NbmlopsError(
                 f"no experiment named {value!r}; pick one of {names} or leave experiment=None"
             )
-        self.experiment.options = [("all experiments", None), *[(n, n) for n in names]]
-        self.experiment.value = value
+        self._quiet = True
+        try:
+            self.experiment.options = [("all experiments", ALL), *[(n, n) for n in names]]
+            self.experiment.value = ALL if value is None else value
+        finally:
+            self._quiet = False
+
+    @property
+    def experiment_name(self) -> str | None:
+        """The experiment shown, None for all."""
+        return self.experiment.value or None
+
+    def _on_experiment(self, _change) -> None:
+        if not self._quiet:
+            self._reload(reset=True)
 
     @property
     def order_text(self) -> str | None:
@@ -136,16 +122,14 @@ class RunsTable(w.VBox):
             self.offset = 0
         try:
             page = runs_page(
-                experiment=self.experiment.value,
+                experiment=self.experiment_name,
                 filter=self.filter.value.strip() or None,
                 order_by=self.order_text,
                 offset=self.offset,
                 limit=self.page_size,
             )
-        except NbmlopsError as exc:
-            self.message.value = (
-                f"<pre style='color:#cf222e;white-space:pre-wrap'>{h.esc(exc)}</pre>"
-            )
+        except Exception as exc:  # noqa: BLE001 - shown in the tab; the last page stays
+            self.message.value = error_html(exc)
             return
         self.message.value = ""
         if page.total and page.frame.empty and self.offset:  # a filter shrank the selection
@@ -156,15 +140,14 @@ class RunsTable(w.VBox):
 
     def refresh(self) -> None:
         """Re-read experiments and the current page (new runs appear, statuses update)."""
-        self._set_experiments(
-            self.experiment.value if self.experiment.value in self._experiment_names() else None
-        )
+        current = self.experiment_name
+        self._set_experiments(current if current in self._experiment_names() else None)
         self._reload()
 
     def _experiment_names(self) -> list[str]:
         from ..tracking import experiments
 
-        return list(experiments()["name"])
+        return [str(n) for n in experiments()["name"]]
 
     def go_to(self, offset: int) -> None:
         """Show the page starting at run number ``offset`` (clamped to the pages there are)."""
@@ -175,61 +158,19 @@ class RunsTable(w.VBox):
     def sort_by(self, column: str, descending: bool | None = None) -> None:
         """Sort by ``column``; without ``descending``, a second call flips the direction."""
         if descending is None:
-            if self.order_by is not None and self.order_by[0] == column:
-                descending = not self.order_by[1]
-            else:
-                descending = column.startswith(DESCENDING_FIRST)
+            descending = next_direction(self.order_by, column)
         self.order_by = (column, descending)
         self._reload(reset=True)
 
     # -- rendering ---------------------------------------------------------------------------
 
     def shown_columns(self) -> list[str]:
-        columns = self.page.columns if self.page is not None else BASE_SHOWN
-        metrics = [c for c in columns if c.startswith("metrics.")]
-        params = [c for c in columns if c.startswith("params.")]
-        return BASE_SHOWN + (metrics + params)[: self.max_columns]
+        """Keys of the columns the grid shows, left to right."""
+        return self.grid.shown_columns
 
     def _render(self) -> None:
         page = self.page
-        columns = self.shown_columns()
-        if columns != self._columns:
-            self._columns = columns
-            self.sort_buttons = {}
-            for column in columns:
-                button = w.Button(
-                    description=column.split(".", 1)[-1],
-                    tooltip=f"sort by {column}",
-                    layout=w.Layout(width=f"{WIDTHS.get(column, DEFAULT_WIDTH)}px", margin="0"),
-                )
-                button.on_click(lambda _, c=column: self.sort_by(c))
-                self.sort_buttons[column] = button
-            self.header.children = [
-                w.HTML(layout=w.Layout(width="28px")),
-                *self.sort_buttons.values(),
-            ]
-        for column, button in self.sort_buttons.items():
-            label = column.split(".", 1)[-1]
-            if self.order_by and self.order_by[0] == column:
-                label += " ▼" if self.order_by[1] else " ▲"
-            button.description = label
-        while len(self.row_checks) < len(page.frame):
-            check = w.Checkbox(indent=False, layout=w.Layout(width="28px"))
-            check.observe(self._on_check, names="value")
-            self.row_checks.append(check)
-            self.row_html.append(w.HTML())
-        self._row_ids = list(page.frame["run_id"])
-        rows = []
-        for i, record in enumerate(page.frame.to_dict("records")):
-            check = self.row_checks[i]
-            check._nbmlops_run_id = None  # no selection events while repainting
-            check.value = record["run_id"] in self.selected
-            check._nbmlops_run_id = record["run_id"]
-            self.row_html[i].value = "".join(_cell(c, record.get(c)) for c in columns)
-            rows.append(w.HBox([check, self.row_html[i]]))
-        if not rows:
-            rows = [w.HTML("<p style='color:#57606a'>no runs match</p>")]
-        self.body.children = rows
+        self.grid.show(page.frame, self.order_by)
         first = page.offset + 1 if page.total else 0
         last = min(page.offset + page.limit, page.total)
         self.page_label.value = (
@@ -240,38 +181,30 @@ class RunsTable(w.VBox):
         self.next_button.disabled = self.last_button.disabled = page.page + 1 >= page.pages
         self._render_selection()
 
-    def _on_check(self, change) -> None:
-        run_id = getattr(change["owner"], "_nbmlops_run_id", None)
-        if run_id is None:
-            return
-        if change["new"] and run_id not in self.selected:
-            self.selected.append(run_id)
-        elif not change["new"] and run_id in self.selected:
-            self.selected.remove(run_id)
-        self._render_selection()
-
     def _render_selection(self) -> None:
-        n = len(self.selected)
+        selected = self.selected
+        n = len(selected)
         self.compare_button.disabled = n < 2
         self.clear_button.disabled = n == 0
         self.selection_label.value = (
-            f"&nbsp;{n} selected: " + ", ".join(f"<code>{r[:8]}</code>" for r in self.selected)
+            f"&nbsp;{n} selected: " + ", ".join(f"<code>{h.esc(r[:8])}</code>" for r in selected)
             if n
             else "&nbsp;select two or more runs to compare"
         )
 
     # -- selection ---------------------------------------------------------------------------
 
+    @property
+    def selected(self) -> list[str]:
+        """Run ids ticked (across pages), in the order they were ticked."""
+        return list(self.grid.selected)
+
     def select(self, *run_ids: str) -> None:
         """Add runs (full ids) to the selection, as ticking their boxes does."""
-        for run_id in run_ids:
-            if run_id not in self.selected:
-                self.selected.append(run_id)
-        self._render()
+        self.grid.selected = [*self.selected, *(r for r in run_ids if r not in self.selected)]
 
     def clear_selection(self) -> None:
-        self.selected = []
-        self._render()
+        self.grid.selected = []
 
     def on_compare(self, handler: Callable[[list[str]], None]) -> None:
         """Call ``handler(run_ids)`` when Compare is pressed."""
@@ -282,16 +215,34 @@ class RunsTable(w.VBox):
             self.message.value = "<p style='color:#9a6700'>select two or more runs to compare</p>"
             return
         for handler in self._compare_handlers:
-            handler(list(self.selected))
+            handler(self.selected)
 
     def to_html(self) -> str:
         """Static HTML of the current page (what nbconvert shows)."""
         filters = []
-        if self.experiment.value:
-            filters.append(f"experiment {h.esc(self.experiment.value)}")
+        if self.experiment_name:
+            filters.append(f"experiment {h.esc(self.experiment_name)}")
         if self.filter.value.strip():
             filters.append(f"filter <code>{h.esc(self.filter.value.strip())}</code>")
         if self.order_by:
             filters.append(f"order <code>{h.esc(self.order_text)}</code>")
         note = f"<p style='margin:2px 0'>{' · '.join(filters)}</p>" if filters else ""
-        return note + h.run_page_html(self.page, self.shown_columns(), self.selected)
+        page = self.page
+        if page is None:
+            return note
+        first = page.offset + 1 if page.total else 0
+        last = min(page.offset + page.limit, page.total)
+        head = (
+            f'<p style="margin:4px 0;color:#57606a">runs {first}–{last} of {page.total:,} '
+            f"(page {page.page + 1} of {page.pages})</p>"
+        )
+        return note + h.box(head + self.grid.to_html(), "nbmlops-run-page")
+
+
+def error_html(exc: BaseException) -> str:
+    """An error shown inside a tab: what failed, in red, never raised into the notebook."""
+    name = type(exc).__name__
+    return (
+        "<pre style='color:#cf222e;white-space:pre-wrap;margin:4px 0'>"
+        f"{h.esc(exc if isinstance(exc, NbmlopsError) else f'{name}: {exc}')}</pre>"
+    )
