@@ -147,7 +147,8 @@ def test_sklearn_conventions_and_errors(reference):
 
 
 def test_to_pandera_when_installed(reference):
-    pandera = pytest.importorskip("pandera.pandas")
+    # pandera refuses to import beside pandas < 2.1.1 (the lower-bounds CI run): skip there.
+    pandera = pytest.importorskip("pandera.pandas", exc_type=ImportError)
     schema = nbmlops.expectations_from(reference.drop(columns=["signup"])).to_pandera()
     assert isinstance(schema, pandera.DataFrameSchema)
     schema.validate(reference.drop(columns=["signup"]))

@@ -39,6 +39,7 @@ SCREENSHOTS = ROOT / "docs" / "img"
 WAIT = 120_000  # ms: the deadline of every wait in the page
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)"),
     pytest.mark.skipif(
         not (Path(sys.prefix) / "share/jupyter/labextensions/nbmlops/package.json").is_file(),

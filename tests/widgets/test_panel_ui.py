@@ -32,6 +32,7 @@ SCREENSHOTS = ROOT / "docs" / "img"
 LABEXTENSIONS = Path(sys.prefix) / "share/jupyter/labextensions"
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)"),
     pytest.mark.skipif(
         not (LABEXTENSIONS / "anywidget").is_dir(),

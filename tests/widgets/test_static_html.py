@@ -64,10 +64,14 @@ def test_outputs_survive_nbconvert(workspace):
     ]
     NotebookClient(nb, kernel_name="python3", timeout=120, shutdown_kernel="immediate").execute()
     for (name, (_code, needles)), cell in zip(CELLS.items(), nb.cells[1:], strict=True):
-        data = {}
+        # A cell may display several outputs (a drift report: its tables, then its figure,
+        # whose bundle carries its own text/html with plotly 5): read them all.
+        data: dict[str, str] = {}
         for output in cell.outputs:
             assert output.output_type != "error", "".join(output.get("traceback", []))
-            data.update(output.get("data", {}))
+            for mime, value in output.get("data", {}).items():
+                text = value if isinstance(value, str) else str(value)
+                data[mime] = data.get(mime, "") + text
         assert "text/html" in data and "text/plain" in data, name
         for needle in needles:
             assert needle in data["text/html"], (name, needle)

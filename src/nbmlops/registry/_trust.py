@@ -86,9 +86,67 @@ _HELPERS = (
     # CalibratedClassifierCV.
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
-    # TweedieRegressor's loss (skops trusts the other losses).
-    "sklearn._loss.loss.HalfTweedieLoss",
-    "sklearn._loss.loss.HalfTweedieLossIdentity",
+    # scikit-learn's loss and link objects (plain data: a loss name, a link, an interval),
+    # kept by gradient boosting and the GLMs. Newer skops releases trust most of them, older
+    # ones (0.9-0.11) none: listed here so a model loads the same with every supported skops.
+    *(
+        f"sklearn._loss.loss.{name}"
+        for name in (
+            "AbsoluteError",
+            "ExponentialLoss",
+            "HalfBinomialLoss",
+            "HalfGammaLoss",
+            "HalfMultinomialLoss",
+            "HalfPoissonLoss",
+            "HalfSquaredError",
+            "HalfTweedieLoss",
+            "HalfTweedieLossIdentity",
+            "HuberLoss",
+            "PinballLoss",
+        )
+    ),
+    *(
+        f"sklearn._loss._loss.Cy{name}"
+        for name in (
+            "AbsoluteError",
+            "ExponentialLoss",
+            "HalfBinomialLoss",
+            "HalfGammaLoss",
+            "HalfMultinomialLoss",
+            "HalfPoissonLoss",
+            "HalfSquaredError",
+            "HalfTweedieLoss",
+            "HalfTweedieLossIdentity",
+            "HuberLoss",
+            "PinballLoss",
+        )
+    ),
+    *(
+        f"sklearn._loss.link.{name}"
+        for name in (
+            "HalfLogitLink",
+            "IdentityLink",
+            "Interval",
+            "LogLink",
+            "LogitLink",
+            "MultinomialLogit",
+        )
+    ),
+    # GradientBoosting's losses in scikit-learn < 1.4 (the module is gone in 1.4).
+    *(
+        f"sklearn.ensemble._gb_losses.{name}"
+        for name in (
+            "BinomialDeviance",
+            "ExponentialLoss",
+            "HuberLossFunction",
+            "LeastAbsoluteError",
+            "LeastSquaresError",
+            "MultinomialDeviance",
+            "QuantileLossFunction",
+        )
+    ),
+    # HistGradientBoosting's bin edges.
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
     # Score functions of univariate feature selection.
     "sklearn.feature_selection._univariate_selection.chi2",
     "sklearn.feature_selection._univariate_selection.f_classif",
