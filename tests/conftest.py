@@ -11,6 +11,16 @@ import pytest
 import nbmlops
 
 POSTGRES_URL = os.environ.get("NBMLOPS_TEST_POSTGRES_URL")
+DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where browser tests save their screenshots: docs/img when ``NBMLOPS_UPDATE_SCREENSHOTS=1``
+    (to refresh the documentation's pictures), else a temporary folder, so that running the
+    suite never changes tracked files."""
+    folder = DOCS_IMG if os.environ.get("NBMLOPS_UPDATE_SCREENSHOTS") == "1" else tmp_path / "img"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 

@@ -30,12 +30,12 @@ import nbformat
 import pytest
 
 import nbmlops
+from tests.conftest import screenshot_dir
 
 from .conftest import CHAMPION_GATE
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "img"
 WAIT = 120_000  # ms: the deadline of every wait in the page
 pytestmark = [
     pytest.mark.slow,
@@ -253,12 +253,12 @@ def assert_readable(page, panel) -> None:
     assert page.evaluate(LAYOUT_PROBLEMS) == []
 
 
-def test_panel_runs_insert_cell_promote_through_gates_and_delete(lab, filled, browser):
+def test_panel_runs_insert_cell_promote_through_gates_and_delete(lab, filled, browser, tmp_path):
     from playwright.sync_api import expect
 
     base, token = lab
     page, panel, errors = open_lab(browser, base, token)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS = screenshot_dir(tmp_path)
 
     # The run names are listed, each whole on one line or cut with its full name on hover.
     expect(panel.locator(".nbmlops-pager")).to_contain_text("1–9 of 9")

@@ -26,9 +26,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tests.conftest import screenshot_dir
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "img"
 LABEXTENSIONS = Path(sys.prefix) / "share/jupyter/labextensions"
 pytestmark = [
     pytest.mark.slow,
@@ -209,7 +210,7 @@ def assert_aligned(grid) -> dict:
     return geometry
 
 
-def test_panel_in_jupyterlab(lab):
+def test_panel_in_jupyterlab(lab, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     base, token = lab
@@ -265,7 +266,7 @@ def test_panel_in_jupyterlab(lab):
         grid.scroll_into_view_if_needed()
         geometry = assert_aligned(grid)
         assert geometry["scrollWidth"] > geometry["clientWidth"], "wide tables scroll sideways"
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        SCREENSHOTS = screenshot_dir(tmp_path)
         panel.screenshot(path=str(SCREENSHOTS / "widgets-runs-1280.png"))
 
         # Sort by clicking a header; the column chooser; the constant-column toggle.
