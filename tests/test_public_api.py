@@ -169,16 +169,17 @@ def test_errors_subclass_the_builtins_they_resemble():
 
 
 def test_public_functions_named_like_their_modules_stay_functions():
-    # nbmlops.pipelines imports lazily: once its submodule "reproduce" (or "sweep") is
-    # imported, the package attribute of that name is the module. nbmlops.reproduce and
-    # nbmlops.sweep must still be the functions, whatever was imported first.
+    # The submodules are named sweeps and reproduction, so importing them (in any order)
+    # never replaces the functions nbmlops.pipelines exports as sweep and reproduce.
     code = (
-        "import nbmlops.pipelines.reproduce, nbmlops.pipelines.sweep, nbmlops, types; "
+        "import nbmlops.pipelines.reproduction, nbmlops.pipelines.sweeps, nbmlops, types; "
+        "from nbmlops.pipelines import reproduce, sweep; "
         "print(isinstance(nbmlops.reproduce, types.FunctionType), "
-        "isinstance(nbmlops.sweep, types.FunctionType))"
+        "isinstance(nbmlops.sweep, types.FunctionType), "
+        "isinstance(reproduce, types.FunctionType), isinstance(sweep, types.FunctionType))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", "True"]
+    assert out.stdout.split() == ["True"] * 4
     from click.testing import CliRunner
 
     from nbmlops.cli import main

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # public name -> module that defines it (imported on first access)
 _LAZY = {
@@ -86,14 +86,12 @@ _LAZY = {
     "RetrainError": "nbmlops.errors",
     "PipelineRun": "nbmlops.pipelines",
     "Reproduction": "nbmlops.pipelines",
-    # From their own modules: once nbmlops.pipelines.reproduce (the module) is imported, the
-    # lazy package's attribute of that name is the module, not the function.
-    "reproduce": "nbmlops.pipelines.reproduce",
+    "reproduce": "nbmlops.pipelines",
     "run_notebook": "nbmlops.pipelines",
     "Pipeline": "nbmlops.pipelines",
     "PipelineResult": "nbmlops.pipelines",
     "run_pipeline": "nbmlops.pipelines",
-    "sweep": "nbmlops.pipelines.sweep",
+    "sweep": "nbmlops.pipelines",
     "PipelineError": "nbmlops.errors",
     "PipelineFailed": "nbmlops.errors",
     "InvalidGate": "nbmlops.errors",

@@ -115,7 +115,7 @@ def test_yaml_parameters_are_read_as_papermill_reads_them(text):
     import yaml
     from papermill.iorw import NoDatesSafeLoader
 
-    from nbmlops._cli_run import collect_parameters
+    from nbmlops.cli.run import collect_parameters
 
     assert collect_parameters([], [text], []) == yaml.load(text, Loader=NoDatesSafeLoader)
 

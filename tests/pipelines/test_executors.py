@@ -13,7 +13,7 @@ import nbmlops
 from nbmlops.errors import PipelineError
 from nbmlops.pipelines.dag import run_pipeline
 from nbmlops.pipelines.executors import make_executor
-from nbmlops.pipelines.sweep import sweep
+from nbmlops.pipelines.sweeps import sweep
 
 from ._build import three_steps
 from .test_sweep import score_notebook

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 import nbmlops
 from nbmlops.cli import main
 from nbmlops.errors import PipelineError
-from nbmlops.pipelines.sweep import grid_combinations, sweep
+from nbmlops.pipelines.sweeps import grid_combinations, sweep
 
 from ._build import notebook
 
@@ -117,7 +117,7 @@ def test_sweep_cli_reports_failed_runs(workspace, tmp_path: Path):
 
 
 def test_cli_values_and_grid_parsing():
-    from nbmlops._cli_pipelines import parse_grid, parse_value
+    from nbmlops.cli.pipelines import parse_grid, parse_value
 
     assert [parse_value(v) for v in ("3", "0.1", "1e-3", "True", "None", "abc", "[1, 2]")] == [
         3,

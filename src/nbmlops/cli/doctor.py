@@ -1,9 +1,9 @@
-"""``nbmlops doctor`` (is the workspace healthy?) and ``nbmlops gc`` (remove its garbage).
+"""``nbmlops doctor``: is the workspace healthy?
 
-``doctor`` exits 0 when every check passes, 1 naming each problem found (a damaged
-database, missing or corrupted artifacts, a slow server) and 2 when the store cannot be opened
-(unreachable, unparsable URL, a file that is not a database). ``gc`` is a dry run unless
-``--yes`` is given. Both import what they need when they run, so ``nbmlops --help`` stays fast.
+Exits 0 when every check passes, 1 naming each problem found (a damaged database, missing or
+corrupted artifacts, a slow server) and 2 when the store cannot be opened (unreachable,
+unparsable URL, a file that is not a database). It imports what it needs when it runs, so
+``nbmlops --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -13,49 +13,15 @@ import time
 
 import click
 
-from .errors import NbmlopsError
-
-
-def _fail(exc: NbmlopsError) -> None:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(2)
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL is reported when the store opens
-        return url
-
-
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover
-
-
-def _age(seconds: float) -> str:
-    for unit, span in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= span:
-            return f"{seconds / span:.1f}{unit}"
-    return f"{seconds:.0f}s"
+from ..errors import NbmlopsError
+from ._common import fail, safe_url, size
+from .gc import parquet_roots
 
 
 def _problem(label: str, summary: str, details: list[str] = ()) -> None:
     click.echo(f"{label:<15}PROBLEM: {summary}")
     for line in details:
         click.echo(f"{'':<17}{line}")
-
-
-def _parquet_roots(settings) -> list[str]:
-    from .features import FeatureStore
-
-    return [FeatureStore(settings=settings).offline_url, settings.prediction_log]
 
 
 @click.command()
@@ -73,18 +39,18 @@ def doctor(full: bool, sample: int) -> None:
     Exits 1 naming every problem found, 0 when all is well, 2 when the store cannot be
     opened at all (the error says why).
     """
-    from .config import get_settings
-    from .errors import StoreError
-    from .store import SCHEMA_VERSION, get_store
-    from .store.doctor import check_artifacts, check_database
+    from ..config import get_settings
+    from ..errors import StoreError
+    from ..store import SCHEMA_VERSION, get_store
+    from ..store.doctor import check_artifacts, check_database
 
     problems = 0
     try:
         settings = get_settings()
     except NbmlopsError as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"workspace      {settings.home}")
-    click.echo(f"store          {_safe_url(settings.store_url)}")
+    click.echo(f"store          {safe_url(settings.store_url)}")
     click.echo(f"artifacts      {settings.artifacts}")
     click.echo(f"experiment     {settings.experiment}")
     click.echo(
@@ -99,7 +65,7 @@ def doctor(full: bool, sample: int) -> None:
     try:
         store = get_store(settings)
     except NbmlopsError as exc:  # cannot even open it: like every command, exit 2
-        _fail(exc)
+        fail(exc)
     opened_ms = (time.perf_counter() - started) * 1000
 
     database = check_database(store.meta.engine)
@@ -149,16 +115,16 @@ def doctor(full: bool, sample: int) -> None:
         _problem("blobs", verified.summary, verified.details)
 
     try:
-        from .store.gc import DEFAULT_GRACE_S, find_garbage
+        from ..store.gc import DEFAULT_GRACE_S, find_garbage
 
-        garbage = find_garbage(store, _parquet_roots(settings), DEFAULT_GRACE_S)
+        garbage = find_garbage(store, parquet_roots(settings), DEFAULT_GRACE_S)
     except (NbmlopsError, OSError) as exc:
         click.echo(f"garbage        not checked ({exc})")
     else:
         if garbage:
             total = sum(g.size for g in garbage)
             click.echo(
-                f"garbage        {len(garbage)} item(s), {_size(total)}: `nbmlops gc` lists them, "
+                f"garbage        {len(garbage)} item(s), {size(total)}: `nbmlops gc` lists them, "
                 "`nbmlops gc --yes` removes them"
             )
         else:
@@ -168,54 +134,3 @@ def doctor(full: bool, sample: int) -> None:
         click.echo(f"{problems} problem{'s' if problems > 1 else ''} found")
         sys.exit(1)
     click.echo("ok")
-
-
-@click.command("gc")
-@click.option("--yes", "-y", is_flag=True, help="Delete what is listed (default: only list it).")
-@click.option(
-    "--older-than",
-    default="1h",
-    show_default=True,
-    help="Grace period: only files untouched for this long (90s, 30m, 2h, 7d).",
-)
-def gc_command(yes: bool, older_than: str) -> None:
-    """List (or with --yes delete) temporary files of interrupted writes, orphaned artifact
-    blobs and uncommitted Parquet files, with their sizes and why each is garbage."""
-    from .config import get_settings
-    from .store import get_store
-    from .store.gc import find_garbage, parse_age, remove_garbage
-
-    try:
-        grace_s = parse_age(older_than)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--older-than") from None
-    try:
-        settings = get_settings()
-        store = get_store(settings)
-        garbage = find_garbage(store, _parquet_roots(settings), grace_s)
-    except NbmlopsError as exc:
-        _fail(exc)
-    if not garbage:
-        click.echo(f"nothing to remove (nothing unused is older than {older_than})")
-        return
-    for item in garbage:
-        size = _size(item.size) if item.kind != "pending row" else "-"
-        click.echo(f"{size:>9}  {_age(item.age_s):>6} old  {item.path}")
-        click.echo(f"{'':>24}{item.reason}")
-    total = sum(g.size for g in garbage)
-    if not yes:
-        click.echo(
-            f"{len(garbage)} item(s), {_size(total)} in all; nothing was deleted (dry run): "
-            "run `nbmlops gc --yes` to delete them"
-        )
-        return
-    try:
-        removed = remove_garbage(store, garbage, grace_s)
-    except NbmlopsError as exc:
-        _fail(exc)
-    freed = sum(g.size for g in removed)
-    kept = len(garbage) - len(removed)
-    click.echo(
-        f"deleted {len(removed)} item(s), {_size(freed)} freed"
-        + (f"; {kept} kept (used again or already gone)" if kept else "")
-    )

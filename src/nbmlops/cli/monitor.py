@@ -12,12 +12,8 @@ import sys
 
 import click
 
-from .errors import NbmlopsError
-
-
-def _fail(exc: NbmlopsError) -> None:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(2)
+from ..errors import NbmlopsError
+from ._common import fail
 
 
 def _table(frame) -> str:
@@ -38,12 +34,12 @@ def monitor() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def monitor_run(name: str, at: str | None, no_retrain: bool, as_json: bool) -> None:
     """Check the latest window of monitor NAME; exit 1 on alert."""
-    from .monitoring import get_monitor
+    from ..monitoring import get_monitor
 
     try:
         result = get_monitor(name).run(at=at, retrain=not no_retrain)
     except NbmlopsError as exc:
-        _fail(exc)
+        fail(exc)
         return
     if as_json:
         click.echo(
@@ -75,24 +71,24 @@ def monitor_run(name: str, at: str | None, no_retrain: bool, as_json: bool) -> N
 @monitor.command("ls")
 def monitor_ls() -> None:
     """Every saved monitor and its last run."""
-    from .monitoring import monitors
+    from ..monitoring import monitors
 
     try:
         click.echo(_table(monitors()))
     except NbmlopsError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @monitor.command("history")
 @click.argument("name")
 def monitor_history(name: str) -> None:
     """One line per run of monitor NAME."""
-    from .monitoring import get_monitor
+    from ..monitoring import get_monitor
 
     try:
         frame = get_monitor(name).history()
     except NbmlopsError as exc:
-        _fail(exc)
+        fail(exc)
         return
     click.echo(_table(frame.drop(columns=["report_id"])))
 
@@ -101,9 +97,9 @@ def monitor_history(name: str) -> None:
 @click.argument("name", required=False)
 def monitor_alerts(name: str | None) -> None:
     """Alerts (of monitor NAME), with what retraining did."""
-    from .monitoring import alerts
+    from ..monitoring import alerts
 
     try:
         click.echo(_table(alerts(monitor=name)))
     except NbmlopsError as exc:
-        _fail(exc)
+        fail(exc)

@@ -13,13 +13,8 @@ from typing import Any
 
 import click
 
-from ._cli_run import _ExitOneOnUsageError
-from .errors import NbmlopsError, PipelineError, PipelineFailed
-
-
-def _fail(exc: NbmlopsError) -> None:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(1)
+from ..errors import NbmlopsError, PipelineError, PipelineFailed
+from ._common import ExitOneOnUsageError, fail
 
 
 def parse_value(text: str) -> Any:
@@ -105,7 +100,7 @@ def pipeline() -> None:
     """Run and inspect pipelines of notebooks (pipeline.yaml)."""
 
 
-@pipeline.command("run", cls=_ExitOneOnUsageError)
+@pipeline.command("run", cls=ExitOneOnUsageError)
 @click.argument("path", type=click.Path(), default="pipeline.yaml")
 @click.option("--force", is_flag=True, help="Rerun every step, cached or not.")
 @_jobs_option
@@ -123,12 +118,12 @@ def pipeline_run(
     Exit code 0 when every step ran or was cached, 2 when only quality gates failed, 1 for any
     other failure.
     """
-    from .pipelines.spec import Pipeline
+    from ..pipelines.spec import Pipeline
 
     show_progress = sys.stderr.isatty() if progress is None else progress
     try:
         spec = Pipeline.load(path)  # a broken pipeline.yaml fails before the heavy imports
-        from .pipelines.dag import run_pipeline
+        from ..pipelines.dag import run_pipeline
 
         result = run_pipeline(
             spec,
@@ -144,8 +139,8 @@ def pipeline_run(
     except PipelineFailed as exc:  # pragma: no cover - raise_on_failure=False returns instead
         result = exc.result
     except NbmlopsError as exc:
-        _fail(exc)
-    from .pipelines.dag import steps_json
+        fail(exc, 1)
+    from ..pipelines.dag import steps_json
 
     click.echo(steps_json(result) if as_json else result.summary())
     if not result.ok:
@@ -156,21 +151,21 @@ def pipeline_run(
         sys.exit(2 if result.gate_failed else 1)
 
 
-@pipeline.command("show", cls=_ExitOneOnUsageError)
+@pipeline.command("show", cls=ExitOneOnUsageError)
 @click.argument("path", type=click.Path(), default="pipeline.yaml")
 @_parameter_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
 def pipeline_show(path, parameters, as_json) -> None:
     """Steps of PATH with their dependencies and cache state (runs nothing)."""
-    from .pipelines.spec import Pipeline
+    from ..pipelines.spec import Pipeline
 
     try:
         spec = Pipeline.load(path)  # a broken pipeline.yaml fails before the heavy imports
-        from .pipelines.dag import pipeline_status
+        from ..pipelines.dag import pipeline_status
 
         table = pipeline_status(spec, _parameters(parameters))
     except NbmlopsError as exc:
-        _fail(exc)
+        fail(exc, 1)
     if as_json:
         click.echo(table.to_json(orient="records", indent=2))
         return
@@ -178,7 +173,7 @@ def pipeline_show(path, parameters, as_json) -> None:
     click.echo(_table(table[["step", "notebook", "needs", "state", "reason"]]))
 
 
-@click.command("sweep", cls=_ExitOneOnUsageError)
+@click.command("sweep", cls=ExitOneOnUsageError)
 @click.argument("notebook", type=click.Path())
 @click.option(
     "--grid",
@@ -209,7 +204,7 @@ def sweep_command(
 
     Exit code 0 when every run finished, 2 when only gates failed, 1 for any other failure.
     """
-    from .pipelines.sweep import sweep
+    from ..pipelines.sweeps import sweep
 
     show_progress = sys.stderr.isatty() if progress is None else progress
     try:
@@ -229,7 +224,7 @@ def sweep_command(
     except PipelineFailed as exc:
         table, failure = exc.result, exc
     except NbmlopsError as exc:
-        _fail(exc)
+        fail(exc, 1)
     if csv_path:
         table.to_csv(csv_path, index=False)
     shown = table.drop(columns=["error"]).assign(run_id=table["run_id"].str[:8])

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import click
 
-from .errors import GateFailed, NbmlopsError, NotebookFailed
+from ..errors import GateFailed, NbmlopsError, NotebookFailed
+from ._common import ExitOneOnUsageError
 
 
 def _resolve_type(value: str):
@@ -73,18 +74,7 @@ def collect_parameters(files, yamls, pairs) -> dict:
     return params
 
 
-class _ExitOneOnUsageError(click.Command):
-    """Usage errors exit 1, not click's 2: exit status 2 means a gate failed."""
-
-    def parse_args(self, ctx, args):
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            exc.exit_code = 1
-            raise
-
-
-@click.command("run", cls=_ExitOneOnUsageError)
+@click.command("run", cls=ExitOneOnUsageError)
 @click.argument("notebook", type=click.Path(dir_okay=False))
 @click.option("--parameter", "-p", "pairs", nargs=2, multiple=True, help="NAME VALUE (repeatable).")
 @click.option("--parameters-yaml", "-y", "yamls", multiple=True, help="Parameters as YAML.")
@@ -136,13 +126,13 @@ def run_command(
 
     Exit status: 0 ok, 1 execution failed (or bad input), 2 a gate failed.
     """
-    from .pipelines._prepare import require_file
-    from .pipelines.junit import write_junit, write_junit_error
+    from ..pipelines._prepare import require_file
+    from ..pipelines.junit import write_junit, write_junit_error
 
     try:
         require_file(notebook)  # before importing papermill and the store: fails in ms
         params = collect_parameters(files, yamls, pairs)
-        from .pipelines.notebook import run_notebook
+        from ..pipelines.notebook import run_notebook
 
         result = run_notebook(
             notebook,
@@ -212,7 +202,7 @@ def reproduce_command(run_id, tolerance, cwd, kernel, timeout, as_json) -> None:
 
     Exit status: 0 reproduced, 1 not reproduced, 2 the run cannot be re-executed.
     """
-    from .pipelines.reproduce import reproduce
+    from ..pipelines.reproduction import reproduce
 
     try:
         outcome = reproduce(run_id, tolerance, cwd=cwd, kernel=kernel, timeout=timeout)

@@ -21,19 +21,19 @@ from typing import Any
 # Imported on first use: a cached ``nbmlops pipeline run`` should not pay for papermill,
 # nbformat's validator or pandas, which only executing a notebook needs.
 _LAZY = {
-    "Difference": ".reproduce",
+    "Difference": ".reproduction",
     "Pipeline": ".spec",
     "PipelineResult": ".dag",
     "PipelineRun": ".result",
-    "Reproduction": ".reproduce",
+    "Reproduction": ".reproduction",
     "Step": ".spec",
     "StepResult": ".dag",
     "evaluate_gates": ".gates",
     "notebook_hash": "._prepare",
-    "reproduce": ".reproduce",
+    "reproduce": ".reproduction",
     "run_notebook": ".notebook",
     "run_pipeline": ".dag",
-    "sweep": ".sweep",
+    "sweep": ".sweeps",
     "validate_gates": ".gates",
     "write_junit": ".junit",
 }

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..errors import SchemaVersionError
 from . import _schema
+from .._version import __version__
 from ._engine import describe, read_transaction, run_with_retry, write_transaction
 
 
@@ -68,8 +69,6 @@ def current_version(conn: Connection) -> int:
 
 
 def _check_not_newer(engine: Engine, version: int) -> None:
-    from .. import __version__
-
     if version > LATEST:
         raise SchemaVersionError(
             f"the store at {describe(engine)} has schema version {version}, newer than this "
@@ -82,8 +81,6 @@ def upgrade(engine: Engine) -> int:
 
     A current store is only read: the write lock is taken when a migration is due.
     """
-    from .. import __version__
-
     with read_transaction(engine) as conn:
         seen = current_version(conn)
     _check_not_newer(engine, seen)
