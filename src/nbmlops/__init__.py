@@ -14,7 +14,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ._version import __version__
+from ._version import __version__ as __version__
+from .display import bundle as _bundle
 
 # public name -> module that defines it (imported on first access)
 _LAZY = {
@@ -134,6 +135,25 @@ _LAZY = {
 }
 
 __all__ = sorted([*_LAZY, "__version__", "load_ipython_extension"])
+
+
+def _run_view(run):
+    from .widgets.run_view import RunView
+
+    return RunView(run)
+
+
+def _comparison_view(comparison):
+    from .widgets.compare_view import CompareView
+
+    return CompareView(comparison)
+
+
+# Capabilities show their static HTML themselves and name their interactive view by a kind;
+# the widgets that build those views are plugged in here, at the top, so no capability
+# imports nbmlops.widgets (and importing nbmlops stays as cheap as before).
+_bundle.set_view("run", _run_view)
+_bundle.set_view("comparison", _comparison_view)
 
 
 def __getattr__(name: str) -> Any:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import nbmlops
 from nbmlops.errors import PredictionLogError
-from nbmlops.monitoring.predlog import holdout_mask, to_epoch
+from nbmlops.predictions.log import holdout_mask, to_epoch
 
 from ._loop import DAY0, dataset, register
 

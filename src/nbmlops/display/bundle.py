@@ -4,6 +4,10 @@ ipywidgets' own bundle has no HTML fallback, so nbconvert, GitHub and offline vi
 show nothing. Objects return ``text/plain`` and ``text/html`` always, and add the widget view
 (``application/vnd.jupyter.widget-view+json``) only inside a kernel, where a frontend can
 render it; a terminal IPython gets text without building a widget.
+
+A capability (a :class:`~nbmlops.Run`, a comparison) names its interactive view by a kind
+(``"run"``); the view is built by a factory that the top package registers with
+:func:`set_view`, so no capability imports :mod:`nbmlops.widgets`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,19 @@ from collections.abc import Callable
 from typing import Any
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+_views: dict[str, Callable[[Any], Any]] = {}
+
+
+def set_view(kind: str, factory: Callable[[Any], Any]) -> None:
+    """Build the interactive view of objects of ``kind`` with ``factory(obj)`` (a widget)."""
+    _views[kind] = factory
+
+
+def view(kind: str, obj: Any) -> Callable[[], Any] | None:
+    """A callable that builds the view of ``obj``, or None when no view is registered."""
+    factory = _views.get(kind)
+    return None if factory is None else (lambda: factory(obj))
 
 
 def in_kernel() -> bool:
@@ -34,8 +51,8 @@ def mimebundle(
     """``{text/plain, text/html}`` plus the widget view when running in a kernel."""
     bundle: dict[str, Any] = {"text/plain": text, "text/html": html()}
     if widget is not None and in_kernel():
-        view = widget()
-        widget_bundle = view._repr_mimebundle_() or {}
+        shown = widget()
+        widget_bundle = shown._repr_mimebundle_() or {}
         if WIDGET_MIME in widget_bundle:
             bundle[WIDGET_MIME] = widget_bundle[WIDGET_MIME]
     if include:

@@ -1,6 +1,7 @@
-"""Static HTML of runs, run tables, comparisons, feature views and the panel.
+"""Static HTML building blocks: escaping, badges, tables, key/value lists, sections.
 
-What nbconvert, GitHub and other viewers without a widget manager show. Every user string is
+What nbconvert, GitHub and other viewers without a widget manager show, used by every
+capability for its rich display (a run, a feature view) and by the widgets. Every user string is
 escaped; styles are inline so the HTML survives being pasted anywhere.
 """
 
@@ -35,7 +36,7 @@ def esc(value: object) -> str:
 def fmt(value: Any) -> str:
     """A short, readable cell value: floats to 4 significant digits, times in UTC, missing
     values (None, NaN, ``pd.NA``, ``NaT``) as a dash."""
-    from ._format import text
+    from .cells import text
 
     return text(value)
 
@@ -111,111 +112,3 @@ def section(title: str, body: str) -> str:
 
 def box(body: str, cls: str) -> str:
     return f'<div class="{cls}" style="font:13px system-ui,-apple-system,sans-serif">{body}</div>'
-
-
-# -- runs ---------------------------------------------------------------------------------------
-
-
-def run_html(run) -> str:
-    """One run: header with status, params, latest metrics, tags, data, artifacts."""
-    info = run.info
-    details = run._details()
-    title = f"Run {esc(run.run_id[:8])}" + (f" · {esc(info['name'])}" if info["name"] else "")
-    duration = (info["end_time"] or dt.datetime.now().timestamp()) - info["start_time"]
-    pairs = [
-        ("run_id", f"<code>{esc(run.run_id)}</code>"),
-        ("experiment", esc(info["experiment"])),
-        ("status", status_badge(info["status"])),
-        ("started", esc(when(info["start_time"]))),
-        ("duration", f"{duration:.2f} s"),
-    ]
-    if info.get("git_commit"):
-        dirty = " (dirty)" if info.get("git_dirty") else ""
-        pairs.append(("git", f"<code>{esc(info['git_commit'][:10])}</code>{esc(dirty)}"))
-    if info.get("parent_run_id"):
-        pairs.append(("parent", f"<code>{esc(info['parent_run_id'][:8])}</code>"))
-    parts = [f'<h3 style="margin:4px 0">{title}</h3>', key_values(pairs)]
-    if details["params"]:
-        parts.append(
-            section(
-                "Params",
-                table(["param", "value"], [(k, repr(v)) for k, v in details["params"].items()]),
-            )
-        )
-    if details["metrics"]:
-        parts.append(
-            section(
-                "Metrics",
-                table(["metric", "latest"], [(k, fmt(v)) for k, v in details["metrics"].items()]),
-            )
-        )
-    if details["tags"]:
-        parts.append(section("Tags", table(["tag", "value"], list(details["tags"].items()))))
-    if details["data"]:
-        parts.append(
-            section(
-                "Data",
-                table(
-                    ["direction", "name", "kind", "digest"],
-                    [
-                        (d["direction"], d["name"], d["kind"], d["digest"][:12])
-                        for d in details["data"]
-                    ],
-                ),
-            )
-        )
-    if details["artifacts"]:
-        parts.append(
-            section(
-                "Artifacts",
-                table(
-                    ["name", "size"],
-                    [(a["name"], f"{a['size']:,} B") for a in details["artifacts"]],
-                ),
-            )
-        )
-    if info.get("error"):
-        last = info["error"].strip().splitlines()[-1] if info["error"].strip() else ""
-        parts.append(section("Error", f"<pre style='color:#cf222e'>{esc(last)}</pre>"))
-    return box("".join(parts), "nbmlops-run")
-
-
-# -- feature views ------------------------------------------------------------------------------
-
-
-def feature_view_html(view) -> str:
-    version = f" v{view.version}" if getattr(view, "version", None) is not None else ""
-    ttl = "none" if view.ttl is None else f"{view.ttl:g} s"
-    pairs = [
-        ("entities", esc(", ".join(e.name for e in view.entities))),
-        ("join keys", esc(", ".join(view.join_keys))),
-        ("timestamp", f"<code>{esc(view.timestamp)}</code>"),
-        ("ttl", esc(ttl)),
-    ]
-    if view.description:
-        pairs.append(("description", esc(view.description)))
-    if view.owner:
-        pairs.append(("owner", esc(view.owner)))
-    if view.tags:
-        pairs.append(("tags", " ".join(badge(f"{k}={v}") for k, v in view.tags.items())))
-    if view.source:
-        pairs.append(("source", esc(view.source)))
-    rows = [
-        (
-            f.name,
-            f.dtype,
-            "yes" if f.nullable else "no",
-            fmt(f.min),
-            fmt(f.max),
-            f.description or "",
-        )
-        for f in view.fields
-    ]
-    return box(
-        f'<h3 style="margin:4px 0">Feature view {esc(view.name)}{esc(version)}</h3>'
-        + key_values(pairs)
-        + section(
-            "Fields", table(["field", "dtype", "nullable", "min", "max", "description"], rows)
-        ),
-        "nbmlops-feature-view",
-    )

@@ -451,8 +451,8 @@ class FeatureView:
         return view
 
     def _repr_html_(self) -> str:
-        """Entities, keys, ttl and the typed fields (static HTML from nbmlops.widgets)."""
-        from ..widgets._html import feature_view_html
+        """Entities, keys, ttl and the typed fields (static HTML)."""
+        from ._html import feature_view_html
 
         return feature_view_html(self)
 

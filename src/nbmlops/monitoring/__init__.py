@@ -14,6 +14,7 @@ The loop in production: ``score`` logs predictions, ``log_labels`` adds ground t
 >>> nbmlops.monitor("churn", window="7d", checks=["psi > 0.25 on income"]).run()  # doctest: +SKIP
 """
 
+from ..predictions.log import log_labels, prediction_log
 from .alerts import alerts, get_alert
 from .drift import drift_report
 from .expectations import (
@@ -25,10 +26,9 @@ from .expectations import (
     validate,
 )
 from .monitors import Monitor, MonitorResult, get_monitor, monitor, monitors
-from .predlog import log_labels, prediction_log, score
-from .reference import set_reference
 from .report import DriftReport
 from .saved import drift_report_html, drift_reports, load_drift_report
+from .scoring import score, set_reference
 
 __all__ = [
     "ColumnExpectation",

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 from .. import _args
 from ..config import get_settings
 from ..errors import MonitoringError, MonitorNotFound
+from ..predictions.log import ID, LABEL, PREDICTION, VERSION, inputs_of, prediction_log, to_epoch
 from ..store import get_store
 from ..tracking import _validate as v
 from . import checks as c
-from .predlog import ID, LABEL, PREDICTION, VERSION, inputs_of, prediction_log, to_epoch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -189,10 +189,10 @@ def monitor(
     >>> nbmlops.monitor("churn", window="7d", checks=["psi > 0.25 on income",
     ...                 "f1 drops by more than 0.05"], retrain="retrain/pipeline.yaml")  # doctest: +SKIP
     """
+    from ..predictions.log import holdout_mask
+    from ..predictions.reference import reference_digest
     from ..registry._names import model_name as valid_model_name
     from ..registry.gates import validate_gates
-    from .predlog import holdout_mask
-    from .reference import reference_digest
 
     model = valid_model_name(model_name)
     name = v.key("monitor name", name if name is not None else model)
@@ -371,10 +371,10 @@ def window_metrics(labels, predictions) -> dict[str, float]:
 def _drift(m: Monitor, mv, window: pd.DataFrame) -> DriftReport:
     import numpy as np
 
+    from ..predictions.reference import load_reference
     from .drift import drift_report
-    from .reference import load_reference
 
-    reference = load_reference(mv)
+    reference = load_reference(mv.name, mv.version)
     if reference is None and m.reference_digest is not None:
         reference = load_reference(digest=m.reference_digest)
     if reference is None:

@@ -89,9 +89,9 @@ def champion_vs_challenger(
     m: Monitor, champion: int, challenger: int, start: float, end: float
 ) -> dict[str, Any]:
     """Evaluate both versions on the window's held-out labelled rows and check the gates."""
+    from ..predictions.log import LABEL, inputs_of, prediction_log
     from ..registry import ModelVersion, evaluate
     from ..registry.lifecycle import check_gates
-    from .predlog import LABEL, inputs_of, prediction_log
 
     store = get_store(get_settings())
     held = prediction_log(

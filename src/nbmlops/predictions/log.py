@@ -1,8 +1,10 @@
 """The prediction log: what a model was asked, what it answered, and (later) what was true.
 
 ``nbmlops.score(model_uri, df)`` (or ``ModelVersion.predict(df, log=True)``) appends the input
-rows, the predictions, the model version, the time and an id per row to the log; ``log_labels``
-records ground truth when it arrives, joined by id when the log is read.
+rows, the predictions, the model version, the time and an id per row to the log
+(:func:`log_predictions`); ``log_labels`` records ground truth when it arrives, joined by id
+when the log is read. This module knows models only by name and version number: the registry,
+the monitors and (later) a model server all write and read it from above.
 
 Layout: one Parquet file per write, ``<root>/<model>/date=YYYY-MM-DD/<time>-<random>.parquet``
 (labels under ``<root>/_labels/``), where ``<root>`` is the ``prediction_log`` setting (the
@@ -25,6 +27,7 @@ from .._args import MAX_EPOCH_S
 from ..config import get_settings
 from ..errors import PredictionLogError
 from ..store import get_store
+from ..store.names import model_name, version_number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -94,7 +97,8 @@ def redacted_columns(extra: Any = None) -> set[str]:
     return names
 
 
-def _frame(data: Any) -> pd.DataFrame:
+def input_frame(data: Any) -> pd.DataFrame:
+    """``data`` as a DataFrame of inputs that can be logged (string column names, none reserved)."""
     import numpy as np
     import pandas as pd
 
@@ -116,7 +120,8 @@ def _frame(data: Any) -> pd.DataFrame:
     return frame.rename(columns=str)
 
 
-def _ids(frame: pd.DataFrame, ids: Any, redacted: set[str]):
+def prediction_ids(frame: pd.DataFrame, ids: Any, redacted: set[str]):
+    """``(one id string per row, the id column or None)`` from ``ids`` (see :func:`log_predictions`)."""
     import numpy as np
 
     if ids is None:
@@ -138,25 +143,23 @@ def _ids(frame: pd.DataFrame, ids: Any, redacted: set[str]):
 
 
 def log_predictions(
-    model: Any,
+    name: str,
+    version: int,
     data: Any,
     predictions: Any,
     ids: Any = None,
     at: Any = None,
     redact: Any = None,
 ) -> Any:
-    """Append ``data`` and ``predictions`` of ``model`` (a ``ModelVersion`` or URI) to the
+    """Append ``data`` and ``predictions`` of version ``version`` of model ``name`` to the
     prediction log; return the ids of the rows (``ids``: a column of ``data``, one id per row,
     or None for random ones)."""
     import numpy as np
     import pyarrow as pa
 
-    from ..registry import ModelVersion, get_model
-
-    mv = model if isinstance(model, ModelVersion) else get_model(model)
-    frame = _frame(data)
+    frame = input_frame(data)
     redacted = redacted_columns(redact)
-    row_ids, id_column = _ids(frame, ids, redacted)
+    row_ids, id_column = prediction_ids(frame, ids, redacted)
     pred = np.asarray(predictions)
     if pred.ndim != 1 or len(pred) != len(frame):
         raise PredictionLogError(
@@ -166,18 +169,18 @@ def log_predictions(
     kept = [c for c in frame.columns if c not in redacted and c != id_column]
     out = frame[kept].reset_index(drop=True)
     out.insert(0, ID, row_ids)
-    out.insert(1, VERSION, np.full(len(out), mv.version, dtype="int64"))
+    out.insert(1, VERSION, np.full(len(out), version, dtype="int64"))
     out.insert(2, TIME, np.full(len(out), epoch, dtype="float64"))
     out[PREDICTION] = pred
     files = _files()
     if len(out):
-        path = _new_path(files, mv.name, epoch)
+        path = _new_path(files, name, epoch)
         files.write_table(pa.Table.from_pandas(out, preserve_index=False), path)
-        _store().loop.add_write(
+        _store().predictions.add_write(
             {
                 "kind": "predictions",
-                "model_name": mv.name,
-                "model_version": mv.version,
+                "model_name": name,
+                "model_version": version,
                 "day": _day(epoch),
                 "path": path,
                 "rows": len(out),
@@ -205,8 +208,6 @@ def log_labels(ids: Any, labels: Any, at: Any = None, model: str | None = None) 
     import pandas as pd
     import pyarrow as pa
 
-    from ..registry._names import model_name
-
     name = "" if model is None else model_name(model)
     id_values = np.asarray(ids)
     label_values = np.asarray(labels)
@@ -227,7 +228,7 @@ def log_labels(ids: Any, labels: Any, at: Any = None, model: str | None = None) 
     files = _files()
     path = _new_path(files, f"{LABELS_DIR}/{name or '_any'}", epoch)
     files.write_table(pa.Table.from_pandas(out, preserve_index=False), path)
-    _store().loop.add_write(
+    _store().predictions.add_write(
         {
             "kind": "labels",
             "model_name": name,
@@ -252,7 +253,7 @@ def apply_retention(files=None, now: float | None = None) -> int:
         return 0
     files = files or _files()
     cutoff = (time.time() if now is None else now) - days * 86400.0
-    paths = _store().loop.drop_writes_before(cutoff)
+    paths = _store().predictions.drop_writes_before(cutoff)
     for path in paths:
         files.remove(path)
     return len(paths)
@@ -314,7 +315,6 @@ def prediction_log(
 
     from .. import _args
     from ..errors import ModelNotFound
-    from ..registry._names import model_name, version_number
 
     name = model_name(model)
     lo = None if start is None else to_epoch(start)
@@ -328,9 +328,9 @@ def prediction_log(
     holdout = _args.number(holdout, "prediction_log(holdout=...)")
     files = _files()
     store = _store()
-    frame = _read(files, store.loop.writes("predictions", name, lo, hi))
+    frame = _read(files, store.predictions.writes("predictions", name, lo, hi))
     unknown = frame is None and not store.models.list_versions(name)
-    if unknown and not store.loop.writes("predictions", name, None, None):
+    if unknown and not store.predictions.writes("predictions", name, None, None):
         raise ModelNotFound(
             f"no registered model named {name!r} and no predictions logged for it; "
             "list models with nbmlops.models()"
@@ -345,7 +345,7 @@ def prediction_log(
     if version is not None:
         keep &= frame[VERSION] == version
     frame = frame.loc[keep].reset_index(drop=True)
-    labels = _read(files, store.loop.writes("labels", name))
+    labels = _read(files, store.predictions.writes("labels", name))
     if labels is not None and as_of is not None:
         labels = labels.loc[labels[LABEL_TIME] <= to_epoch(as_of)]
     if labels is not None and len(frame) and len(labels):
@@ -369,38 +369,3 @@ def inputs_of(frame: pd.DataFrame) -> list[str]:
     """The input columns of a frame read from the log."""
     return [c for c in frame.columns if c not in RESERVED]
 
-
-def score(
-    model: Any,
-    data: Any,
-    log: bool = True,
-    ids: Any = None,
-    at: Any = None,
-    trusted: bool | list[str] = False,
-    redact: Any = None,
-) -> pd.DataFrame:
-    """Predict with ``model`` (``"models:/churn@production"``, a ``ModelVersion``) after the
-    signature check, log inputs and predictions (``log=True``), and return a DataFrame on
-    ``data``'s index with ``prediction_id`` and ``prediction``.
-
-    ``ids`` names a column of ``data`` (or gives one id per row) to join late labels by; by
-    default each row gets a random id, returned here. ``at`` is the time recorded (default now).
-
-    >>> import nbmlops
-    >>> scored = nbmlops.score("models:/churn@production", todays_customers)  # doctest: +SKIP
-    >>> nbmlops.log_labels(scored["prediction_id"], churned)  # doctest: +SKIP
-    """
-    import numpy as np
-    import pandas as pd
-
-    from ..registry import ModelVersion, get_model
-
-    mv = model if isinstance(model, ModelVersion) else get_model(model)
-    frame = _frame(data)
-    predictions = np.asarray(mv.predict(frame, trusted=trusted))
-    if log:
-        row_ids = log_predictions(mv, frame, predictions, ids=ids, at=at, redact=redact)
-    else:
-        row_ids, _column = _ids(frame, ids, set())
-    index = data.index if isinstance(data, pd.DataFrame) else None
-    return pd.DataFrame({ID: row_ids, PREDICTION: predictions}, index=index)

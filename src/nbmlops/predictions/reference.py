@@ -2,6 +2,8 @@
 
 Recorded by ``register_model(..., reference=X_train)`` (or ``set_reference`` later) as one
 content-addressed Parquet artifact, with redacted columns (the ``log_redact`` setting) left out.
+Models are named by name and version number here; resolving ``models:/`` URIs is the
+registry's job.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def reference_parquet(frame: Any) -> tuple[bytes, list[str], int]:
     at most :data:`MAX_ROWS` rows (a fixed random sample)."""
     import pandas as pd
 
-    from .predlog import RESERVED, redacted_columns
+    from .log import RESERVED, redacted_columns
 
     if not isinstance(frame, pd.DataFrame) or frame.empty:
         raise MonitoringError(
@@ -43,18 +45,15 @@ def reference_parquet(frame: Any) -> tuple[bytes, list[str], int]:
     return buffer.getvalue(), list(kept.columns), len(kept)
 
 
-def set_reference(model: Any, frame: Any) -> None:
-    """Record ``frame`` as the reference data of ``model`` (a ``ModelVersion`` or URI)."""
-    from ..registry import ModelVersion, get_model
-
-    mv = model if isinstance(model, ModelVersion) else get_model(model)
+def record_reference(name: str, version: int, frame: Any) -> None:
+    """Record ``frame`` as the reference data of version ``version`` of model ``name``."""
     data, columns, rows = reference_parquet(frame)
     store = get_store(get_settings())
     digest, _size = store.artifacts.put_bytes(data)
-    store.loop.set_reference(
+    store.predictions.set_reference(
         {
-            "name": mv.name,
-            "version": mv.version,
+            "name": name,
+            "version": version,
             "digest": digest,
             "rows": rows,
             "columns": json.dumps(columns),
@@ -69,16 +68,16 @@ def reference_digest(frame: Any) -> str:
     return get_store(get_settings()).artifacts.put_bytes(data)[0]
 
 
-def load_reference(model: Any = None, digest: str | None = None) -> pd.DataFrame | None:
-    """The reference of ``model`` (None when none was recorded), or the artifact ``digest``."""
+def load_reference(
+    name: str | None = None, version: int | None = None, digest: str | None = None
+) -> pd.DataFrame | None:
+    """The reference of version ``version`` of model ``name`` (None when none was recorded),
+    or the artifact ``digest``."""
     import pandas as pd
 
     store = get_store(get_settings())
     if digest is None:
-        from ..registry import ModelVersion, get_model
-
-        mv = model if isinstance(model, ModelVersion) else get_model(model)
-        row = store.loop.reference(mv.name, mv.version)
+        row = store.predictions.reference(name, version)
         if row is None:
             return None
         digest = row["digest"]

@@ -1,28 +1,29 @@
-"""Model names, aliases, version numbers and ``models:/`` URIs."""
+"""Model aliases, stages and ``models:/`` URIs (names and version numbers are checked by
+:mod:`nbmlops.store.names`, below the registry, so the prediction log can check them too)."""
 
 from __future__ import annotations
 
-import numbers
 import re
 from dataclasses import dataclass
 
 from ..errors import InvalidModel
 from ..store.models import STAGES
+from ..store.names import MAX_VERSION, model_name, version_number
 
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
 _ALIAS = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 _URI = re.compile(r"models:/(?P<name>[^/@]+)(?:/(?P<version>[^/@]+)|@(?P<alias>[^/@]+))?")
 RESERVED_ALIASES = ("latest",)
 
-
-def model_name(name: object) -> str:
-    """``name`` if it is a valid model name, else :class:`InvalidModel` saying what is allowed."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InvalidModel(
-            f"invalid model name {name!r}: use 1-128 letters, digits, '_', '-' or '.', "
-            "starting with a letter (e.g. 'churn' or 'churn-gbm')"
-        )
-    return name
+__all__ = [
+    "MAX_VERSION",
+    "RESERVED_ALIASES",
+    "ModelRef",
+    "alias_name",
+    "model_name",
+    "parse_ref",
+    "stage_name",
+    "version_number",
+]
 
 
 def alias_name(alias: object) -> str:
@@ -40,27 +41,6 @@ def alias_name(alias: object) -> str:
             else f"{alias!r} is reserved (models:/NAME@latest is always the newest version)"
         )
     return alias
-
-
-# Versions are 32-bit integers in the store (PostgreSQL INTEGER): a larger number names no
-# version and would overflow the query.
-MAX_VERSION = 2**31 - 1
-_DIGITS = re.compile(r"[0-9]{1,12}")
-
-
-def version_number(version: object) -> int:
-    """``version`` (an int, numpy integer or string of ASCII digits) as an int in
-    ``1 … MAX_VERSION``, else :class:`InvalidModel`."""
-    if isinstance(version, str) and _DIGITS.fullmatch(version):
-        version = int(version)
-    if isinstance(version, numbers.Integral) and not isinstance(version, bool):
-        version = int(version)  # numpy integers, e.g. from model_versions()
-        if 1 <= version <= MAX_VERSION:
-            return version
-    shown = repr(version) if len(repr(version)) <= 40 else repr(version)[:40] + "…"
-    raise InvalidModel(
-        f"a model version is a positive integer of at most {MAX_VERSION}, got {shown}"
-    )
 
 
 def stage_name(stage: object) -> str:

@@ -242,9 +242,9 @@ class ModelVersion:
             raise InvalidModel(f"{self.uri} ({self.model_class}) has no predict method")
         predictions = _call_model(model.predict, self.signature.check(data, self.uri), self.uri)
         if log:
-            from ..monitoring.predlog import log_predictions
+            from ..predictions.log import log_predictions
 
-            log_predictions(self, data, predictions, ids=ids, at=at)
+            log_predictions(self.name, self.version, data, predictions, ids=ids, at=at)
         return predictions
 
     def predict_proba(self, data: Any, trusted: bool | list[str] = False) -> Any:
@@ -508,7 +508,7 @@ def register_model(
         description = _text("description", description)
     encoded_tags = _encode_tags(tags or {})
     if reference is not None:
-        from ..monitoring.reference import reference_parquet
+        from ..predictions.reference import reference_parquet
 
         reference_parquet(reference)  # a bad reference fails before anything is stored
     store = _store()
@@ -551,9 +551,9 @@ def register_model(
         )
     mv = ModelVersion(store, name, version)
     if reference is not None:
-        from ..monitoring.reference import set_reference
+        from ..predictions.reference import record_reference
 
-        set_reference(mv, reference)
+        record_reference(mv.name, mv.version, reference)
     return mv
 
 

@@ -18,6 +18,7 @@ from .metadata import KILLED_REASON, TERMINAL, MetadataStore
 from .migrations import LATEST as SCHEMA_VERSION
 from .models import ModelRecords
 from .monitoring import MonitoringRecords
+from .predictions import PredictionRecords
 
 __all__ = [
     "KILLED_REASON",
@@ -29,6 +30,7 @@ __all__ = [
     "MetadataStore",
     "ModelRecords",
     "MonitoringRecords",
+    "PredictionRecords",
     "Store",
     "check_no_clash",
     "get_store",
@@ -46,6 +48,7 @@ class Store:
         self.models = ModelRecords(self.meta)
         self.monitoring = MonitoringRecords(self.meta)
         self.features = FeatureRecords(self.meta)
+        self.predictions = PredictionRecords(self.meta)
         self.loop = LoopRecords(self.meta)
 
     def __repr__(self) -> str:

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 
+from .._version import __version__
 from ..errors import SchemaVersionError
 from . import _schema
-from .._version import __version__
 from ._engine import describe, read_transaction, run_with_retry, write_transaction
 
 

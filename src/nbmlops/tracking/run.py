@@ -407,12 +407,15 @@ class Run:
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         """Text summary, static HTML and (inside a kernel) a widget with metric curves.
 
-        The display lives in the faces layer (``nbmlops.widgets``), imported only when a
-        frontend asks for it, so tracking never imports widgets.
+        The widget (``nbmlops.widgets.RunView``) is the view registered for the kind "run"
+        (see :mod:`nbmlops.display.bundle`), so tracking never imports widgets.
         """
-        from ..widgets.run_view import run_bundle
+        from ..display.bundle import mimebundle, view
+        from ._html import run_html
 
-        return run_bundle(self, include, exclude)
+        return mimebundle(
+            self.summary(), lambda: run_html(self), view("run", self), include, exclude
+        )
 
     def summary(self) -> str:
         """A few lines: id, name, status, duration, params and metrics."""

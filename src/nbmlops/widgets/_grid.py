@@ -17,8 +17,8 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import _html as h
-from ._format import MISSING, format_column, format_numbers, is_missing, is_number, text
+from ..display import html as h
+from ..display.cells import MISSING, format_column, format_numbers, is_missing, is_number, text
 
 if TYPE_CHECKING:
     import pandas as pd

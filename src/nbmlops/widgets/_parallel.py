@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from ._format import format_numbers, is_missing, is_number, text
+from ..display.cells import format_numbers, is_missing, is_number, text
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go

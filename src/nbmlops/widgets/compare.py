@@ -10,10 +10,10 @@ import difflib
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from ..display import html as h
+from ..display.cells import is_missing as _missing
+from ..display.cells import text
 from ..errors import CompareError, NbmlopsError
-from . import _html as h
-from ._format import is_missing as _missing
-from ._format import text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -388,15 +388,19 @@ class Comparison:
         return self.to_html()
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        from ._display import mimebundle
+        from ..display.bundle import mimebundle, view
 
-        return mimebundle(repr(self), self.to_html, self.widget, include, exclude)
+        return mimebundle(repr(self), self.to_html, view("comparison", self), include, exclude)
 
     def widget(self):
-        """The interactive view (ipywidgets): tables, curves, parallel coordinates, diffs."""
-        from .compare_view import CompareView
+        """The interactive view (ipywidgets): tables, curves, parallel coordinates, diffs.
 
-        return CompareView(self)
+        It is :class:`~nbmlops.widgets.CompareView`, registered as the view of the kind
+        "comparison" (see :mod:`nbmlops.display.bundle`): it imports this module, not the
+        other way round."""
+        from ..display.bundle import view
+
+        return view("comparison", self)()
 
 
 def diff_html(diff: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from . import _html as h
+from ..display import html as h
 from ._plot import show_figure
 from .compare import Comparison, diff_html
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ipywidgets as w
 
+from ..display import html as h
+from ..display.cells import is_missing
 from ..errors import NbmlopsError
-from . import _html as h
-from ._format import is_missing
+from ..features._html import feature_view_html
 
 
 def _text(value) -> str:
@@ -87,7 +88,7 @@ class FeaturesPanel(w.VBox):
         except NbmlopsError as exc:
             self.details.value = h.error(exc)
             return
-        self.details.value = h.feature_view_html(view) + h.section(
+        self.details.value = feature_view_html(view) + h.section(
             "Versions",
             h.table(
                 list(versions.columns),

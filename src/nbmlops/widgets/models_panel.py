@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import ipywidgets as w
 
+from ..display import html as h
+from ..display.cells import format_column, is_missing, short_id
 from ..errors import GateFailed, NbmlopsError
-from . import _html as h
-from ._format import format_column, is_missing, short_id
 
 STAGES = ["production", "staging", "archived"]
 

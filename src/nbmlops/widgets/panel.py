@@ -14,7 +14,7 @@ import weakref
 
 import ipywidgets as w
 
-from . import _html as h
+from ..display import html as h
 from .compare import compare
 from .compare_view import CompareView
 from .features_panel import FeaturesPanel

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from . import _html as h
-from ._format import is_missing, short_id
+from ..display import html as h
+from ..display.cells import is_missing, short_id
 from ._plot import show_figure
 
 

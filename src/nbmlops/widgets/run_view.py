@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from . import _html as h
+from ..tracking._html import run_html
 from ._plot import show_figure
 
 
@@ -15,7 +15,7 @@ class RunView(w.VBox):
     def __init__(self, run):
         super().__init__()
         self.run = run
-        self.summary = w.HTML(h.run_html(run))
+        self.summary = w.HTML(run_html(run))
         history = run.metric_history()
         self.metric = w.Dropdown(description="metric", options=sorted(set(history["key"])))
         self.figure = None  # the plotly figure shown
@@ -40,11 +40,3 @@ class RunView(w.VBox):
         self.figure = self._figure(self.metric.value)
         show_figure(self.figure_output, self.figure)
 
-
-def run_bundle(run, include=None, exclude=None) -> dict:
-    """The mimebundle of a :class:`~nbmlops.Run`: text summary, static HTML, widget view."""
-    from ._display import mimebundle
-
-    return mimebundle(
-        run.summary(), lambda: h.run_html(run), lambda: RunView(run), include, exclude
-    )

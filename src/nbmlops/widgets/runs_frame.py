@@ -20,7 +20,7 @@ class RunsFrame(pd.DataFrame):
         return pd.DataFrame  # slices, copies and results are plain DataFrames
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, Any]:
-        from ._display import mimebundle
+        from ..display.bundle import mimebundle
         from .run_grid import RunGrid
 
         frame = pd.DataFrame(self)

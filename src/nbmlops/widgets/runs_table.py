@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import ipywidgets as w
 
+from ..display import html as h
 from ..errors import NbmlopsError
-from . import _html as h
 from .run_grid import RunGrid, next_direction
 
 ALL = ""  # the experiment selector's value for "all experiments" (None would show blank)
