@@ -6,17 +6,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .monitors import Monitor
+    import pandas as pd
+
+    from ._definition import MonitorDefinition
 
 MAX_METRICS = 3
 
 
-def timeline_figure(m: Monitor):
+def timeline_figure(m: MonitorDefinition, history: pd.DataFrame):
+    """The figure of monitor ``m`` from its run history (``Monitor.history()``)."""
     import plotly.graph_objects as go
 
     from ..registry import model_history
 
-    history = m.history()
     fig = go.Figure()
     x = history["window_end"]
     fig.add_trace(

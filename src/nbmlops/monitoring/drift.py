@@ -22,7 +22,7 @@ import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,7 @@ import numpy as np
 from .. import _args
 from ..errors import InvalidArgumentType, MonitoringError
 from . import stats
+from ._column import ColumnDrift
 
 METHODS = ("ks", "chi2", "wasserstein", "jensenshannon", "psi")
 P_VALUE_METHODS = ("ks", "chi2")
@@ -46,42 +47,7 @@ HIST_BINS = 40
 ECDF_POINTS = 101
 TOP_CATEGORIES = 30
 TOP_SEGMENTS = 10
-NULL_SHIFT = 0.05
 PROGRESS_CELLS = 5_000_000
-
-
-@dataclass
-class ColumnDrift:
-    """Everything computed for one column: the test, PSI, missing values, notes, plot data."""
-
-    column: str
-    role: str  # feature | target | prediction
-    kind: str  # numeric | categorical | datetime | empty
-    method: str | None
-    statistic: float | None
-    p_value: float | None
-    threshold: float | None
-    psi: float
-    n_reference: int
-    n_current: int
-    null_reference: float
-    null_current: float
-    notes: list[str] = field(default_factory=list)
-    p_adjusted: float | None = None
-    drifted: bool = False
-    plot: dict[str, Any] = field(default_factory=dict)
-    segments: list[dict[str, Any]] = field(default_factory=list)
-    # Kept while the report is computed (segment attribution), never serialized.
-    _bins: Any = None
-
-    @property
-    def null_shift(self) -> bool:
-        return abs(self.null_current - self.null_reference) >= NULL_SHIFT
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
-        out["null_shift"] = self.null_shift
-        return out
 
 
 # -- preparing a column ------------------------------------------------------------------------

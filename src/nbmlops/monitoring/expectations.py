@@ -265,12 +265,12 @@ class Expectations:
         from ..config import get_settings
         from ..store import get_store
         from ..tracking import _validate as v
-        from .saved import _model, _run_id
+        from ._links import model_version_of, run_id_of
 
         name = v.key("expectations name", name)
         store = get_store(get_settings())
-        run_id = _run_id(store, run)
-        model_name, model_version = _model(model)
+        run_id = run_id_of(store, run)
+        model_name, model_version = model_version_of(model)
         document = self.to_json()
         suite_id = store.monitoring.add_suite(
             {

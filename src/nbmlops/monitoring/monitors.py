@@ -24,13 +24,13 @@ from ..predictions.log import ID, LABEL, PREDICTION, VERSION, inputs_of, predict
 from ..store import get_store
 from ..tracking import _validate as v
 from . import checks as c
+from ._definition import DEFAULT_CHECKS, MonitorDefinition
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .report import DriftReport
 
-DEFAULT_CHECKS = ["dataset_drift"]
 TOP_SEGMENTS = 3
 
 
@@ -53,24 +53,8 @@ def window_seconds(window: object) -> float:
     return seconds
 
 
-@dataclasses.dataclass
-class Monitor:
+class Monitor(MonitorDefinition):
     """A saved monitor; :meth:`run` checks one window. Create it with :func:`nbmlops.monitor`."""
-
-    name: str
-    model_name: str
-    window: str = "1d"
-    checks: list[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_CHECKS))
-    segments: list[str] = dataclasses.field(default_factory=list)
-    reference_digest: str | None = None
-    retrain: str | None = None
-    gates: list[str] | None = None
-    auto_promote: bool = False
-    holdout: float = 0.3
-    parameters: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
 
     def run(self, at: Any = None, retrain: bool = True) -> MonitorResult:
         """Check the window ending at ``at`` (default now); retrain on alert when the monitor
@@ -85,7 +69,7 @@ class Monitor:
         """A plotly figure of drift share and metrics per window, alerts and promotions marked."""
         from ._timeline import timeline_figure
 
-        return timeline_figure(self)
+        return timeline_figure(self, self.history())
 
     def alerts(self) -> pd.DataFrame:
         from .alerts import alerts

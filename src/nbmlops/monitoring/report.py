@@ -7,13 +7,19 @@ import datetime as dt
 import html
 import json
 import math
+import time
+import uuid
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..config import get_settings
 from ..errors import MonitoringError
+from ..store import get_store
+from ..tracking import _validate as v
+from ._column import ColumnDrift
 from ._figure import drift_figure
-from .drift import ColumnDrift
+from ._links import model_version_of, run_id_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -303,9 +309,7 @@ class DriftReport:
         """Store the report (JSON and HTML) in the workspace, linked to a run (a ``Run`` or id;
         default: the active run) and/or a model version (``"models:/churn/3"``); return its id.
         """
-        from .saved import save_report
-
-        self.report_id = save_report(self, name=name, run=run, model=model)
+        self.report_id = _save(self, name, run, model)
         return self.report_id
 
     # -- display -------------------------------------------------------------------------------
@@ -421,3 +425,55 @@ class DriftReport:
         display(HTML(self._repr_html_()))
         if self.columns:
             display(self.figure())
+
+
+def _save(report: DriftReport, name: str | None, run, model) -> str:
+    if name is not None:
+        name = v.key("report name", name)
+    store = get_store(get_settings())
+    run_id = run_id_of(store, run)
+    model_name, model_version = model_version_of(model)
+    report_id = uuid.uuid4().hex
+    report.report_id = report_id
+    json_digest, json_size = store.artifacts.put_bytes(report.to_json().encode("utf-8"))
+    page = report.to_html().encode("utf-8")
+    html_digest, html_size = store.artifacts.put_bytes(page)
+    features = report.features
+    store.monitoring.add_report(
+        {
+            "report_id": report_id,
+            "name": name,
+            "created_at": time.time(),
+            "run_id": run_id,
+            "model_name": model_name,
+            "model_version": model_version,
+            "dataset_drift": report.dataset_drift,
+            "n_drifted": len(report.drifted_columns),
+            "n_columns": len(features),
+            "drifted_columns": json.dumps(report.drifted_columns),
+            "reference_rows": report.reference_shape[0],
+            "current_rows": report.current_shape[0],
+            "json_digest": json_digest,
+            "html_digest": html_digest,
+            "html_size": html_size,
+        }
+    )
+    if run_id is not None:
+        label = name or report_id[:8]
+        for suffix, digest, size, media in (
+            ("json", json_digest, json_size, "application/json"),
+            ("html", html_digest, html_size, "text/html"),
+        ):
+            store.meta.add_artifacts(
+                run_id,
+                [
+                    {
+                        "name": f"drift/{label}.{suffix}",
+                        "digest": digest,
+                        "size": size,
+                        "media_type": media,
+                        "created_at": time.time(),
+                    }
+                ],
+            )
+    return report_id

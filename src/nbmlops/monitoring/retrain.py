@@ -27,7 +27,7 @@ from ..errors import GateFailed, NbmlopsError, RetrainError
 from ..store import get_store
 
 if TYPE_CHECKING:
-    from .monitors import Monitor
+    from ._definition import MonitorDefinition
 
 PARAMETERS = ("model_name", "window_start", "window_end", "holdout", "monitor")
 CLASSIFICATION_GATES = ["metrics.f1 >= champion.metrics.f1"]
@@ -40,7 +40,7 @@ def _iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat()
 
 
-def _pipeline_parameters(m: Monitor, start: float, end: float) -> dict[str, Any]:
+def _pipeline_parameters(m: MonitorDefinition, start: float, end: float) -> dict[str, Any]:
     from ..pipelines.cache import notebook_parameter_names
     from ..pipelines.dag import load
 
@@ -58,7 +58,7 @@ def _pipeline_parameters(m: Monitor, start: float, end: float) -> dict[str, Any]
     return {**{k: val for k, val in offered.items() if k in defined}, **m.parameters}
 
 
-def _run_pipeline(m: Monitor, start: float, end: float):
+def _run_pipeline(m: MonitorDefinition, start: float, end: float):
     from ..pipelines.dag import run_pipeline
 
     return run_pipeline(
@@ -86,7 +86,7 @@ def _records(frame) -> list[dict]:
 
 
 def champion_vs_challenger(
-    m: Monitor, champion: int, challenger: int, start: float, end: float
+    m: MonitorDefinition, champion: int, challenger: int, start: float, end: float
 ) -> dict[str, Any]:
     """Evaluate both versions on the window's held-out labelled rows and check the gates."""
     from ..predictions.log import LABEL, inputs_of, prediction_log
@@ -125,7 +125,7 @@ def champion_vs_challenger(
 
 
 def retrain_after_alert(
-    m: Monitor, alert_id: int, start: float, end: float, champion: int | None
+    m: MonitorDefinition, alert_id: int, start: float, end: float, champion: int | None
 ) -> dict[str, Any]:
     """Run the monitor's pipeline, compare, decide; record and return the outcome."""
     from ..registry import promote

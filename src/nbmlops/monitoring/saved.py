@@ -1,102 +1,22 @@
-"""Drift reports kept in the workspace: save, list, open again.
+"""Drift reports kept in the workspace: list them, open them again.
 
-A saved report is two content-addressed artifacts (its JSON and its standalone HTML) plus a row
-that links it to a run and/or a model version, so ``nbmlops.drift_reports()`` can list them
-and the JupyterLab panel can open them.
+A saved report (:meth:`DriftReport.save`) is two content-addressed artifacts (its JSON and its
+standalone HTML) plus a row that links it to a run and/or a model version, so
+``nbmlops.drift_reports()`` can list them and the JupyterLab panel can open them.
 """
 
 from __future__ import annotations
 
 import json
-import time
-import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import _args
 from ..config import get_settings
-from ..errors import MonitoringError
 from ..store import get_store
-from ..tracking import _validate as v
+from .report import DriftReport
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from .report import DriftReport
-
-
-def _run_id(store, run) -> str | None:
-    from ..tracking._active import active_run
-    from ..tracking.run import Run
-
-    if run is None:
-        active = active_run()
-        return active.run_id if active is not None else None
-    if isinstance(run, Run):
-        return run.run_id
-    if isinstance(run, str):
-        return store.meta.resolve_run_id(run)
-    raise MonitoringError(f"run= takes a Run or a run id, got {type(run).__name__}")
-
-
-def _model(model: Any) -> tuple[str | None, int | None]:
-    if model is None:
-        return None, None
-    from ..registry import ModelVersion, get_model
-
-    mv = model if isinstance(model, ModelVersion) else get_model(model)
-    return mv.name, mv.version
-
-
-def save_report(report: DriftReport, name: str | None = None, run=None, model=None) -> str:
-    if name is not None:
-        name = v.key("report name", name)
-    store = get_store(get_settings())
-    run_id = _run_id(store, run)
-    model_name, model_version = _model(model)
-    report_id = uuid.uuid4().hex
-    report.report_id = report_id
-    json_digest, json_size = store.artifacts.put_bytes(report.to_json().encode("utf-8"))
-    html = report.to_html().encode("utf-8")
-    html_digest, html_size = store.artifacts.put_bytes(html)
-    features = report.features
-    store.monitoring.add_report(
-        {
-            "report_id": report_id,
-            "name": name,
-            "created_at": time.time(),
-            "run_id": run_id,
-            "model_name": model_name,
-            "model_version": model_version,
-            "dataset_drift": report.dataset_drift,
-            "n_drifted": len(report.drifted_columns),
-            "n_columns": len(features),
-            "drifted_columns": json.dumps(report.drifted_columns),
-            "reference_rows": report.reference_shape[0],
-            "current_rows": report.current_shape[0],
-            "json_digest": json_digest,
-            "html_digest": html_digest,
-            "html_size": html_size,
-        }
-    )
-    if run_id is not None:
-        label = name or report_id[:8]
-        for suffix, digest, size, media in (
-            ("json", json_digest, json_size, "application/json"),
-            ("html", html_digest, html_size, "text/html"),
-        ):
-            store.meta.add_artifacts(
-                run_id,
-                [
-                    {
-                        "name": f"drift/{label}.{suffix}",
-                        "digest": digest,
-                        "size": size,
-                        "media_type": media,
-                        "created_at": time.time(),
-                    }
-                ],
-            )
-    return report_id
 
 
 def drift_reports(model: str | None = None) -> pd.DataFrame:
@@ -140,8 +60,6 @@ def drift_reports(model: str | None = None) -> pd.DataFrame:
 
 def load_drift_report(report_id: str) -> DriftReport:
     """A saved report by id (a unique prefix is enough), verified against its sha256."""
-    from .report import DriftReport
-
     _args.text(report_id, "load_drift_report(report_id=...)")
     store = get_store(get_settings())
     row = store.monitoring.report(report_id)
