@@ -16,7 +16,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 import nbmlops
 from nbmlops.errors import ConcurrentUpdate
-from nbmlops.registry import lifecycle
+from nbmlops.registry import _transitions
 from nbmlops.store.backoff import backoff_delays
 
 N_VERSIONS = 6
@@ -67,7 +67,7 @@ def test_a_gated_promote_that_never_settles_raises_concurrent_update(versions, m
         text=True,
     )
     checks: list[float] = []
-    real_check = lifecycle.check_gates
+    real_check = _transitions.check_gates
 
     def check_then_another_process_promotes(name, version, gates):
         result = real_check(name, version, gates)
@@ -77,8 +77,8 @@ def test_a_gated_promote_that_never_settles_raises_concurrent_update(versions, m
         assert contender.stdout.readline().strip() == "done"
         return result
 
-    monkeypatch.setattr(lifecycle, "check_gates", check_then_another_process_promotes)
-    monkeypatch.setattr(lifecycle, "_MAX_GATE_TRIES", 6)
+    monkeypatch.setattr(_transitions, "check_gates", check_then_another_process_promotes)
+    monkeypatch.setattr(_transitions, "_MAX_GATE_TRIES", 6)
     try:
         assert contender.stdout.readline().strip() == "ready"
         with pytest.raises(ConcurrentUpdate, match="try again") as caught:

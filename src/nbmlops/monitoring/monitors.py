@@ -207,7 +207,7 @@ def monitor(
         parameters=dict(parameters or {}),
     )
     now = time.time()
-    from ..registry.versions import _user
+    from ..registry._context import current_user
 
     _store().loop.save_monitor(
         {
@@ -215,7 +215,7 @@ def monitor(
             "model_name": model,
             "definition": definition.to_json(),
             "updated_at": now,
-            "user_name": _user(),
+            "user_name": current_user(),
         }
     )
     return definition

@@ -7,7 +7,7 @@ model cards and safe (skops) persistence.
 >>> nbmlops.load_model("models:/churn@production")  # doctest: +SKIP
 """
 
-from .card import ModelCard, model_card
+from .card import ModelCard
 from .evaluate import evaluate
 from .lifecycle import (
     delete_alias,
@@ -23,6 +23,7 @@ from .versions import (
     ModelVersion,
     get_model,
     load_model,
+    model_card,
     model_versions,
     models,
     register_model,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidModel, RunNotFound
-from .versions import ModelVersion, resolve
+from .record import VersionRecord
 
 # The fields users write themselves, in the order a card shows them.
 CARD_FIELDS = {
@@ -57,7 +57,7 @@ def _md_cell(value: Any) -> str:
 class ModelCard:
     """The card of one model version; ``str(card)`` is its Markdown."""
 
-    def __init__(self, version: ModelVersion):
+    def __init__(self, version: VersionRecord):
         self.version = version
         self.sections = self._collect()
 
@@ -286,10 +286,3 @@ class ModelCard:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(body, encoding="utf-8")
         return target
-
-
-def model_card(ref: str | ModelVersion, version: int | None = None) -> ModelCard:
-    """The card of the version ``ref`` names (``"churn"`` = its production version,
-    ``"models:/churn/3"``, ``"churn@staging"``, or a :class:`ModelVersion`)."""
-    mv = ref if isinstance(ref, ModelVersion) else resolve(ref, version)
-    return ModelCard(mv)

@@ -8,47 +8,26 @@ change is kept with who made it, when and why (``model_history``).
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
-from ..errors import ConcurrentUpdate, GateFailed
-from ..store.backoff import backoff_delays
-from ..store.models import ChampionChanged
-from ._names import alias_name, model_name, stage_name, version_number
-from .gates import evaluate_gates, validate_gates
-from .versions import ModelVersion, _store, _text, _user
+from . import _transitions
+from ._context import current_store
+from ._names import model_name
+from ._transitions import check_gates
+from .versions import ModelVersion
 
 if TYPE_CHECKING:
     import pandas as pd
 
-# Gated promotions re-check their gates when the champion changed meanwhile: this many tries,
-# with waits of backoff_delays between them (about 8 s in all), then ConcurrentUpdate.
-_MAX_GATE_TRIES = 20
-
-
-def _reason(reason: str | None) -> str | None:
-    return None if reason is None else _text("reason", reason)
-
-
-def check_gates(name: str, version: int, gates: list[str]) -> tuple[pd.DataFrame, int | None]:
-    """Evaluate ``gates`` for ``name`` v``version`` against the current production version.
-
-    Returns the gate table and the champion it was checked against.
-    """
-    store = _store()
-    candidate = ModelVersion(store, name, version)
-    champion_version = store.models.production_version(name)
-    champion = None
-    if champion_version is not None and champion_version != version:
-        champion = ModelVersion(store, name, champion_version).metrics
-    table = evaluate_gates(
-        gates,
-        candidate.metrics,
-        champion,
-        f"version {version}",
-        f"production version {champion_version}",
-    )
-    return table, champion_version
+__all__ = [
+    "check_gates",
+    "delete_alias",
+    "delete_model_version",
+    "model_history",
+    "promote",
+    "rollback",
+    "set_alias",
+]
 
 
 def promote(
@@ -71,38 +50,8 @@ def promote(
     >>> nbmlops.promote("churn", 3, reason="beats v2 on March data",
     ...                 gates=["metrics.f1 >= 0.85", "metrics.f1 >= champion.metrics.f1"])  # doctest: +SKIP
     """
-    name = model_name(name)
-    version = version_number(version)
-    to = stage_name(to)
-    reason = _reason(reason)
-    gates = validate_gates(gates)
-    store = _store()
-    ModelVersion(store, name, version)._row()  # ModelNotFound before anything else
-    if not gates:
-        store.models.transition(name, version, to, _user(), reason)
-        return ModelVersion(store, name, version)
-    waits = backoff_delays(_MAX_GATE_TRIES - 1)
-    for _attempt in range(_MAX_GATE_TRIES):
-        table, champion = check_gates(name, version, gates)
-        if not table["passed"].all():
-            raise GateFailed(f"promoting {name} v{version} to {to}", table)
-        try:
-            store.models.transition(
-                name, version, to, _user(), reason, expected_champion=champion, gates=gates
-            )
-        except ChampionChanged:
-            # Another process promoted meanwhile: wait (not in lockstep with it), then check
-            # the gates against the new champion.
-            wait = next(waits, None)
-            if wait is None:
-                break
-            time.sleep(wait)
-            continue
-        return ModelVersion(store, name, version)
-    raise ConcurrentUpdate(
-        f"the production version of {name!r} changed {_MAX_GATE_TRIES} times while the gates "
-        f"of version {version} were checked, so nothing was promoted; other processes are "
-        "promoting this model right now: try again once they are done"
+    return ModelVersion(
+        current_store(), *_transitions.promote(name, version, to=to, reason=reason, gates=gates)
     )
 
 
@@ -111,24 +60,17 @@ def rollback(name: str, reason: str | None = None) -> ModelVersion:
 
     Repeated rollbacks walk further back through the versions that were in production.
     """
-    name = model_name(name)
-    store = _store()
-    _current, restored = store.models.rollback(name, _user(), _reason(reason))
-    return ModelVersion(store, name, restored)
+    return ModelVersion(current_store(), *_transitions.rollback(name, reason))
 
 
 def set_alias(name: str, alias: str, version: int, reason: str | None = None) -> ModelVersion:
     """Point the free-form ``alias`` (``champion``, ``shadow`` …) of ``name`` at ``version``."""
-    name, alias, version = model_name(name), alias_name(alias), version_number(version)
-    store = _store()
-    store.models.set_alias(name, alias, version, _user(), _reason(reason))
-    return ModelVersion(store, name, version)
+    return ModelVersion(current_store(), *_transitions.set_alias(name, alias, version, reason))
 
 
 def delete_alias(name: str, alias: str, reason: str | None = None) -> None:
     """Remove ``alias`` from ``name``."""
-    name, alias = model_name(name), alias_name(alias)
-    _store().models.delete_alias(name, alias, _user(), _reason(reason))
+    _transitions.delete_alias(name, alias, reason)
 
 
 def delete_model_version(name: str, version: int, *, reason: str | None = None) -> ModelVersion:
@@ -143,15 +85,7 @@ def delete_model_version(name: str, version: int, *, reason: str | None = None) 
     >>> import nbmlops
     >>> nbmlops.delete_model_version("churn", 2, reason="registered a DataFrame by mistake")  # doctest: +SKIP
     """
-    name, version = model_name(name), version_number(version)
-    reason = _reason(reason)
-    store = _store()
-    _row, orphans = store.models.delete_version(name, version, _user(), reason)
-    for digest in orphans:
-        # Checked again after the commit: a version registered meanwhile may share the file.
-        if not store.models.blob_in_use(digest):
-            store.artifacts.remove(digest)
-    return ModelVersion(store, name, version)
+    return ModelVersion(current_store(), *_transitions.delete_version(name, version, reason))
 
 
 def model_history(name: str) -> pd.DataFrame:
@@ -161,7 +95,7 @@ def model_history(name: str) -> pd.DataFrame:
 
     import pandas as pd
 
-    rows = _store().models.history(model_name(name))
+    rows = current_store().models.history(model_name(name))
     frame = pd.DataFrame(
         rows,
         columns=[

@@ -1,5 +1,5 @@
 """Registering models and reading them back: ``register_model``, ``ModelVersion``,
-``get_model``, ``load_model``, ``models`` and ``model_versions``."""
+``get_model``, ``load_model``, ``models``, ``model_versions`` and ``model_card``."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..config import get_settings
-from ..errors import InvalidModel, RunNotFound, SchemaViolation
-from ..store import Store, get_store
+from ..errors import InvalidModel, SchemaViolation
+from ..store import Store
 from ..tracking import _validate as v
 from ..tracking._active import active_run
-from ..tracking.environment import process_identity
 from ..tracking.estimators import (
     class_path,
     estimator_digest,
@@ -21,23 +19,18 @@ from ..tracking.estimators import (
     run_that_fitted,
 )
 from ..tracking.run import Run
-from . import persistence
+from . import _transitions, persistence
+from ._context import check_text, current_store, current_user
 from ._names import ModelRef, model_name, parse_ref
+from .card import ModelCard
+from .record import VersionRecord
 from .signature import Signature
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-def _store() -> Store:
-    return get_store(get_settings())
-
-
-def _user() -> str | None:
-    return process_identity()[1]
-
-
-class ModelVersion:
+class ModelVersion(VersionRecord):
     """One registered version of a model: metadata, lineage, the model itself and its stage.
 
     >>> import nbmlops
@@ -45,131 +38,12 @@ class ModelVersion:
     >>> mv.predict(new_customers)  # doctest: +SKIP
     """
 
-    def __init__(self, store: Store, name: str, version: int):
-        self._store = store
-        self.name = name
-        self.version = version
-
     def __repr__(self) -> str:
         if self.deleted:
             return f"<ModelVersion {self.uri} (deleted)>"
         row = self._row()
         where = ", ".join(filter(None, [row["stage"], *row["aliases"]]))
         return f"<ModelVersion {self.uri}" + (f" ({where})" if where else "") + ">"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ModelVersion) and (other.name, other.version) == (
-            self.name,
-            self.version,
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.name, self.version))
-
-    @property
-    def uri(self) -> str:
-        return f"models:/{self.name}/{self.version}"
-
-    # -- metadata ------------------------------------------------------------------------------
-
-    def _row(self) -> dict:
-        return self._store.models.get_version(self.name, self.version)
-
-    @property
-    def deleted(self) -> bool:
-        """True once :func:`nbmlops.delete_model_version` removed this version."""
-        return self._store.models.deletion(self.name, self.version) is not None
-
-    @property
-    def info(self) -> dict[str, Any]:
-        """Every stored field of the version."""
-        return self._row()
-
-    @property
-    def stage(self) -> str | None:
-        """``staging``, ``production``, ``archived`` or None (registered, never promoted)."""
-        return self._row()["stage"]
-
-    @property
-    def aliases(self) -> list[str]:
-        return self._row()["aliases"]
-
-    @property
-    def run_id(self) -> str | None:
-        return self._row()["run_id"]
-
-    @property
-    def run(self) -> Run | None:
-        run_id = self.run_id
-        return Run(self._store, run_id) if run_id else None
-
-    @property
-    def description(self) -> str | None:
-        return self._row()["description"]
-
-    @property
-    def tags(self) -> dict[str, str]:
-        return json.loads(self._row()["tags"] or "{}")
-
-    @property
-    def card_fields(self) -> dict[str, str]:
-        """User-written model card fields (``intended_use``, ``limitations``, …)."""
-        return json.loads(self._row()["card"] or "{}")
-
-    @property
-    def signature(self) -> Signature:
-        text = self._row()["signature"]
-        return Signature.from_dict(json.loads(text)) if text else Signature()
-
-    @property
-    def packages(self) -> dict[str, str]:
-        """Python and package versions when the model was saved."""
-        return json.loads(self._row()["packages"])
-
-    @property
-    def flavor(self) -> str:
-        return self._row()["flavor"]
-
-    @property
-    def model_class(self) -> str:
-        return self._row()["model_class"]
-
-    @property
-    def created_at(self) -> float:
-        return self._row()["created_at"]
-
-    @property
-    def evaluation(self) -> pd.DataFrame:
-        """Metrics stored by :func:`nbmlops.evaluate`: one row per segment ("" = overall)."""
-        import pandas as pd
-
-        rows = self._store.models.version_metrics(self.name, self.version)
-        if not rows:
-            return pd.DataFrame(columns=["segment", "n"])
-        frame = pd.DataFrame(rows)
-        wide = frame.pivot_table(
-            index="segment", columns="key", values="value", aggfunc="first", dropna=False
-        )
-        counts = frame.groupby("segment")["n"].first()
-        wide.insert(0, "n", counts)
-        wide = wide.reset_index()
-        wide.columns.name = None
-        return wide
-
-    @property
-    def metrics(self) -> dict[str, float]:
-        """The run's latest metrics, overridden by the version's overall evaluation."""
-        merged: dict[str, float] = {}
-        run = self.run
-        if run is not None:
-            try:
-                merged.update(run.metrics)
-            except RunNotFound:
-                pass
-        for row in self._store.models.version_metrics(self.name, self.version):
-            if row["segment"] == "":
-                merged[row["key"]] = float("nan") if row["value"] is None else row["value"]
-        return merged
 
     def update(
         self,
@@ -181,7 +55,7 @@ class ModelVersion:
         ``limitations``, ``ethical_considerations``, …; ``None`` removes a field)."""
         values: dict[str, Any] = {}
         if description is not None:
-            values["description"] = _text("description", description)
+            values["description"] = check_text("description", description)
         if tags is not None:
             merged = {**self.tags, **_encode_tags(tags)}
             values["tags"] = json.dumps(merged)
@@ -192,7 +66,7 @@ class ModelVersion:
                 if value is None:
                     fields.pop(key, None)
                 else:
-                    fields[key] = _text(key, value)
+                    fields[key] = check_text(key, value)
             values["card"] = json.dumps(fields)
         if values:
             self._store.models.update_version(self.name, self.version, **values)
@@ -259,19 +133,20 @@ class ModelVersion:
     def promote(
         self, to: str = "production", reason: str | None = None, gates: list[str] | None = None
     ) -> ModelVersion:
-        from .lifecycle import promote
-
-        return promote(self.name, self.version, to=to, reason=reason, gates=gates)
+        """:func:`nbmlops.promote` this version."""
+        return ModelVersion(
+            current_store(),
+            *_transitions.promote(self.name, self.version, to=to, reason=reason, gates=gates),
+        )
 
     def set_alias(self, alias: str, reason: str | None = None) -> ModelVersion:
-        from .lifecycle import set_alias
+        """:func:`nbmlops.set_alias` ``alias`` to this version."""
+        return ModelVersion(
+            current_store(), *_transitions.set_alias(self.name, alias, self.version, reason)
+        )
 
-        return set_alias(self.name, alias, self.version, reason=reason)
-
-    def card(self):
+    def card(self) -> ModelCard:
         """The model card of this version (Markdown and HTML)."""
-        from .card import ModelCard
-
         return ModelCard(self)
 
     # -- display -------------------------------------------------------------------------------
@@ -337,14 +212,6 @@ def _when(timestamp: float | None) -> str:
     if timestamp is None:
         return "-"
     return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _text(field: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise InvalidModel(f"{field} must be a string, got {type(value).__name__}")
-    if "\x00" in value:
-        raise InvalidModel(f"{field} cannot contain NUL characters")
-    return value
 
 
 def _encode_tags(tags: dict[str, Any]) -> dict[str, str]:
@@ -505,13 +372,13 @@ def register_model(
     name = model_name(name)
     _check_model(model)
     if description is not None:
-        description = _text("description", description)
+        description = check_text("description", description)
     encoded_tags = _encode_tags(tags or {})
     if reference is not None:
         from ..predictions.reference import reference_parquet
 
         reference_parquet(reference)  # a bad reference fails before anything is stored
-    store = _store()
+    store = current_store()
     run_id = _resolve_run(store, model, run)
     signature = _signature(store, model, run_id, input_example)
     flavor, data, untrusted = persistence.serialize(model)
@@ -531,9 +398,9 @@ def register_model(
         "tags": json.dumps(encoded_tags),
         "card": json.dumps({}),
         "created_at": time.time(),
-        "user_name": _user(),
+        "user_name": current_user(),
     }
-    version = store.models.register(name, row, _user(), description)
+    version = store.models.register(name, row, current_user(), description)
     if run_id is not None:
         # The run lists the model file among its artifacts, so its lineage reads both ways.
         extension = "skops" if flavor == persistence.SKOPS else "pkl"
@@ -561,7 +428,7 @@ def register_model(
 
 
 def resolve(ref: str | ModelRef, version: int | None = None) -> ModelVersion:
-    store = _store()
+    store = current_store()
     parsed = ref if isinstance(ref, ModelRef) else parse_ref(ref, version)
     number = parsed.version
     if number is None:
@@ -593,7 +460,7 @@ def models() -> pd.DataFrame:
     """Every registered model: versions, latest and production version, aliases."""
     import pandas as pd
 
-    rows = _store().models.list_models()
+    rows = current_store().models.list_models()
     frame = pd.DataFrame(
         [
             {
@@ -627,7 +494,7 @@ def model_versions(name: str) -> pd.DataFrame:
     """The versions of ``name``: stage, aliases, run, class, metrics (``metrics.*``)."""
     import pandas as pd
 
-    store = _store()
+    store = current_store()
     name = model_name(name)
     rows = store.models.list_versions(name)
     records = []
@@ -662,3 +529,10 @@ def model_versions(name: str) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(records, columns=base + metric_cols)
     frame["created_at"] = pd.to_datetime(frame["created_at"].astype(float), unit="s", utc=True)
     return frame
+
+
+def model_card(ref: str | ModelVersion, version: int | None = None) -> ModelCard:
+    """The card of the version ``ref`` names (``"churn"`` = its production version,
+    ``"models:/churn/3"``, ``"churn@staging"``, or a :class:`ModelVersion`)."""
+    mv = ref if isinstance(ref, ModelVersion) else resolve(ref, version)
+    return ModelCard(mv)
