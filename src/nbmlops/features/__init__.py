@@ -27,7 +27,8 @@ import pandas as pd
 
 from .definition import Entity, FeatureView, Field, feature_view
 from .offline import OfflineStore, WriteResult
-from .online import OnlineStore, open_online_store
+from .online import OnlineStore
+from .online_stores import open_online_store
 from .skew import SkewReport
 from .store import FeatureStore, default_store
 

@@ -35,7 +35,7 @@ from .registry import Request, resolve
 from .schema import each, to_utc_naive
 
 if TYPE_CHECKING:
-    from .store import FeatureStore
+    from .workspace import FeatureWorkspace
 
 ROW, TS = "__nbmlops_row", "__nbmlops_ts"
 
@@ -112,7 +112,7 @@ POS = "__nbmlops_pos"
 ENGINE = "auto"
 
 
-def _read_rows(fs: FeatureStore, req: Request, writes: list[dict], unique: bool) -> pa.Table:
+def _read_rows(fs: FeatureWorkspace, req: Request, writes: list[dict], unique: bool) -> pa.Table:
     """The stored rows of every write (keys, time, tie breakers unless ``unique``, fields),
     concatenated in write order."""
     view = req.view
@@ -233,7 +233,7 @@ def _view_rows(
 
 
 def point_in_time_join(
-    fs: FeatureStore, entity_df: pd.DataFrame, requests: list[Request], timestamp: str
+    fs: FeatureWorkspace, entity_df: pd.DataFrame, requests: list[Request], timestamp: str
 ) -> dict[str, pd.Series]:
     """The feature columns (by output name) for ``entity_df``, in its row order."""
     keys: list[str] = []
@@ -311,7 +311,7 @@ def _record_lineage(entity_df: pd.DataFrame, requests: list[Request], name: str,
 
 
 def get_historical_features(
-    fs: FeatureStore,
+    fs: FeatureWorkspace,
     entity_df: pd.DataFrame,
     features: Sequence[str] | str,
     *,

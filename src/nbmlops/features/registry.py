@@ -23,7 +23,7 @@ from ..errors import FeatureError, FeatureNameCollision, FeatureViewNotFound
 from .definition import FeatureView
 
 if TYPE_CHECKING:
-    from .store import FeatureStore
+    from .workspace import FeatureWorkspace
 
 # (name, digest) -> the FeatureView object applied in this process (with its function)
 _live: dict[tuple[str, str], FeatureView] = {}
@@ -41,7 +41,7 @@ def _user() -> str | None:
         return None
 
 
-def apply(fs: FeatureStore, views: Iterable[FeatureView]) -> list[FeatureView]:
+def apply(fs: FeatureWorkspace, views: Iterable[FeatureView]) -> list[FeatureView]:
     """Register ``views``; each gets its ``version`` (new digest = next version)."""
     views = list(views)
     for view in views:
@@ -71,7 +71,9 @@ def apply(fs: FeatureStore, views: Iterable[FeatureView]) -> list[FeatureView]:
     return views
 
 
-def get_view(fs: FeatureStore, name: str | FeatureView, version: int | None = None) -> FeatureView:
+def get_view(
+    fs: FeatureWorkspace, name: str | FeatureView, version: int | None = None
+) -> FeatureView:
     """The registered view ``name`` (latest version unless ``version`` is given)."""
     if isinstance(name, FeatureView):
         if name.version is None:
@@ -92,7 +94,7 @@ def get_view(fs: FeatureStore, name: str | FeatureView, version: int | None = No
     return FeatureView.from_record(row)
 
 
-def versions(fs: FeatureStore, name: str) -> pd.DataFrame:
+def versions(fs: FeatureWorkspace, name: str) -> pd.DataFrame:
     """Every version of view ``name``: version, digest, created_at, user, fields."""
     rows = fs.records.views(name, all_versions=True)
     if not rows:
@@ -111,7 +113,7 @@ def versions(fs: FeatureStore, name: str) -> pd.DataFrame:
     )
 
 
-def catalog(fs: FeatureStore, search: str | None = None, fields: bool = False) -> pd.DataFrame:
+def catalog(fs: FeatureWorkspace, search: str | None = None, fields: bool = False) -> pd.DataFrame:
     """The latest version of every view (or, with ``fields=True``, one row per field).
 
     ``search`` keeps rows whose name, description, tags, owner or entity contain the text
@@ -194,7 +196,7 @@ class Request(NamedTuple):
 
 
 def resolve(
-    fs: FeatureStore,
+    fs: FeatureWorkspace,
     refs: Sequence[str] | str,
     full_feature_names: bool = False,
     taken: Iterable[str] = (),

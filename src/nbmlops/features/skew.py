@@ -20,11 +20,11 @@ import pandas as pd
 from ..errors import FeatureError
 from .definition import FeatureView
 from .historical import point_in_time_join
-from .online import lookup
+from .lookup import lookup
 from .registry import Request, get_view
 
 if TYPE_CHECKING:
-    from .store import FeatureStore
+    from .workspace import FeatureWorkspace
 
 MAX_EXAMPLES = 20
 
@@ -112,7 +112,7 @@ def _equal(offline: pd.Series, online: pd.Series, kind: str, rtol: float) -> np.
 
 
 def check_skew(
-    fs: FeatureStore,
+    fs: FeatureWorkspace,
     view: FeatureView | str,
     entity_rows: Any,
     *,

@@ -368,4 +368,3 @@ def prediction_log(
 def inputs_of(frame: pd.DataFrame) -> list[str]:
     """The input columns of a frame read from the log."""
     return [c for c in frame.columns if c not in RESERVED]
-

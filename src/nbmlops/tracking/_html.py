@@ -69,5 +69,3 @@ def run_html(run) -> str:
         last = info["error"].strip().splitlines()[-1] if info["error"].strip() else ""
         parts.append(section("Error", f"<pre style='color:#cf222e'>{esc(last)}</pre>"))
     return box("".join(parts), "nbmlops-run")
-
-

@@ -39,4 +39,3 @@ class RunView(w.VBox):
     def _on_metric(self) -> None:
         self.figure = self._figure(self.metric.value)
         show_figure(self.figure_output, self.figure)
-
