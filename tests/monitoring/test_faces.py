@@ -35,7 +35,7 @@ def cli(workspace: Path, *args: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         env=env,
-        timeout=120,
+        timeout=480,  # a deadline against hangs, not an expected time: the machine may be busy
     )
 
 

@@ -45,7 +45,12 @@ def test_concurrent_writers_lose_no_rows(backend: str, workspace: Path):
         subprocess.Popen([sys.executable, "-c", WRITER, str(w)], env=env, cwd=root)
         for w in range(4)
     ]
-    assert [p.wait(timeout=120) for p in workers] == [0, 0, 0, 0]
+    assert [p.wait(timeout=480) for p in workers] == [
+        0,
+        0,
+        0,
+        0,
+    ]  # a deadline against hangs, not an expected time: the machine may be busy
     logged = nbmlops.prediction_log("churn")
     assert len(logged) == 4 * 8 * 25
     expected = {f"w{w}-b{b}-r{i}" for w in range(4) for b in range(8) for i in range(25)}

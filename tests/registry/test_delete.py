@@ -152,7 +152,7 @@ def test_delete_from_the_cli(workspace):
             text=True,
             env=env,
             input=stdin,
-            timeout=120,
+            timeout=480,  # a deadline against hangs, not an expected time: the machine may be busy
         )
 
     declined = cli("iris", "2", stdin="n\n")
