@@ -140,6 +140,7 @@ class CellCapture:
         self._figures_logged: list[Any] = []
         self._files: FileReads | None = None
         self.inherited = Inherited()
+        self._inherited_params: list[str] = []  # recorded with the value read before the cell
         self._histories: dict[str, list[float]] = {}  # evaluation histories: metric steps
         self._model_files: list[tuple[str, Any]] = []  # (artifact name, text or dict)
 
@@ -260,7 +261,9 @@ class CellCapture:
 
         if self.auto:
             for name, value in self.inherited.params.items():
-                params.setdefault(name, value)  # the cell's own param of that name wins
+                if name not in params:  # the cell's own param of that name wins
+                    params[name] = value
+                    self._inherited_params.append(name)
         self._log_params(run, params)
         self._log_metrics(run, metrics)
         if data_rows:
@@ -335,7 +338,7 @@ class CellCapture:
         if not self.inherited:
             return
         run.log_dict(self.inherited.to_dict(), INHERITED_ARTIFACT)
-        names = [n for n in self.inherited.params if n in self.recorded_params]
+        names = [n for n in self._inherited_params if n in self.recorded_params]
         if names:
             run.set_tag(INHERITED_TAG, ",".join(names)[: v.MAX_VALUE_LEN])
 
@@ -458,6 +461,7 @@ class CellCapture:
                 run._record_data_rows(rows)
                 self.inputs = [r["name"] for r in rows]
             if self.auto and self.inherited.params:
+                self._inherited_params = list(self.inherited.params)
                 self._log_params(run, dict(self.inherited.params))
             if self.auto:
                 self._log_inherited(run)
