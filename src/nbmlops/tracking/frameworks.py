@@ -121,7 +121,7 @@ def _history(evals: dict | None, name: str) -> dict[str, list[float]]:
 
 
 def _importances(names: list[str], values: Any) -> dict[str, float]:
-    return {str(n): float(v) for n, v in zip(names, list(values))}
+    return {str(n): float(v) for n, v in zip(names, list(values), strict=False)}
 
 
 def _xgboost(obj: Any, name: str) -> FrameworkModel | None:
@@ -267,13 +267,13 @@ def _statsmodels(obj: Any, name: str) -> FrameworkModel | None:
     if len(terms) != len(coefs):
         terms = [f"x{i}" for i in range(len(coefs))]
     model.params[f"{name}.terms"] = [str(t) for t in terms]
-    for term, value in zip(terms, coefs):
+    for term, value in zip(terms, coefs, strict=True):
         model.metrics[f"{name}.coef.{key_part(term)}"] = float(value)
     try:
         pvalues = list(getattr(obj.pvalues, "values", obj.pvalues))
     except Exception:  # noqa: BLE001 - not every result type has p-values
         pvalues = []
-    for term, value in zip(terms, pvalues):
+    for term, value in zip(terms, pvalues, strict=False):
         model.metrics[f"{name}.pvalue.{key_part(term)}"] = float(value)
     for stat in _STATSMODELS_STATS:
         try:
