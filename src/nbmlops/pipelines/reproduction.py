@@ -244,6 +244,7 @@ def _reproduce_cell(original: Run, tolerance, cwd, kernel, timeout) -> Reproduct
             None,
             f"defined by an earlier cell ({entry.get('type')}"
             + (f", fingerprint {entry['digest'][:8]}…" if entry.get("digest") else "")
+            + (f", fitted by run {entry['fitted_by'][:8]}" if entry.get("fitted_by") else "")
             + "); it cannot be rebuilt when the cell runs alone: reproduce the notebook run",
         )
         for key, entry in inherited.objects.items()

@@ -10,7 +10,8 @@ sorted into one of three kinds:
   notebook), recorded as the import statement that rebuilds them;
 - *objects*: anything else (DataFrames, models, functions defined in the notebook), recorded by
   type and, for data and scikit-learn estimators, fingerprint. Reproduction names each one it
-  cannot rebuild.
+  cannot rebuild. A model a tracked cell of this kernel fitted also names that run
+  (``fitted_by``).
 
 The record is the run's ``nbmlops/inherited.json`` artifact; the tag ``nbmlops.inherited``
 lists the names of the inherited params.
@@ -113,7 +114,7 @@ def collect(
 
     ``digests`` are fingerprints already taken (the cell's input data), reused by name.
     """
-    from .estimators import class_path, estimator_digest, is_estimator
+    from .estimators import class_path, estimator_digest, is_estimator, run_that_fitted
 
     found = Inherited()
     for name in names:
@@ -136,6 +137,9 @@ def collect(
             entry["digest"] = digests[name]
         elif is_estimator(value):
             entry["digest"] = estimator_digest(value)
+        fitted_by = run_that_fitted(value)
+        if fitted_by is not None:  # a model a tracked cell of this kernel recorded
+            entry["fitted_by"] = fitted_by
         found.objects[name] = entry
     return found
 
