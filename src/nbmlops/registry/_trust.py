@@ -250,9 +250,11 @@ _HELPERS = (
 
 # LightGBM's scikit-learn wrappers: skops keeps their Booster as LightGBM's own model text
 # (Booster.__getstate__), which __setstate__ parses back; no Python code is named or run.
-# OrderedDict holds their evaluation history.
+# OrderedDict and defaultdict hold their evaluation history (skops < 0.12 flags defaultdict;
+# its default factory is a node of its own, checked like any other type).
 _LIGHTGBM = (
     "collections.OrderedDict",
+    "collections.defaultdict",
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
     "lightgbm.sklearn.LGBMRegressor",
