@@ -197,6 +197,27 @@ def test_torch_module_parameter_count_optimizer_and_state_dict(shell):
         torch.testing.assert_close(fresh(xt), net(xt))
 
 
+def test_a_torch_module_from_an_earlier_cell_is_recorded_when_this_cell_trains_it(shell):
+    pytest.importorskip("torch")
+    shell.run_cell(
+        "import torch\ntorch.set_num_threads(1)\nnet = torch.nn.Linear(3, 1)\n"
+        "other = torch.nn.Linear(2, 2)"
+    ).raise_error()
+    run = _track(
+        shell,
+        """
+        opt = torch.optim.SGD(net.parameters(), lr=0.05)
+        loss = net(torch.ones(4, 3)).pow(2).mean()
+        loss.backward()
+        opt.step()
+        other_out = other(torch.ones(1, 2))  # read, not trained: not this cell's model
+        """,
+    )
+    assert run.params["net.parameters"] == 4 and run.params["opt.lr"] == 0.05
+    assert "net" in run.outputs and "other" not in run.outputs
+    assert not any(k.startswith("other.") for k in run.params)
+
+
 def test_torch_state_dict_without_safetensors_uses_weights_only_load(shell, monkeypatch):
     torch = pytest.importorskip("torch")
     from nbmlops.registry import flavors

@@ -28,7 +28,7 @@ from .estimators import (
 from .figures import is_matplotlib_figure, is_plotly_figure, open_matplotlib_figures
 from .files import FileReads
 from .fingerprint import fingerprint, is_data
-from .frameworks import describe, optimizer_params
+from .frameworks import describe, optimizer_params, trained_modules
 from .inherited import ARTIFACT as INHERITED_ARTIFACT
 from .inherited import TAG as INHERITED_TAG
 from .inherited import Inherited, collect
@@ -277,7 +277,14 @@ class CellCapture:
         self, run: Run, params: dict, metrics: dict, data_rows: list[dict], now: float
     ) -> None:
         """XGBoost, LightGBM, CatBoost, PyTorch and statsmodels models (see frameworks.py)."""
-        for name in dict.fromkeys([*self.plan.assigned, *self.plan.fits]):
+        visible = list(dict.fromkeys([*self.plan.assigned, *self.plan.reads]))
+        optimizers = {n: optimizer_params(self.ns.get(n), n) for n in visible}
+        optimizers = {n: found for n, found in optimizers.items() if found}
+        # A module defined by an earlier cell counts when an optimizer of this cell trains it.
+        trained = trained_modules(
+            {n: self.ns.get(n) for n in self.plan.reads}, [self.ns[n] for n in optimizers]
+        )
+        for name in dict.fromkeys([*self.plan.assigned, *self.plan.fits, *trained]):
             value = self.ns.get(name)
             found = describe(value, name)
             if found is None:
@@ -310,11 +317,9 @@ class CellCapture:
                 )
                 remember_fitted(value, run.run_id)
                 self.estimators.append(name)
-        for name in dict.fromkeys([*self.plan.assigned, *self.plan.reads]):
-            settings = optimizer_params(self.ns.get(name), name)
-            if settings:
-                params.update(settings)
-                self.model_param_count += len(settings)
+        for settings in optimizers.values():
+            params.update(settings)
+            self.model_param_count += len(settings)
 
     def _log_histories(self, run: Run) -> None:
         """Evaluation histories as metric steps, and the models' artifacts."""

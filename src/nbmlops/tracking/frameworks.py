@@ -108,6 +108,20 @@ def optimizer_params(obj: Any, name: str) -> dict[str, Any] | None:
     return out
 
 
+def trained_modules(candidates: dict[str, Any], optimizers: list[Any]) -> list[str]:
+    """The names among ``candidates`` bound to a PyTorch module whose parameters one of the
+    ``optimizers`` updates."""
+    nn = sys.modules.get("torch.nn")
+    if nn is None or not optimizers:
+        return []
+    updated = {id(p) for o in optimizers for g in o.param_groups for p in g["params"]}
+    return [
+        name
+        for name, value in candidates.items()
+        if isinstance(value, nn.Module) and any(id(p) in updated for p in value.parameters())
+    ]
+
+
 # -- gradient boosting -------------------------------------------------------------------------
 
 
