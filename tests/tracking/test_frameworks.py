@@ -44,7 +44,7 @@ def _importances(run: nbmlops.Run, name: str) -> dict:
     return json.loads(run.read_artifact(f"models/{name}/feature_importance.json"))
 
 
-def test_xgboost_classifier_records_best_iteration_history_importances(shell):
+def test_xgboost_classifier_and_booster(shell):
     xgb = pytest.importorskip("xgboost")
     run = _track(
         shell,
@@ -74,15 +74,12 @@ def test_xgboost_classifier_records_best_iteration_history_importances(shell):
     np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X), rtol=1e-6)
     np.testing.assert_array_equal(mv.predict(X), model.predict(X))
 
-
-def test_xgboost_native_booster_is_captured_and_registered(shell):
-    xgb = pytest.importorskip("xgboost")
+    # A native Booster (xgb.train): its training parameters from XGBoost's own config.
     run = _track(
         shell,
         """
-        import xgboost as xgb
-        booster = xgb.train({"max_depth": 2, "eta": 0.5, "objective": "binary:logistic", "nthread": 1},
-                            xgb.DMatrix(Xtr, label=ytr), num_boost_round=4)
+        booster = xgb.train({"max_depth": 2, "eta": 0.5, "objective": "binary:logistic",
+                             "nthread": 1}, xgb.DMatrix(Xtr, label=ytr), num_boost_round=4)
         """,
     )
     assert run.params["booster.class"] == "xgboost.core.Booster"
@@ -90,9 +87,10 @@ def test_xgboost_native_booster_is_captured_and_registered(shell):
     assert run.params["booster.num_boosted_rounds"] == 4
     assert _importances(run, "booster")["values"]
     booster = shell.user_ns["booster"]
-    loaded = nbmlops.register_model(booster, "xgb-booster").load()
-    data = xgb.DMatrix(shell.user_ns["X"])
-    np.testing.assert_allclose(loaded.predict(data), booster.predict(data), rtol=1e-6)
+    native = nbmlops.register_model(booster, "xgb-booster")
+    assert native.flavor == "xgboost"
+    data = xgb.DMatrix(X)
+    np.testing.assert_allclose(native.load().predict(data), booster.predict(data), rtol=1e-6)
 
 
 def test_lightgbm_wrapper_and_booster(shell):
@@ -218,7 +216,7 @@ def test_a_torch_module_from_an_earlier_cell_is_recorded_when_this_cell_trains_i
     assert not any(k.startswith("other.") for k in run.params)
 
 
-def test_torch_state_dict_without_safetensors_uses_weights_only_load(shell, monkeypatch):
+def test_torch_state_dict_without_safetensors_uses_weights_only_load(monkeypatch):
     torch = pytest.importorskip("torch")
     from nbmlops.registry import flavors
 
@@ -255,7 +253,7 @@ def test_statsmodels_results_params_and_summary_statistics(shell):
     assert mv.load(trusted=True).params["a"] == pytest.approx(2.0)
 
 
-def test_a_damaged_native_model_file_is_a_clear_error(shell):
+def test_a_damaged_native_model_file_is_a_clear_error():
     pytest.importorskip("lightgbm")
     from nbmlops.errors import InvalidModel
     from nbmlops.registry import flavors
