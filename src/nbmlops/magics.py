@@ -176,6 +176,7 @@ class TrackingMagics(Magics):
                 auto=not args.no_auto,
                 params=_split_list(args.params),
                 metrics=_split_list(args.metrics),
+                hidden=shell.user_ns_hidden,
             )
             capture.before()
             with tee_output() as (out, err), capture.recording_shown_figures(shell, run):

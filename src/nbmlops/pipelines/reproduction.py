@@ -6,10 +6,14 @@ Two kinds of runs can be re-executed:
   recorded (the ``notebook/input.ipynb`` artifact; the file on disk if that is missing) runs
   again with the same parameters, kernel and working directory;
 - a tracked cell (``%%track``): its recorded code runs as the only tracked cell of a new
-  notebook (``%load_ext nbmlops`` + ``%%track``) in a fresh kernel. The cell must be
-  self-contained: variables defined by earlier cells do not exist there (reproduce the
-  notebook run instead). ``--params``/``--metrics`` options of the magic line are not recorded,
-  so the automatic capture rules apply.
+  notebook (``%load_ext nbmlops`` + ``%%track``) in a fresh kernel. What the cell took from
+  earlier cells is rebuilt first when ``%%track`` could record it (see
+  :mod:`nbmlops.tracking.inherited`): simple values (numbers, strings, small lists …) are
+  assigned again and modules and importable functions imported again; every other value
+  (a DataFrame, a model, a function defined in the notebook) is named as a difference of kind
+  ``inherited``, and the cell fails without it (reproduce the notebook run instead).
+  ``--params``/``--metrics`` options of the magic line are not recorded, so the automatic
+  capture rules apply.
 
 Then the original and the new run are compared: status, params, metrics (within
 ``tolerance``, relative and absolute), the fingerprints of inputs (data read, files opened)
@@ -31,6 +35,7 @@ from typing import Any
 
 from ..errors import NotReproducible
 from ..tracking import get_run
+from ..tracking.inherited import read as read_inherited
 from ..tracking.run import Run
 from .notebook import INPUT_ARTIFACT, _run
 from .result import EXECUTION_FAILED, PipelineRun
@@ -43,7 +48,7 @@ _BREAKING = ("status", "metric", "param")
 class Difference:
     """One thing that differs between the original run and its re-execution."""
 
-    kind: str  # status, metric, param, input, output, notebook, environment, git
+    kind: str  # status, metric, param, inherited, input, output, notebook, environment, git
     name: str
     original: Any
     reproduced: Any
@@ -224,9 +229,25 @@ def _reproduce_cell(original: Run, tolerance, cwd, kernel, timeout) -> Reproduct
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": kernel or "python3", "display_name": "", "language": ""}
     name = original.name or f"reproduce-{original.run_id[:8]}"
+    inherited = read_inherited(original)
+    setup = inherited.setup_code()
     nb.cells = [
         nbformat.v4.new_code_cell("%load_ext nbmlops"),
+        *([nbformat.v4.new_code_cell(setup)] if setup else []),
         nbformat.v4.new_code_cell(f"%%track --name {_quote(name)}\n{code}"),
+    ]
+    missing = [
+        Difference(
+            "inherited",
+            key,
+            entry.get("type"),
+            None,
+            f"defined by an earlier cell ({entry.get('type')}"
+            + (f", fingerprint {entry['digest'][:8]}…" if entry.get("digest") else "")
+            + (f", fitted by run {entry['fitted_by'][:8]}" if entry.get("fitted_by") else "")
+            + "); it cannot be rebuilt when the cell runs alone: reproduce the notebook run",
+        )
+        for key, entry in inherited.objects.items()
     ]
     scratch = Path(tempfile.mkdtemp(prefix="nbmlops-reproduce-"))
     try:
@@ -251,12 +272,12 @@ def _reproduce_cell(original: Run, tolerance, cwd, kernel, timeout) -> Reproduct
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if not result.child_run_ids:
-        differences = _status(result, original) or [
+        differences = missing + _status(result, original) or [
             Difference("status", "run", original.status, None, "the cell made no run")
         ]
         return Reproduction(original.run_id, None, "cell", tolerance, differences, result)
     new = get_run(result.child_run_ids[0])
-    differences = _status(result, original)
+    differences = missing + _status(result, original)
     differences += _compare_values("param", original.params, new.params, None)
     differences += _compare_values("metric", original.metrics, new.metrics, tolerance)
     differences += _compare_data(_own_data(original), _own_data(new))

@@ -248,7 +248,20 @@ _HELPERS = (
     "scipy._lib.array_api_compat.numpy._aliases.asarray",
 )
 
-TRUSTED_TYPES: frozenset[str] = frozenset((*_TREES, *_METRICS, *_HELPERS))
+# LightGBM's scikit-learn wrappers: skops keeps their Booster as LightGBM's own model text
+# (Booster.__getstate__), which __setstate__ parses back; no Python code is named or run.
+# OrderedDict and defaultdict hold their evaluation history (skops < 0.12 flags defaultdict;
+# its default factory is a node of its own, checked like any other type).
+_LIGHTGBM = (
+    "collections.OrderedDict",
+    "collections.defaultdict",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+    "lightgbm.sklearn.LGBMRanker",
+)
+
+TRUSTED_TYPES: frozenset[str] = frozenset((*_TREES, *_METRICS, *_HELPERS, *_LIGHTGBM))
 
 
 def untrusted(flagged: list[str]) -> list[str]:

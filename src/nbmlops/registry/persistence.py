@@ -24,12 +24,14 @@ import warnings
 from typing import Any
 
 from ..errors import InvalidModel, UntrustedModelError
-from . import _trust
+from ..tracking.frameworks import framework_of
+from . import _trust, flavors
 
 SKOPS = "skops"
 PICKLE = "pickle"
 CLOUDPICKLE = "cloudpickle"
-FLAVORS = (SKOPS, PICKLE, CLOUDPICKLE)
+FLAVORS = (SKOPS, PICKLE, CLOUDPICKLE, *flavors.NATIVE)
+EXTENSIONS = {SKOPS: "skops", PICKLE: "pkl", CLOUDPICKLE: "pkl", **flavors.EXTENSIONS}
 # Versions worth comparing when a model is loaded somewhere else.
 _CORE_PACKAGES = ("scikit-learn", "numpy", "scipy", "pandas", "skops")
 
@@ -44,7 +46,20 @@ def _is_estimator(obj: object) -> bool:
 
 
 def serialize(model: Any) -> tuple[str, bytes, list[str]]:
-    """``(flavor, bytes, untrusted types)`` for ``model``; skops for scikit-learn objects."""
+    """``(flavor, bytes, untrusted types)`` for ``model``: the framework's own file format for
+    XGBoost, LightGBM and CatBoost models and PyTorch modules (see :mod:`.flavors`), skops for
+    scikit-learn objects, else pickle."""
+    native = flavors.native_flavor(model)
+    if native is not None:
+        try:
+            return native, flavors.save(native, model), []
+        except Exception as exc:  # noqa: BLE001 - say why, then try the generic formats
+            warnings.warn(
+                f"{native} could not save this {type(model).__name__} in its own format "
+                f"({type(exc).__name__}: {exc}); it is saved with skops or pickle instead",
+                UserWarning,
+                stacklevel=3,
+            )
     if _is_estimator(model):
         import skops.io as sio
 
@@ -116,6 +131,8 @@ def deserialize(flavor: str, data: bytes, uri: str, trusted: bool | list[str] = 
     (skops only); ``False`` refuses pickles and unknown skops types.
     """
     trusted = trusted_names(trusted)
+    if flavor in flavors.NATIVE:
+        return flavors.load(flavor, data, uri)  # no pickle: nothing to trust
     if flavor == SKOPS:
         import skops.io as sio
 
@@ -178,7 +195,7 @@ def package_versions(model: Any) -> dict[str, str]:
     """Python and the versions of the packages the model's behaviour depends on."""
     found = {"python": platform.python_version()}
     dists = list(_CORE_PACKAGES)
-    own = _distribution_of(type(model).__module__)
+    own = _distribution_of(framework_of(model) or type(model).__module__)
     if own and own not in dists:
         dists.append(own)
     for dist in dists:

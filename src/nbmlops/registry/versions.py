@@ -19,7 +19,7 @@ from ..tracking.estimators import (
     run_that_fitted,
 )
 from ..tracking.run import Run
-from . import _transitions, persistence
+from . import _transitions, flavors, persistence
 from ._context import check_text, current_store, current_user
 from ._names import ModelRef, model_name, parse_ref
 from .card import ModelCard
@@ -273,6 +273,8 @@ def _check_model(model: Any) -> None:
                 f"this {type(model).__name__} is not fitted: call .fit(X, y) before registering it"
             )
         return
+    if flavors.native_flavor(model) is not None:
+        return  # a booster or PyTorch module: stored in its framework's format
     if _is_data(model):
         raise InvalidModel(
             f"register_model takes a model, but got {_type_label(model)}, which is data: pass "
@@ -403,7 +405,7 @@ def register_model(
     version = store.models.register(name, row, current_user(), description)
     if run_id is not None:
         # The run lists the model file among its artifacts, so its lineage reads both ways.
-        extension = "skops" if flavor == persistence.SKOPS else "pkl"
+        extension = persistence.EXTENSIONS.get(flavor, "bin")
         store.meta.add_artifacts(
             run_id,
             [

@@ -13,7 +13,7 @@ import json
 import numbers
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from ..errors import InvalidParam, NbmlopsError
@@ -28,6 +28,10 @@ from .estimators import (
 from .figures import is_matplotlib_figure, is_plotly_figure, open_matplotlib_figures
 from .files import FileReads
 from .fingerprint import fingerprint, is_data
+from .frameworks import describe, optimizer_params, trained_modules
+from .inherited import ARTIFACT as INHERITED_ARTIFACT
+from .inherited import TAG as INHERITED_TAG
+from .inherited import Inherited, collect
 from .run import Run
 
 MAX_CAPTURED_OUTPUT = 1 << 20  # 1 MiB of stdout/stderr per run
@@ -114,8 +118,10 @@ class CellCapture:
         auto: bool = True,
         params: list[str] | None = None,
         metrics: list[str] | None = None,
+        hidden: Collection[str] = (),
     ):
         self.plan = plan
+        self.hidden = hidden
         self.ns = namespace
         self.auto = auto
         self.explicit_params = params or []
@@ -133,6 +139,10 @@ class CellCapture:
         # The figures already recorded (held, not by id(): a closed figure's id can be reused).
         self._figures_logged: list[Any] = []
         self._files: FileReads | None = None
+        self.inherited = Inherited()
+        self._inherited_params: list[str] = []  # recorded with the value read before the cell
+        self._histories: dict[str, list[float]] = {}  # evaluation histories: metric steps
+        self._model_files: list[tuple[str, Any]] = []  # (artifact name, text or dict)
 
     def before(self) -> None:
         """Fingerprint the data the cell will read, and note which figures are open."""
@@ -143,6 +153,8 @@ class CellCapture:
             value = self.ns.get(name)
             if is_data(value):
                 self._input_rows.append(self._data_row("input", name, value, now))
+        digests = {r["name"]: r["digest"] for r in self._input_rows}
+        self.inherited = collect(self.plan.needs, self.ns, self.hidden, digests)
         self._figures_before = set(open_matplotlib_figures())
         from ..config import get_settings
 
@@ -235,6 +247,7 @@ class CellCapture:
                 )
                 remember_fitted(model, run.run_id)
                 self.estimators.append(name)
+            self._frameworks(run, params, metrics, data_rows, now)
             trained_on = {a for args in self.plan.fits.values() for a in args}
             for name in self.plan.assigned:
                 value = self.ns.get(name)
@@ -246,12 +259,93 @@ class CellCapture:
                 if row["direction"] == "input" and row["name"] in trained_on:
                     row["info"] = json.dumps(fit_input_info(self.ns.get(row["name"])))
 
+        if self.auto:
+            for name, value in self.inherited.params.items():
+                if name not in params:  # the cell's own param of that name wins
+                    params[name] = value
+                    self._inherited_params.append(name)
         self._log_params(run, params)
         self._log_metrics(run, metrics)
         if data_rows:
             run._record_data_rows(data_rows)
         if self.auto:
+            self._log_inherited(run)
+            self._log_histories(run)
             self._log_figures(run)
+
+    def _frameworks(
+        self, run: Run, params: dict, metrics: dict, data_rows: list[dict], now: float
+    ) -> None:
+        """XGBoost, LightGBM, CatBoost, PyTorch and statsmodels models (see frameworks.py)."""
+        visible = list(dict.fromkeys([*self.plan.assigned, *self.plan.reads]))
+        optimizers = {n: optimizer_params(self.ns.get(n), n) for n in visible}
+        optimizers = {n: found for n, found in optimizers.items() if found}
+        # A module defined by an earlier cell counts when an optimizer of this cell trains it.
+        trained = trained_modules(
+            {n: self.ns.get(n) for n in self.plan.reads}, [self.ns[n] for n in optimizers]
+        )
+        for name in dict.fromkeys([*self.plan.assigned, *self.plan.fits, *trained]):
+            value = self.ns.get(name)
+            found = describe(value, name)
+            if found is None:
+                continue
+            params.update(found.params)
+            metrics.update(found.metrics)
+            self._histories.update(found.history)
+            self.model_param_count += len(found.params)
+            if found.importances is not None:
+                artifact = {"importance_type": found.importance_type, "values": found.importances}
+                self._model_files.append((f"models/{name}/feature_importance.json", artifact))
+            self._model_files += list(found.text.items())
+            if name not in self.estimators:  # scikit-learn wrappers were recorded above
+                info = {
+                    "class": found.params.get(f"{name}.class"),
+                    "framework": found.framework,
+                    "fit_inputs": self.plan.fits.get(name, []),
+                }
+                data_rows.append(
+                    {
+                        "direction": "output",
+                        "name": name,
+                        "kind": "estimator",
+                        "digest": found.digest,
+                        "shape": None,
+                        "schema": None,
+                        "info": json.dumps(info),
+                        "created_at": now,
+                    }
+                )
+                remember_fitted(value, run.run_id)
+                self.estimators.append(name)
+        for settings in optimizers.values():
+            params.update(settings)
+            self.model_param_count += len(settings)
+
+    def _log_histories(self, run: Run) -> None:
+        """Evaluation histories as metric steps, and the models' artifacts."""
+        for key, values in self._histories.items():
+            try:
+                for step, value in enumerate(values):
+                    run.log_metric(key, value, step=step)
+            except NbmlopsError as exc:
+                self.warnings.append(f"evaluation history {key} not recorded: {exc}")
+        for artifact, content in self._model_files:
+            try:
+                if isinstance(content, str):
+                    run.log_text(content, artifact)
+                else:
+                    run.log_dict(content, artifact)
+            except NbmlopsError as exc:
+                self.warnings.append(f"{artifact} not saved: {exc}")
+
+    def _log_inherited(self, run: Run) -> None:
+        """What the cell took from earlier cells (see inherited.py)."""
+        if not self.inherited:
+            return
+        run.log_dict(self.inherited.to_dict(), INHERITED_ARTIFACT)
+        names = [n for n in self._inherited_params if n in self.recorded_params]
+        if names:
+            run.set_tag(INHERITED_TAG, ",".join(names)[: v.MAX_VALUE_LEN])
 
     def _log_params(self, run: Run, params: dict[str, Any]) -> None:
         clean: dict[str, Any] = {}
@@ -371,6 +465,11 @@ class CellCapture:
             if rows:
                 run._record_data_rows(rows)
                 self.inputs = [r["name"] for r in rows]
+            if self.auto and self.inherited.params:
+                self._inherited_params = list(self.inherited.params)
+                self._log_params(run, dict(self.inherited.params))
+            if self.auto:
+                self._log_inherited(run)
             if out is not None and err is not None:
                 self.log_output_streams(run, out, err)
         except Exception as exc:  # noqa: BLE001 - the cell's own error matters more

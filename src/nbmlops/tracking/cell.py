@@ -10,6 +10,10 @@ The capture rules (documented in docs/tracking.md):
   real number.
 - *reads*: names the cell loads before any top-level statement of the cell assigns them;
   DataFrames, Series and arrays among them are the run's inputs.
+- *needs*: names the cell reads that must exist before it runs: like *reads*, but a name
+  bound by the reading statement itself (a ``for`` target, a comprehension variable, a
+  function's own arguments and locals) is not needed, while ``n += 1`` needs ``n``. The values
+  of simple ones are recorded as inherited params so the cell can be reproduced alone.
 - *fits*: ``est.fit(A, B)`` (and ``fit_transform``, ``fit_predict``, ``partial_fit``) calls,
   mapping the estimator's name to the names of the data passed in.
 """
@@ -31,6 +35,7 @@ class CellPlan:
     computed: list[str] = dataclasses.field(default_factory=list)
     assigned: list[str] = dataclasses.field(default_factory=list)
     reads: list[str] = dataclasses.field(default_factory=list)
+    needs: list[str] = dataclasses.field(default_factory=list)
     fits: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
@@ -60,6 +65,8 @@ def _walk_scope(node: ast.AST):
     while stack:
         current = stack.pop()
         yield current
+        if isinstance(current, _SCOPES):
+            continue  # a top-level def or class: its body is its own scope
         for child in ast.iter_child_nodes(current):
             if not isinstance(child, _SCOPES):
                 stack.append(child)
@@ -68,6 +75,75 @@ def _walk_scope(node: ast.AST):
 def _loads(node: ast.AST) -> list[str]:
     """Names loaded anywhere in ``node`` (function bodies included: they read globals too)."""
     return [n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
+
+
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _bound_in(node: ast.AST) -> set[str]:
+    """Names a function, lambda, class or comprehension binds for itself."""
+    names: set[str] = set()
+    args = getattr(node, "args", None)
+    if isinstance(args, ast.arguments):
+        every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+        names.update(a.arg for a in every if a is not None)
+    body = getattr(node, "body", [])
+    body = body if isinstance(body, list) else [body]
+    for part in [*body, *getattr(node, "generators", [])]:
+        for sub in ast.walk(part):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                names.add(sub.id)
+            elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(sub.name)
+            elif isinstance(sub, ast.alias):
+                names.add((sub.asname or sub.name).partition(".")[0])
+    return names
+
+
+def _free_loads(node: ast.AST) -> list[str]:
+    """Names ``node`` loads that it does not bind in an inner scope of its own."""
+    if isinstance(node, ast.Name):
+        return [node.id] if isinstance(node.ctx, ast.Load) else []
+    out: list[str] = []
+    for child in ast.iter_child_nodes(node):
+        out += _free_loads(child)
+    if isinstance(node, (*_SCOPES, *_COMPREHENSIONS)):
+        bound = _bound_in(node)
+        out = [n for n in out if n not in bound]
+    return out
+
+
+def _needs(stmt: ast.stmt) -> list[str]:
+    """Names ``stmt`` needs bound before it runs."""
+    try:
+        names = _free_loads(stmt)
+    except RecursionError:  # a very deep expression: every name it loads
+        names = _loads(stmt)
+    if isinstance(stmt, ast.AugAssign):
+        names = _target_names(stmt.target) + names
+    elif not isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.Expr, ast.Return, ast.Delete)):
+        # A compound statement (for, with, if, try …) binds before it reads inside: the loop
+        # variable is not needed from earlier cells.
+        own = _binds(stmt)
+        updated = [
+            n
+            for node in _walk_scope(stmt)
+            if isinstance(node, ast.AugAssign)
+            for n in _target_names(node.target)
+        ]
+        names = updated + [n for n in names if n not in own]
+    return names
+
+
+def _binds(stmt: ast.stmt) -> set[str]:
+    """Names ``stmt`` binds in the cell's scope: assignments, defs, classes, imports."""
+    names = set(_stores(stmt))
+    for node in _walk_scope(stmt):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).partition(".")[0])
+    return names
 
 
 def _stores(node: ast.AST) -> list[str]:
@@ -109,6 +185,8 @@ def analyze(tree: ast.Module) -> CellPlan:
     order: list[str] = []
     assigned_so_far: set[str] = set()
     reads: list[str] = []
+    needs: list[str] = []
+    bound_so_far: set[str] = set()
 
     def bind(name: str, literal: bool) -> None:
         if name not in literal_only:
@@ -121,6 +199,10 @@ def analyze(tree: ast.Module) -> CellPlan:
         for name in _loads(stmt):
             if name not in assigned_so_far and name not in reads:
                 reads.append(name)
+        for name in _needs(stmt):
+            if name not in bound_so_far and name not in needs:
+                needs.append(name)
+        bound_so_far.update(_binds(stmt))
         for node in _walk_scope(stmt):
             if isinstance(node, ast.Assign):
                 for target in node.targets:
@@ -148,4 +230,5 @@ def analyze(tree: ast.Module) -> CellPlan:
     plan.params = [n for n in order if literal_only[n]]
     plan.computed = [n for n in order if not literal_only[n]]
     plan.reads = reads
+    plan.needs = needs
     return plan

@@ -86,11 +86,27 @@ def estimator_digest(obj: object) -> str:
         return hashlib.sha256(f"{class_path(obj)}:{id(obj)}".encode()).hexdigest()
 
 
+# Models that define __eq__ without __hash__ (CatBoost's) cannot be weak dictionary keys:
+# they are remembered by id, with a weak reference that says whether the id is still theirs.
+_fitted_by_id: dict[int, tuple[weakref.ref, str]] = {}
+
+
 def remember_fitted(obj: object, run_id: str) -> None:
     """Note that ``run_id`` produced the fitted ``obj`` (the registry uses it)."""
     try:
         _fitted_by[obj] = run_id
-    except TypeError:  # not weak-referenceable
+        return
+    except TypeError:  # unhashable, or not weak-referenceable
+        pass
+    try:
+        key = id(obj)
+
+        def forget(ref: weakref.ref) -> None:
+            if _fitted_by_id.get(key, (None,))[0] is ref:  # not a newer object's entry
+                del _fitted_by_id[key]
+
+        _fitted_by_id[key] = (weakref.ref(obj, forget), run_id)
+    except TypeError:  # not weak-referenceable at all
         pass
 
 
@@ -99,4 +115,5 @@ def run_that_fitted(obj: object) -> str | None:
     try:
         return _fitted_by.get(obj)
     except TypeError:
-        return None
+        entry = _fitted_by_id.get(id(obj))
+        return entry[1] if entry is not None and entry[0]() is obj else None
