@@ -11,6 +11,7 @@ statistics, counts in bins, value counts — and never loads the rows into panda
 
 from __future__ import annotations
 
-from .source import ENGINES, DataSource, as_source, is_out_of_core
+from ._base import DataSource
+from .source import ENGINES, as_source, is_out_of_core
 
 __all__ = ["ENGINES", "DataSource", "as_source", "is_out_of_core"]

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataSourceError, UnsupportedData
-from .source import DataSource, family_of_pandas, resolve_paths
+from ._base import DataSource, family_of_pandas, resolve_paths
 
 EXAMPLES = 5
 DIGIT = 16

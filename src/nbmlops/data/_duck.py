@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataSourceError, UnsupportedData
-from .source import DataSource, resolve_paths
+from ._base import DataSource, resolve_paths
 
 TABLE = "__nbmlops_t"
 EXAMPLES = 5
