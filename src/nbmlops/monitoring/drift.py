@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import _args
 from ..errors import InvalidArgumentType, MonitoringError
+from . import _drift_ooc as _ooc
 from . import stats
 from ._column import ColumnDrift
 from ._drift_rules import (
@@ -463,6 +464,8 @@ def drift_report(
     segments: list[str] | str | None = None,
     drift_share: float = 0.5,
     progress: bool | None = None,
+    engine: str | None = None,
+    scheduler=None,
 ):
     """Compare ``current`` with ``reference`` column by column; return a :class:`DriftReport`.
 
@@ -472,12 +475,17 @@ def drift_report(
     drift. ``target`` and ``prediction`` are checked for drift too, and when both are in both
     frames the model's performance in each frame is compared.
 
+    Either frame may also be data larger than memory: a Parquet/CSV path or fsspec URL (file,
+    folder, glob), a DuckDB relation, a pyarrow Dataset or a Dask DataFrame. The report is
+    then computed by aggregation on ``engine`` (``"duckdb"``, the default, or ``"dask"`` on
+    ``scheduler``: a Client, an address, or a local cluster), with the same tests; see
+    :mod:`nbmlops.monitoring._drift_ooc` for which statistics are exact and which bounded.
+
     >>> import nbmlops
     >>> report = nbmlops.drift_report(train_df, last_week_df, segments=["country"])  # doctest: +SKIP
     >>> report.drifted_columns  # doctest: +SKIP
     """
     from .performance import performance_drift
-    from .report import DriftReport
 
     started = time.perf_counter()
     where = "drift_report({}=...)".format
@@ -496,7 +504,20 @@ def drift_report(
     roles = {c: r for c, r in ((target, "target"), (prediction, "prediction")) if c is not None}
     if not 0 < drift_share <= 1:
         raise MonitoringError(f"drift_share is a fraction in (0, 1], got {drift_share!r}")
-    chosen = _check_columns(reference, current, columns, list(roles), segments)
+    from ..data import as_source, is_out_of_core
+
+    out_of_core = engine is not None or is_out_of_core(reference) or is_out_of_core(current)
+    if out_of_core:
+        ref_src = as_source(reference, "reference", engine, scheduler, progress)
+        try:
+            cur_src = as_source(current, "current", ref_src.engine, scheduler, progress)
+        except BaseException:
+            ref_src.close()
+            raise
+        reference, current = ref_src, cur_src
+        chosen = _ooc.check_columns(reference, current, columns, list(roles), segments)
+    else:
+        chosen = _check_columns(reference, current, columns, list(roles), segments)
     chosen = [c for c in chosen if c not in roles] + list(roles)
     if isinstance(method, str) and method != "auto" and method not in METHODS:
         raise MonitoringError(
@@ -524,6 +545,33 @@ def drift_report(
     unknown_cat = [c for c in cat_set if c not in chosen]
     if unknown_cat:
         raise MonitoringError(f"categorical names columns that are not compared: {unknown_cat}")
+    if out_of_core:
+        try:
+            columns_out = _ooc.drift_columns(
+                reference, current, chosen, roles, method, threshold, cat_set, _per_column
+            )
+            shapes = [(s.num_rows, len(s.columns)) for s in (reference, current)]
+        finally:
+            reference.close()
+            current.close()
+        return _report(
+            columns_out,
+            shapes,
+            True,
+            {
+                "method": method,
+                "threshold": threshold,
+                "correction": correction,
+                "drift_share": drift_share,
+                "segments": segments,
+                "target": target,
+                "prediction": prediction,
+                "categorical": sorted(cat_set),
+                "engine": reference.engine,
+            },
+            None,
+            started,
+        )
     reference = reference.rename(columns=str)
     current = current.rename(columns=str)
 
@@ -550,12 +598,7 @@ def drift_report(
         results = _with_progress(map(one, chosen), len(chosen), show_progress)
     columns_out = list(results)
 
-    pvalues = np.array([c.p_value if c.p_value is not None else np.nan for c in columns_out])
-    adjusted = stats.adjust_pvalues(pvalues, correction)
-    for col, adj in zip(columns_out, adjusted, strict=True):
-        if col.method in P_VALUE_METHODS:
-            col.p_adjusted = float(adj)
-            col.drifted = bool(adj < col.threshold)
+    _adjust(columns_out, correction)
     for col in columns_out:
         if col.drifted and segments:
             for segment in segments:
@@ -567,11 +610,11 @@ def drift_report(
     performance = None
     if target is not None and prediction is not None:
         performance = performance_drift(reference, current, target, prediction)
-    return DriftReport(
-        columns=columns_out,
-        reference_shape=tuple(reference.shape),
-        current_shape=tuple(current.shape),
-        options={
+    return _report(
+        columns_out,
+        [tuple(reference.shape), tuple(current.shape)],
+        False,
+        {
             "method": method,
             "threshold": threshold,
             "correction": correction,
@@ -581,6 +624,31 @@ def drift_report(
             "prediction": prediction,
             "categorical": sorted(cat_set),
         },
+        performance,
+        started,
+    )
+
+
+def _adjust(columns_out: list[ColumnDrift], correction: str | None) -> None:
+    """Correct the p-values for multiple testing and decide those columns' verdicts."""
+    pvalues = np.array([c.p_value if c.p_value is not None else np.nan for c in columns_out])
+    adjusted = stats.adjust_pvalues(pvalues, correction)
+    for col, adj in zip(columns_out, adjusted, strict=True):
+        if col.method in P_VALUE_METHODS:
+            col.p_adjusted = float(adj)
+            col.drifted = bool(adj < col.threshold)
+
+
+def _report(columns_out, shapes, adjust: bool, options, performance, started):
+    from .report import DriftReport
+
+    if adjust:  # the in-memory path adjusts before it ranks segments
+        _adjust(columns_out, options["correction"])
+    return DriftReport(
+        columns=columns_out,
+        reference_shape=tuple(shapes[0]),
+        current_shape=tuple(shapes[1]),
+        options=options,
         performance=performance,
         seconds=time.perf_counter() - started,
         created_at=time.time(),
