@@ -44,7 +44,7 @@ class DataSource:
 
     def profile(self, columns: list[str]) -> dict[str, dict[str, Any]]:
         """Per column: ``nulls`` (null or NaN), and for numeric/datetime columns ``n`` (finite
-        values), ``n_inf``, ``min``, ``max``, ``mean``, ``std`` (population) of the finite
+        values), ``n_inf`` (infinities), ``n_neg_inf`` (of them negative), ``min``, ``max``, ``mean``, ``std`` (population) of the finite
         values."""
         raise NotImplementedError
 

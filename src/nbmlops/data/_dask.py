@@ -136,6 +136,7 @@ def _profile_part(frame, families: dict[str, str]) -> dict:
             entry.update(
                 n=len(finite),
                 n_inf=int(np.isinf(v).sum()),
+                n_neg_inf=int(np.isneginf(v).sum()),
                 min=float(finite.min()) if len(finite) else np.nan,
                 max=float(finite.max()) if len(finite) else np.nan,
                 mean=float(finite.mean()) if len(finite) else 0.0,
@@ -262,6 +263,7 @@ class DaskSource(DataSource):
                 entry.update(
                     n=n,
                     n_inf=sum(e["n_inf"] for e in entries),
+                    n_neg_inf=sum(e["n_neg_inf"] for e in entries),
                     min=min((e["min"] for e in present), default=np.nan),
                     max=max((e["max"] for e in present), default=np.nan),
                     mean=mean,

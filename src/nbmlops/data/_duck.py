@@ -47,8 +47,7 @@ def connect():
 
     settings = get_settings()
     con = duckdb.connect(":memory:")
-    if settings.duckdb_temp_directory:
-        os.makedirs(settings.duckdb_temp_directory, exist_ok=True)
+    if settings.duckdb_temp_directory:  # DuckDB creates it when it first spills
         con.execute(f"SET temp_directory = {literal(settings.duckdb_temp_directory)}")
     if settings.duckdb_memory_limit:
         try:
@@ -173,6 +172,7 @@ class DuckSource(DataSource):
                 parts += [
                     f"count_if(isfinite({v}))",
                     f"count_if(isinf({v}))",
+                    f"count_if({v} = '-inf'::DOUBLE)",
                     f"min({v}) {fin}",
                     f"max({v}) {fin}",
                     f"avg({v}) {fin}",
@@ -188,10 +188,11 @@ class DuckSource(DataSource):
         for c, numeric in layout:
             entry: dict[str, Any] = {"nulls": int(values.pop(0))}
             if numeric:
-                n, n_inf, lo, hi, mean, std = (values.pop(0) for _ in range(6))
+                n, n_inf, n_neg, lo, hi, mean, std = (values.pop(0) for _ in range(7))
                 entry.update(
                     n=int(n),
                     n_inf=int(n_inf),
+                    n_neg_inf=int(n_neg),
                     min=_float(lo),
                     max=_float(hi),
                     mean=_float(mean),

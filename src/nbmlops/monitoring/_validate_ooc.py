@@ -61,21 +61,29 @@ def fit_columns(expectations, src, column_expectation) -> dict:
     numeric = [c for c in src.columns if src.families[c] in NUMERIC and profile[c]["n"]]
     band = {}
     if low > 0 or high < 1:
-        ranks = {}
+        # in memory the band is read from the non-missing values, infinities included: a
+        # rank below the -inf count is -inf, one past the finite values +inf
+        ranks, wanted = {}, {}
         for c in numeric:
-            n = profile[c]["n"]
-            positions = np.array([low, high]) * (n - 1)
-            floor = np.floor(positions).astype(int)
-            ranks[c] = np.unique(np.concatenate([floor, np.minimum(floor + 1, n - 1)]))
+            p = profile[c]
+            n_all, neg = p["n"] + p["n_inf"], p["n_neg_inf"]
+            floor = np.floor(np.array([low, high]) * (n_all - 1)).astype(int)
+            wanted[c] = np.unique(np.concatenate([floor, np.minimum(floor + 1, n_all - 1)]))
+            ranks[c] = np.clip(wanted[c] - neg, 0, p["n"] - 1)
         at = src.order_stats(ranks) if ranks else {}
         for c in ranks:
-            values = dict(zip(ranks[c].tolist(), at[c].tolist(), strict=True))
-            n = profile[c]["n"]
+            p = profile[c]
+            n_all, neg = p["n"] + p["n_inf"], p["n_neg_inf"]
+            values = {}
+            for k, v in zip(wanted[c].tolist(), at[c].tolist(), strict=True):
+                values[k] = -np.inf if k < neg else (np.inf if k >= neg + p["n"] else v)
 
-            def quantile(q: float, values=values, n=n) -> float:
+            def quantile(q: float, values=values, n=n_all) -> float:
                 position = q * (n - 1)
                 k = int(np.floor(position))
                 upper = values[min(k + 1, n - 1)]
+                if position == k:
+                    return values[k]
                 return values[k] + (upper - values[k]) * (position - k)
 
             band[c] = (quantile(low), quantile(high))
@@ -92,8 +100,11 @@ def fit_columns(expectations, src, column_expectation) -> dict:
         )
         if family in ("integer", "float") and c in numeric:
             as_value = int if family == "integer" else float  # min/max of integers are integers
-            exp.min = band[c][0] if low > 0 else as_value(profile[c]["min"])
-            exp.max = band[c][1] if high < 1 else as_value(profile[c]["max"])
+            p = profile[c]
+            lowest = -np.inf if p["n_neg_inf"] else as_value(p["min"])
+            highest = np.inf if p["n_inf"] > p["n_neg_inf"] else as_value(p["max"])
+            exp.min = band[c][0] if low > 0 else lowest
+            exp.max = band[c][1] if high < 1 else highest
         elif family == "datetime" and c in numeric:
             aware = any(z in _type_of(src, c).upper() for z in ("TIME ZONE", "UTC", ", "))
             exp.min = _shown(profile[c]["min"], family, aware)
