@@ -136,14 +136,17 @@ class Expectations:
 
     # -- learning ------------------------------------------------------------------------------
 
-    def fit(self, reference: pd.DataFrame) -> Expectations:
-        """Learn one expectation per column of ``reference``."""
+    def fit(
+        self, reference: pd.DataFrame, engine: str | None = None, scheduler: Any = None
+    ) -> Expectations:
+        """Learn one expectation per column of ``reference`` (a DataFrame, or data larger than
+        memory aggregated on ``engine``: see :meth:`validate`)."""
         import pandas as pd
 
         from ..data import as_source, is_out_of_core
 
-        if is_out_of_core(reference):
-            src = as_source(reference, "reference")
+        if is_out_of_core(reference) or engine is not None:
+            src = as_source(reference, "reference", engine, scheduler)
             try:
                 self.columns_ = _ooc.fit_columns(self, src, ColumnExpectation)
                 self.n_rows_ = src.num_rows
@@ -635,9 +638,12 @@ class ValidationResult:
         )
 
 
-def expectations_from(reference: pd.DataFrame, **params: Any) -> Expectations:
-    """Learn :class:`Expectations` from ``reference`` (options as in ``Expectations(...)``)."""
-    return Expectations(**params).fit(reference)
+def expectations_from(
+    reference: pd.DataFrame, engine: str | None = None, scheduler: Any = None, **params: Any
+) -> Expectations:
+    """Learn :class:`Expectations` from ``reference`` (options as in ``Expectations(...)``;
+    ``engine`` and ``scheduler`` for data larger than memory, as in ``validate``)."""
+    return Expectations(**params).fit(reference, engine=engine, scheduler=scheduler)
 
 
 def validate(
