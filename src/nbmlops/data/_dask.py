@@ -152,14 +152,23 @@ def _finite(frame, column: str, family: str) -> np.ndarray:
 
 
 def _digits_part(frame, families, wanted: dict[str, list[int]], shift: int) -> dict:
+    """Per column: sparse counts of ``(prefix index, next digit)`` over the values whose higher
+    digits equal one of the wanted prefixes (one sort-free selection, one ``np.unique``)."""
     out = {}
     for column, prefixes in wanted.items():
         keys = _keys(_finite(frame, column, families[column]))
         digit = ((keys >> np.uint64(shift)) & np.uint64(0xFFFF)).astype(np.int64)
-        high = keys >> np.uint64(shift + DIGIT) if shift + DIGIT < 64 else None
-        for prefix in prefixes:
-            chosen = digit if high is None else digit[high == np.uint64(prefix)]
-            out[(column, prefix)] = np.bincount(chosen, minlength=1 << DIGIT)
+        if shift + DIGIT >= 64:  # first digit: every value, one dense count
+            counts = np.bincount(digit, minlength=1 << DIGIT)
+            found = np.flatnonzero(counts)
+            out[column] = (found, counts[found])
+            continue
+        table = np.asarray(prefixes, dtype=np.uint64)
+        high = keys >> np.uint64(shift + DIGIT)
+        at = np.minimum(np.searchsorted(table, high), len(table) - 1)
+        chosen = table[at] == high
+        combo = (at[chosen].astype(np.int64) << DIGIT) | digit[chosen]
+        out[column] = np.unique(combo, return_counts=True)
     return out
 
 
@@ -225,12 +234,14 @@ class DaskSource(DataSource):
         super().__init__(label, columns, families, progress)
         self.frame, self.client = frame, client
 
-    def _each(self, function, desc: str, *args) -> list:
-        """``function(partition, *args)`` on every partition, on the workers."""
+    def _each(self, function, desc: str, *args, columns: list[str] | None = None) -> list:
+        """``function(partition, *args)`` on every partition, on the workers (reading only
+        ``columns`` when given)."""
         import dask
         import distributed
 
-        parts = self.frame.to_delayed()
+        frame = self.frame if columns is None else self.frame[list(columns)]
+        parts = frame.to_delayed()
         tasks = [dask.delayed(function, pure=True)(p, *args) for p in parts]
         futures = self.client.compute(tasks)
         index = {f.key: i for i, f in enumerate(futures)}
@@ -243,12 +254,12 @@ class DaskSource(DataSource):
     @property
     def num_rows(self) -> int:
         if self._rows is None:
-            self._rows = sum(self._each(len, "rows"))
+            self._rows = sum(self._each(len, "rows", columns=self.columns[:1]))
         return self._rows
 
     def profile(self, columns: list[str]) -> dict[str, dict[str, Any]]:
         families = {c: self.families[c] for c in columns}
-        parts = self._each(_profile_part, "profile", families)
+        parts = self._each(_profile_part, "profile", families, columns=columns)
         self._rows = sum(p["rows"] for p in parts)
         out = {}
         for c in columns:
@@ -273,33 +284,46 @@ class DaskSource(DataSource):
         return out
 
     def order_stats(self, ranks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        # state per wanted rank: (column, position, remaining rank, prefix)
+        # per wanted rank: [rank left inside the prefix, prefix of the digits found so far]
         state = {c: [[int(k), 0] for k in np.asarray(r, dtype=np.int64)] for c, r in ranks.items()}
+        columns = [c for c, s in state.items() if s]
         for level in range(64 // DIGIT):
             shift = 64 - DIGIT * (level + 1)
-            wanted = {c: sorted({p for _k, p in s}) for c, s in state.items() if s}
+            wanted = {c: sorted({p for _k, p in state[c]}) for c in columns}
             parts = self._each(
-                _digits_part, f"exact quantiles {level + 1}/4", self.families, wanted, shift
+                _digits_part,
+                f"exact quantiles {level + 1}/{64 // DIGIT}",
+                self.families,
+                wanted,
+                shift,
+                columns=columns,
             )
-            for column, targets in state.items():
-                for target in targets:
-                    key = (column, target[1])
-                    counts = sum(p[key] for p in parts)
-                    cum = np.cumsum(counts)
+            for column in columns:
+                combos = np.concatenate([p[column][0] for p in parts])
+                counts = np.concatenate([p[column][1] for p in parts])
+                unique, inverse = np.unique(combos, return_inverse=True)
+                totals = np.bincount(inverse, weights=counts).astype(np.int64)
+                index = {p: i for i, p in enumerate(wanted[column])}
+                for target in state[column]:
+                    i = 0 if shift + DIGIT >= 64 else index[target[1]]
+                    lo, hi = np.searchsorted(unique >> DIGIT, [i, i + 1])
+                    digits, cum = unique[lo:hi] & 0xFFFF, np.cumsum(totals[lo:hi])
                     k = min(target[0], int(cum[-1]) - 1)
-                    digit = int(np.searchsorted(cum, k, side="right"))
-                    target[0] = k - (int(cum[digit - 1]) if digit else 0)
-                    target[1] = (target[1] << DIGIT) | digit
+                    at = int(np.searchsorted(cum, k, side="right"))
+                    target[0] = k - (int(cum[at - 1]) if at else 0)
+                    target[1] = (target[1] << DIGIT) | int(digits[at])
         return {c: np.array([_from_key(p) for _k, p in s], dtype=float) for c, s in state.items()}
 
     def bin_counts(self, edges: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         edges = {c: np.asarray(e, dtype=float) for c, e in edges.items()}
-        parts = self._each(_bins_part, "bins", self.families, edges)
+        parts = self._each(_bins_part, "bins", self.families, edges, columns=list(edges))
         return {c: sum(p[c] for p in parts) for c in edges}
 
     def distinct(self, column: str, limit: int, numeric: bool) -> list | None:
         family = self.families[column]
-        parts = self._each(_distinct_part, "distinct", column, family, numeric, limit)
+        parts = self._each(
+            _distinct_part, "distinct", column, family, numeric, limit, columns=[column]
+        )
         if any(p is None for p in parts):
             return None
         seen: dict = {}
@@ -311,7 +335,9 @@ class DaskSource(DataSource):
         import pandas as pd
 
         family = self.families[column]
-        parts = self._each(_counts_part, f"value counts of {column}", column, family, numeric)
+        parts = self._each(
+            _counts_part, f"value counts of {column}", column, family, numeric, columns=[column]
+        )
         parts = [p for p in parts if len(p)]
         if not parts:
             return [], np.array([], dtype=float)
@@ -319,18 +345,20 @@ class DaskSource(DataSource):
         return list(total.index), total.to_numpy(dtype=float)
 
     def values(self, column: str) -> np.ndarray:
-        parts = self._each(_finite, "values", column, self.families[column])
+        parts = self._each(_finite, "values", column, self.families[column], columns=[column])
         return np.sort(np.concatenate(parts)) if parts else np.array([])
 
     def outside(self, column: str, low: float | None, high: float | None) -> tuple[int, list]:
-        parts = self._each(_outside_part, "range", column, self.families[column], low, high)
+        parts = self._each(
+            _outside_part, "range", column, self.families[column], low, high, columns=[column]
+        )
         return sum(p[0] for p in parts), [x for p in parts for x in p[1]][:EXAMPLES]
 
     def not_in(self, column: str, allowed: list) -> tuple[int, list]:
         family = self.families[column]
         text = family in ("string", "category")
         listed = [str(a) for a in allowed] if text else list(allowed)
-        parts = self._each(_not_in_part, "allowed values", column, family, listed)
+        parts = self._each(_not_in_part, "allowed values", column, family, listed, columns=[column])
         examples: dict = {}
         for p in parts:
             examples.update(dict.fromkeys(p[1]))
