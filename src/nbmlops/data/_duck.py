@@ -127,17 +127,23 @@ class DuckSource(DataSource):
         families = {c: _family(t) for c, t in self.types.items()}
         super().__init__(label, columns, families, progress)
         self.rel, self.con = rel, con
+        self._finite: dict[str, int] = {}  # finite values per profiled column
 
     def close(self) -> None:
         if self.con is not None:
             self.con.close()
             self.con = None
 
-    def sql(self, query: str) -> list[tuple]:
+    def sql(self, query: str, desc: str | None = None) -> list[tuple]:
+        """Run ``query`` over the source (``desc``: a pass over the data, shown as a bar)."""
         import duckdb
 
         try:
-            return self.rel.query(TABLE, query).fetchall()
+            if desc is None:
+                return self.rel.query(TABLE, query).fetchall()
+            for _ in self.steps([None], 1, desc):
+                rows = self.rel.query(TABLE, query).fetchall()
+            return rows
         except duckdb.Error as exc:
             raise DataSourceError(f"{self.label}: DuckDB failed: {exc}") from None
 
@@ -159,7 +165,7 @@ class DuckSource(DataSource):
     @property
     def num_rows(self) -> int:
         if self._rows is None:
-            self._rows = int(self.sql(f"SELECT count(*) FROM {TABLE}")[0][0])
+            self._rows = int(self.sql(f"SELECT count(*) FROM {TABLE}", "rows")[0][0])
         return self._rows
 
     def profile(self, columns: list[str]) -> dict[str, dict[str, Any]]:
@@ -181,14 +187,14 @@ class DuckSource(DataSource):
                 layout.append((c, True))
             else:
                 layout.append((c, False))
-        for _ in self.steps([None], 1, "profile"):
-            values = list(self.sql(f"SELECT {', '.join(parts)} FROM {TABLE}")[0])
+        values = list(self.sql(f"SELECT {', '.join(parts)} FROM {TABLE}", "profile")[0])
         self._rows = int(values.pop(0))
         out = {}
         for c, numeric in layout:
             entry: dict[str, Any] = {"nulls": int(values.pop(0))}
             if numeric:
                 n, n_inf, n_neg, lo, hi, mean, std = (values.pop(0) for _ in range(7))
+                self._finite[c] = int(n)
                 entry.update(
                     n=int(n),
                     n_inf=int(n_inf),
@@ -206,7 +212,9 @@ class DuckSource(DataSource):
         for column in self.steps(list(ranks), len(ranks), "quantiles"):
             wanted = np.asarray(ranks[column], dtype=np.int64)
             v = self.number(column)
-            n = int(self.sql(f"SELECT count_if(isfinite({v})) FROM {TABLE}")[0][0])
+            n = self._finite.get(column)
+            if n is None:  # not profiled yet: one more pass
+                n = int(self.sql(f"SELECT count_if(isfinite({v})) FROM {TABLE}")[0][0])
             if n == 0 or len(wanted) == 0:
                 out[column] = np.full(len(wanted), np.nan)
                 continue
@@ -246,7 +254,9 @@ class DuckSource(DataSource):
     def distinct(self, column: str, limit: int, numeric: bool) -> list | None:
         v, ok = self._value_expr(column, numeric)
         # HyperLogLog first: a column with millions of values is never grouped for this.
-        approx = self.sql(f"SELECT approx_count_distinct({v}) FROM {TABLE} WHERE {ok}")[0][0]
+        approx = self.sql(
+            f"SELECT approx_count_distinct({v}) FROM {TABLE} WHERE {ok}", f"distinct {column}"
+        )[0][0]
         if approx is not None and approx > 4 * limit + 10:
             return None
         rows = self.sql(f"SELECT DISTINCT {v} FROM {TABLE} WHERE {ok} LIMIT {limit + 1}")
@@ -254,8 +264,10 @@ class DuckSource(DataSource):
 
     def value_counts(self, column: str, numeric: bool) -> tuple[list, np.ndarray]:
         v, ok = self._value_expr(column, numeric)
-        for _ in self.steps([None], 1, f"value counts of {column}"):
-            rows = self.sql(f"SELECT {v} AS v, count(*) FROM {TABLE} WHERE {ok} GROUP BY v")
+        rows = self.sql(
+            f"SELECT {v} AS v, count(*) FROM {TABLE} WHERE {ok} GROUP BY v",
+            f"value counts of {column}",
+        )
         values = [r[0] for r in rows]
         if self.families[column] == "category":
             values = [str(x) for x in values]
@@ -263,7 +275,7 @@ class DuckSource(DataSource):
 
     def values(self, column: str) -> np.ndarray:
         v = self.number(column)
-        rows = self.sql(f"SELECT {v} FROM {TABLE} WHERE isfinite({v}) ORDER BY 1")
+        rows = self.sql(f"SELECT {v} FROM {TABLE} WHERE isfinite({v}) ORDER BY 1", "values")
         return np.array([r[0] for r in rows], dtype=float)
 
     def outside(self, column: str, low: float | None, high: float | None) -> tuple[int, list]:
@@ -274,7 +286,7 @@ class DuckSource(DataSource):
         if high is not None:
             conditions.append(f"{v} > {literal(float(high))}")
         where = f"NOT {self._missing(column)} AND ({' OR '.join(conditions)})"
-        count = self.sql(f"SELECT count(*) FROM {TABLE} WHERE {where}")[0][0]
+        count = self.sql(f"SELECT count(*) FROM {TABLE} WHERE {where}", f"range {column}")[0][0]
         shown = self.sql(f"SELECT {quote(column)} FROM {TABLE} WHERE {where} LIMIT {EXAMPLES}")
         return int(count), [r[0] for r in shown]
 
@@ -284,7 +296,7 @@ class DuckSource(DataSource):
         listed = ", ".join(literal(str(a) if text else a) for a in allowed) or "NULL"
         value = f"CAST({q} AS VARCHAR)" if text else q
         where = f"NOT {self._missing(column)} AND {value} NOT IN ({listed})"
-        count = self.sql(f"SELECT count(*) FROM {TABLE} WHERE {where}")[0][0]
+        count = self.sql(f"SELECT count(*) FROM {TABLE} WHERE {where}", f"allowed {column}")[0][0]
         shown = self.sql(f"SELECT DISTINCT {q} FROM {TABLE} WHERE {where} LIMIT {EXAMPLES}")
         return int(count), [r[0] for r in shown]
 
@@ -292,7 +304,8 @@ class DuckSource(DataSource):
         q = quote(column)
         rows = self.sql(
             f"SELECT sum(n), list(v ORDER BY v)[1:{EXAMPLES}] FROM (SELECT {q} AS v, count(*) "
-            f"AS n FROM {TABLE} WHERE NOT {self._missing(column)} GROUP BY v HAVING n > 1)"
+            f"AS n FROM {TABLE} WHERE NOT {self._missing(column)} GROUP BY v HAVING n > 1)",
+            f"duplicates {column}",
         )
         count, shown = rows[0]
         return int(count or 0), list(shown or [])
