@@ -18,6 +18,7 @@ from ..errors import DataSourceError, UnsupportedData
 from ._base import DataSource, resolve_paths
 
 TABLE = "__nbmlops_t"
+MANY_EDGES = 256  # above: bins by cells and a join, not histogram()
 EXAMPLES = 5
 
 
@@ -233,17 +234,69 @@ class DuckSource(DataSource):
             if len(e) == 0:
                 n = self.sql(f"SELECT count_if(isfinite({v})) FROM {TABLE}")[0][0]
                 out[column] = np.array([int(n)])
-                continue
-            # histogram() buckets are (b_prev, b]; b = the double just below e makes [e_prev, e)
-            bounds = np.nextafter(e, -np.inf)
-            query = f"SELECT histogram({v}, {doubles(bounds)}) FROM {TABLE} WHERE isfinite({v})"
-            found = self.sql(query)[0][0] or {}
-            counts = np.zeros(len(e) + 1, dtype=np.int64)
-            index = {float(b): i for i, b in enumerate(bounds)}
-            for key, count in dict(found).items():
-                counts[index.get(float(key), len(e))] += int(count)
-            out[column] = counts
+            elif len(e) > MANY_EDGES and self.con is not None:
+                out[column] = self._bins_by_cells(v, e)
+            else:
+                out[column] = self._bins_by_histogram(v, e)
         return out
+
+    def _bins_by_histogram(self, v: str, e: np.ndarray) -> np.ndarray:
+        # histogram() buckets are (b_prev, b]; b = the double just below e makes [e_prev, e).
+        # Its cost grows with the number of boundaries: for few edges only.
+        bounds = np.nextafter(e, -np.inf)
+        query = f"SELECT histogram({v}, {doubles(bounds)}) FROM {TABLE} WHERE isfinite({v})"
+        found = self.sql(query)[0][0] or {}
+        counts = np.zeros(len(e) + 1, dtype=np.int64)
+        index = {float(b): i for i, b in enumerate(bounds)}
+        for key, count in dict(found).items():
+            counts[index.get(float(key), len(e))] += int(count)
+        return counts
+
+    def _bins_by_cells(self, v: str, e: np.ndarray) -> np.ndarray:
+        """Counts in many bins: each value falls in one of 2·len(e) equal cells (arithmetic),
+        is joined to the few bins that overlap its cell or a neighbour, and kept in the one
+        whose ``[low, high)`` holds it: exact, at the cost of a small hash join."""
+        import pyarrow as pa
+
+        cells = 2 * len(e)
+        lo, hi = float(e[0]), float(e[-1])
+        width = (hi - lo) / cells if hi > lo else 1.0
+        bounds = np.concatenate([[-np.inf], e, [np.inf]])  # bin i is [bounds[i], bounds[i+1])
+        starts = lo + width * np.arange(-1, cells + 1)  # cell c covers starts[c+1] ..
+        first = np.clip(np.searchsorted(e, starts - width, side="right"), 0, len(e))
+        last = np.clip(np.searchsorted(e, starts + 2 * width, side="right"), 0, len(e))
+        cell_ids = np.arange(-1, cells + 1)
+        repeat = last - first + 1
+        lookup = pa.table(
+            {
+                "cell": np.repeat(cell_ids, repeat),
+                "bin": np.concatenate(
+                    [np.arange(f, t + 1) for f, t in zip(first, last, strict=True)]
+                ),
+            }
+        )
+        bins = lookup.column("bin").to_numpy()
+        lookup = lookup.append_column("lo", pa.array(bounds[bins])).append_column(
+            "hi", pa.array(bounds[bins + 1])
+        )
+        name = f"__nbmlops_cells_{id(lookup)}"
+        self.con.register(name, lookup)
+        try:
+            cell = (
+                f"CASE WHEN x < {lo!r} THEN -1 WHEN x >= {hi!r} THEN {cells} "
+                f"ELSE least(floor((x - {lo!r}) / {width!r})::BIGINT, {cells - 1}) END"
+            )
+            rows = self.sql(
+                f"SELECT l.bin, count(*) FROM (SELECT x, {cell} AS cell FROM (SELECT {v} AS x "
+                f"FROM {TABLE} WHERE isfinite({v}))) d JOIN {name} l ON d.cell = l.cell "
+                "AND d.x >= l.lo AND d.x < l.hi GROUP BY l.bin"
+            )
+        finally:
+            self.con.unregister(name)
+        counts = np.zeros(len(e) + 1, dtype=np.int64)
+        for b, count in rows:
+            counts[int(b)] = int(count)
+        return counts
 
     def _value_expr(self, column: str, numeric: bool) -> tuple[str, str]:
         if numeric:
