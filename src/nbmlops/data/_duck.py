@@ -59,6 +59,7 @@ def connect():
                 f"DuckDB rejects memory limit {settings.duckdb_memory_limit!r} ({exc}); give "
                 "a size such as '4GB'"
             ) from None
+    con.execute("SET enable_progress_bar = false")  # nbmlops shows its own (tqdm)
     con.execute("SET preserve_insertion_order = false")  # lets big scans spill and stream
     return con
 
@@ -170,25 +171,39 @@ class DuckSource(DataSource):
         return self._rows
 
     def profile(self, columns: list[str]) -> dict[str, dict[str, Any]]:
-        parts, layout = ["count(*)"], []
-        for c in columns:
-            parts.append(f"count_if({self._missing(c)})")
+        # One query per column: the files are columnar, so each reads only its column, and
+        # DuckDB slows down with many aggregates in one query (measured 10× for 20 columns).
+        out: dict[str, dict[str, Any]] = {}
+        for column in self.steps(list(columns), len(columns), "profile"):
+            out.update(self._profile([column]))
+        if not columns:
+            self._rows = int(self.sql(f"SELECT count(*) FROM {TABLE}")[0][0])
+        return out
+
+    def _profile(self, columns: list[str]) -> dict[str, dict[str, Any]]:
+        # the numbers are computed once in an inner projection, aggregated outside
+        inner, parts, layout = [], ["count(*)"], []
+        for i, c in enumerate(columns):
+            inner.append(f"{self._missing(c)} AS m{i}")
+            parts.append(f"count_if(m{i})")
             if self.families[c] in ("integer", "float", "datetime"):
-                v = self.number(c)
-                fin = f"FILTER (WHERE isfinite({v}))"
+                inner.append(f"{self.number(c)} AS v{i}")
+                inner.append(f"isfinite(v{i}) AS f{i}")
+                fin = f"FILTER (WHERE f{i})"
                 parts += [
-                    f"count_if(isfinite({v}))",
-                    f"count_if(isinf({v}))",
-                    f"count_if({v} = '-inf'::DOUBLE)",
-                    f"min({v}) {fin}",
-                    f"max({v}) {fin}",
-                    f"avg({v}) {fin}",
-                    f"stddev_pop({v}) {fin}",
+                    f"count_if(f{i})",
+                    f"count_if(isinf(v{i}))",
+                    f"count_if(v{i} = '-inf'::DOUBLE)",
+                    f"min(v{i}) {fin}",
+                    f"max(v{i}) {fin}",
+                    f"avg(v{i}) {fin}",
+                    f"stddev_pop(v{i}) {fin}",
                 ]
                 layout.append((c, True))
             else:
                 layout.append((c, False))
-        values = list(self.sql(f"SELECT {', '.join(parts)} FROM {TABLE}", "profile")[0])
+        query = f"SELECT {', '.join(parts)} FROM (SELECT {', '.join(inner) or '1'} FROM {TABLE})"
+        values = list(self.sql(query)[0])
         self._rows = int(values.pop(0))
         out = {}
         for c, numeric in layout:
