@@ -102,3 +102,7 @@ def test_dask_join_partitioned_by_key_equals_the_in_memory_join(joined, dask_cli
     lazy = fs.get_historical_features(frame, ["stats:a", "stats:b"], scheduler=dask_client)
     assert isinstance(lazy, dd.DataFrame)
     _same(lazy.compute(scheduler=dask_client), expected)
+    written = fs.get_historical_features(
+        frame, ["stats:a", "stats:b"], scheduler=dask_client, output=folder / "dask-out"
+    )
+    _same(written.to_table().to_pandas(), expected)

@@ -256,12 +256,33 @@ def join_dask(
     )
     if output is None:
         return joined
+    import dask
+    import distributed
+    import fsspec
     import pyarrow.dataset as ds
 
     from ..data._base import DataSource
 
+    # one Parquet file per partition, written by the worker that joined it
+    fs_out, root = fsspec.core.url_to_fs(str(output))
+    fs_out.makedirs(root, exist_ok=True)
+    writes = [
+        dask.delayed(_write_part)(part, fs_out, f"{root}/part-{i:05d}.parquet")
+        for i, part in enumerate(joined.to_delayed())
+    ]
+    futures = client.compute(writes)
     steps = DataSource("entity_df", [], {}, progress)
     steps.engine = "dask"
-    for _ in steps.steps([None], 1, "point-in-time join"):
-        client.compute(joined.to_parquet(str(output), write_index=False, compute=False)).result()
-    return ds.dataset(str(output), format="parquet")
+    done = distributed.as_completed(futures, with_results=True)
+    for _ in steps.steps(done, len(futures), "point-in-time join"):
+        pass
+    return ds.dataset(root, format="parquet", filesystem=fs_out)
+
+
+def _write_part(frame, fs_out, path: str) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with fs_out.open(path, "wb") as fh:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), fh)
+    return len(frame)
