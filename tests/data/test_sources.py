@@ -39,7 +39,7 @@ def frames(tmp_path_factory):
     ref.to_parquet(folder / "ref.parquet")
     (folder / "cur").mkdir()
     for i, part in enumerate(np.array_split(np.arange(len(cur)), 3)):
-        cur.iloc[part].to_parquet(folder / "cur" / f"part-{i}.parquet")
+        cur.iloc[part].to_parquet(folder / "cur" / f"part-{i}.parquet", index=False)
     cur.to_csv(folder / "cur.csv", index=False)
     return ref, cur, folder
 
@@ -171,3 +171,11 @@ def test_memory_limit_and_spill_directory_are_settings(workspace, tmp_path, caps
     nbmlops.configure(duckdb_memory_limit="lots")
     with pytest.raises(DataSourceError, match="memory limit 'lots'"):
         as_source(pd.DataFrame({"a": [1.0]}))
+
+
+def test_a_pandas_index_stored_in_parquet_is_not_a_column(workspace, tmp_path):
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0]}, index=[10, 20, 30])
+    frame.to_parquet(tmp_path / "indexed.parquet")  # pandas 2 stores __index_level_0__
+    src = as_source(str(tmp_path / "indexed.parquet"), progress=False)
+    assert src.columns == ["a"]
+    src.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -95,7 +96,14 @@ def read_relation(con, data: Any, argument: str):
             files = [f"{protocol}://{f}" for f in files]
         listed = "[" + ", ".join(literal(f) for f in files) + "]"
         reader = "read_parquet" if fmt == "parquet" else "read_csv"
-        return con.sql(f"SELECT * FROM {reader}({listed})")
+        rel = con.sql(f"SELECT * FROM {reader}({listed})")
+        # pandas stores a frame's index as __index_level_N__; pandas reads it back as the
+        # index, not a column, and so do we
+        index = [c for c in rel.columns if re.fullmatch(r"__index_level_\d+__", str(c))]
+        if index:
+            hidden = ", ".join(quote(c) for c in index)
+            rel = con.sql(f"SELECT * EXCLUDE ({hidden}) FROM {reader}({listed})")
+        return rel
     if isinstance(data, (pd.DataFrame, pa.Table, ds.Dataset)):
         name = f"__nbmlops_in_{id(data)}"
         con.register(name, data)
