@@ -57,6 +57,12 @@ class DataSource:
         (edges sorted, unique)."""
         raise NotImplementedError
 
+    def cell_counts(self, cells: dict[str, tuple[float, float, int]]) -> dict[str, np.ndarray]:
+        """Counts of finite values per equal cell: ``(low, width, n)`` puts ``x`` in cell
+        ``clip(floor((x - low) / width), 0, n - 1)`` (the same float arithmetic on every
+        engine)."""
+        raise NotImplementedError
+
     def distinct(self, column: str, limit: int, numeric: bool) -> list | None:
         """The distinct non-null values (finite numbers if ``numeric``), or ``None`` when
         there are more than ``limit``."""

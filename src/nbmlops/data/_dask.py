@@ -180,6 +180,15 @@ def _bins_part(frame, families, edges: dict[str, np.ndarray]) -> dict:
     return out
 
 
+def _cells_part(frame, families, cells: dict) -> dict:
+    out = {}
+    for column, (low, width, n) in cells.items():
+        v = _finite(frame, column, families[column])
+        k = np.clip(np.floor((v - low) / width), 0, n - 1).astype(np.int64)
+        out[column] = np.bincount(k, minlength=n)
+    return out
+
+
 def _values_of(frame, column: str, family: str, numeric: bool):
     if numeric:
         v = numbers(frame[column], family)
@@ -318,6 +327,10 @@ class DaskSource(DataSource):
         edges = {c: np.asarray(e, dtype=float) for c, e in edges.items()}
         parts = self._each(_bins_part, "bins", self.families, edges, columns=list(edges))
         return {c: sum(p[c] for p in parts) for c in edges}
+
+    def cell_counts(self, cells: dict[str, tuple[float, float, int]]) -> dict[str, np.ndarray]:
+        parts = self._each(_cells_part, "cells", self.families, cells, columns=list(cells))
+        return {c: sum(p[c] for p in parts) for c in cells}
 
     def distinct(self, column: str, limit: int, numeric: bool) -> list | None:
         family = self.families[column]

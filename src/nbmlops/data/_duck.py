@@ -263,6 +263,21 @@ class DuckSource(DataSource):
                 out[column] = self._bins_by_histogram(v, e)
         return out
 
+    def cell_counts(self, cells: dict[str, tuple[float, float, int]]) -> dict[str, np.ndarray]:
+        out = {}
+        for column in self.steps(list(cells), len(cells), "cells"):
+            low, width, n = cells[column]
+            v = self.number(column)
+            k = f"least(greatest(floor(({v} - {low!r}) / {width!r})::BIGINT, 0), {n - 1})"
+            rows = self.sql(
+                f"SELECT {k}, count(*) FROM {TABLE} WHERE isfinite({v}) GROUP BY 1"
+            )
+            counts = np.zeros(n, dtype=np.int64)
+            for at, count in rows:
+                counts[int(at)] = int(count)
+            out[column] = counts
+        return out
+
     def _bins_by_histogram(self, v: str, e: np.ndarray) -> np.ndarray:
         # histogram() buckets are (b_prev, b]; b = the double just below e makes [e_prev, e).
         # Its cost grows with the number of boundaries: for few edges only.
@@ -341,7 +356,7 @@ class DuckSource(DataSource):
     def value_counts(self, column: str, numeric: bool) -> tuple[list, np.ndarray]:
         v, ok = self._value_expr(column, numeric)
         rows = self.sql(
-            f"SELECT {v} AS v, count(*) FROM {TABLE} WHERE {ok} GROUP BY v",
+            f"SELECT {v}, count(*) FROM {TABLE} WHERE {ok} GROUP BY 1",
             f"value counts of {column}",
         )
         values = [r[0] for r in rows]
@@ -379,8 +394,9 @@ class DuckSource(DataSource):
     def duplicated(self, column: str) -> tuple[int, list]:
         q = quote(column)
         rows = self.sql(
-            f"SELECT sum(n), list(v ORDER BY v)[1:{EXAMPLES}] FROM (SELECT {q} AS v, count(*) "
-            f"AS n FROM {TABLE} WHERE NOT {self._missing(column)} GROUP BY v HAVING n > 1)",
+            f"SELECT sum(__n), list(__v ORDER BY __v)[1:{EXAMPLES}] FROM (SELECT {q} AS __v, "
+            f"count(*) AS __n FROM {TABLE} WHERE NOT {self._missing(column)} GROUP BY 1 "
+            "HAVING count(*) > 1)",
             f"duplicates {column}",
         )
         count, shown = rows[0]

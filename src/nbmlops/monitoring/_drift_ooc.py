@@ -11,11 +11,11 @@ those, with the in-memory rules (:mod:`._drift_rules`) and statistics (:mod:`.st
   counted, which gives the exact statistic, and the p-value is scipy's (its exact method,
   reading the current values, when both sides have ≤ 10,000 values; else scipy's asymptotic
   formula, which is what ``ks_2samp`` uses there);
-- bounded: the Wasserstein distance (∫|F_ref − F_cur|) from both frames' counts on a grid of
-  ~4,300 edges (the min, max, both frames' percentiles and equal steps between): inside each
-  grid cell the two CDFs are only known between their values at the cell's edges, which gives
-  a lower and an upper bound; the estimate assumes values spread evenly in each cell, and the
-  column's notes state ``± bound`` (normalized like the statistic). KS with more than 1,000
+- bounded: the Wasserstein distance (∫|F_ref − F_cur|) from both frames' counts in 8,192
+  equal cells between the smallest and the largest value of both: inside each cell the two
+  CDFs are only known between their values at the cell's edges, which gives a lower and an
+  upper bound; the estimate assumes values spread evenly in each cell, and the column's notes
+  state ``± bound`` (normalized like the statistic). KS with more than 1,000
   reference values (only when asked for by ``method="ks"``) is bounded the same way.
 """
 
@@ -41,7 +41,7 @@ from ._drift_rules import (
     _round,
 )
 
-GRID_STEPS = 4096
+GRID_STEPS = 8192
 KS_EXACT_N = 10_000  # scipy's ks_2samp uses its exact method up to this many values per side
 PLOT_QS = (0.005, 0.995, 0.05, 0.5, 0.95)
 CATEGORICAL_FAMILIES = ("bool", "string", "category")
@@ -97,41 +97,39 @@ def _counts(side: _Side, inner: np.ndarray) -> np.ndarray:
     return np.diff(np.concatenate([[0.0], below, [float(side.n)]]))
 
 
-def _grid(ref: _Side, cur: _Side) -> np.ndarray:
+def _cells(ref: _Side, cur: _Side) -> tuple[float, float, int] | None:
+    """``(low, width, n)`` of the equal cells between both frames' extremes (None: one value)."""
     lo = min(ref.profile["min"], cur.profile["min"])
     hi = max(ref.profile["max"], cur.profile["max"])
-    qs = np.linspace(0, 1, ECDF_POINTS)
-    points = [np.linspace(lo, hi, GRID_STEPS + 1), ref.quantile(qs), cur.quantile(qs)]
-    grid = np.unique(np.concatenate(points))
-    return grid[np.isfinite(grid) & (grid >= lo) & (grid <= hi)]
+    width = (hi - lo) / GRID_STEPS
+    return (lo, width, GRID_STEPS) if width > 0 and np.isfinite(width) else None
 
 
-def _l1_bounds(grid: np.ndarray, ref: _Side, cur: _Side) -> tuple[float, float, float]:
-    """``(estimate, lower, upper)`` of ∫|F_ref − F_cur| over the grid (min .. max)."""
-    fr = ref.cdf_below(grid) / ref.n
-    fc = cur.cdf_below(grid) / cur.n
-    width = np.diff(grid)
+def _cdf_at_cells(counts: np.ndarray) -> np.ndarray:
+    """Share of values in the cells before each cell edge (n + 1 numbers, 0 .. 1)."""
+    return np.concatenate([[0.0], np.cumsum(counts)]) / max(counts.sum(), 1)
+
+
+def _l1_bounds(width: float, fr: np.ndarray, fc: np.ndarray) -> tuple[float, float, float]:
+    """``(estimate, lower, upper)`` of ∫|F_ref − F_cur| from both CDFs at the cell edges."""
     a_r, b_r, a_c, b_c = fr[:-1], fr[1:], fc[:-1], fc[1:]
-    lower = np.maximum.reduce([np.zeros_like(width), a_r - b_c, a_c - b_r])
+    lower = np.maximum.reduce([np.zeros_like(a_r), a_r - b_c, a_c - b_r])
     upper = np.maximum(np.abs(b_r - a_c), np.abs(b_c - a_r))
     d0, d1 = a_r - a_c, b_r - b_c
     same = d0 * d1 >= 0
     total = np.abs(d0) + np.abs(d1)
     crossing = np.divide(d0**2 + d1**2, 2 * total, out=np.zeros_like(total), where=total > 0)
-    linear = np.where(same, total / 2, crossing)
-    estimate = np.clip(linear, lower, upper)
+    estimate = np.clip(np.where(same, total / 2, crossing), lower, upper)
     return (
-        float((width * estimate).sum()),
-        float((width * lower).sum()),
-        float((width * upper).sum()),
+        float(width * estimate.sum()),
+        float(width * lower.sum()),
+        float(width * upper.sum()),
     )
 
 
-def _sup_bounds(grid: np.ndarray, ref: _Side, cur: _Side) -> tuple[float, float]:
-    """``(lower, upper)`` of sup |F_ref − F_cur| from the grid counts."""
-    fr = ref.cdf_below(grid) / ref.n
-    fc = cur.cdf_below(grid) / cur.n
-    lower = float(np.abs(fr - fc).max()) if len(grid) else 0.0
+def _sup_bounds(fr: np.ndarray, fc: np.ndarray) -> tuple[float, float]:
+    """``(lower, upper)`` of sup |F_ref − F_cur| from both CDFs at the cell edges."""
+    lower = float(np.abs(fr - fc).max())
     upper = max(lower, float(np.maximum(np.abs(fr[1:] - fc[:-1]), np.abs(fc[1:] - fr[:-1])).max()))
     return lower, upper
 
@@ -214,7 +212,8 @@ class _Plan:
         self.cur: _Side | None = None
         self.ref_values: np.ndarray | None = None  # KS on a small reference
         self.cur_values: np.ndarray | None = None
-        self.grid: np.ndarray | None = None
+        self.cells: tuple[float, float, int] | None = None  # Wasserstein / KS bounds
+        self.cdf: tuple[np.ndarray, np.ndarray] | None = None
         self.numbers = False  # a numeric column compared as categories
 
 
@@ -306,8 +305,7 @@ def drift_columns(
                 r = np.unique(plan.ref_values)
                 wanted += [r, np.nextafter(r, np.inf)]
         elif plan.method in ("wasserstein", "ks"):
-            plan.grid = _grid(plan.ref, plan.cur)
-            wanted.append(plan.grid)
+            plan.cells = _cells(plan.ref, plan.cur)
         edges = np.unique(np.concatenate(wanted))
         ref_edges[c] = cur_edges[c] = edges
     for source, edges, side in ((ref, ref_edges, "ref"), (cur, cur_edges, "cur")):
@@ -317,6 +315,11 @@ def drift_columns(
             getattr(plans[c], side).below = dict(
                 zip(edges[c].tolist(), below.tolist(), strict=True)
             )
+    cells = {c: p.cells for c, p in plans.items() if p.cells is not None}
+    if cells:
+        ref_cells, cur_cells = ref.cell_counts(cells), cur.cell_counts(cells)
+        for c in cells:
+            plans[c].cdf = (_cdf_at_cells(ref_cells[c]), _cdf_at_cells(cur_cells[c]))
     out = []
     for c, plan in plans.items():
         out.append(_column(plan, ref, cur, ref_prof[c], cur_prof[c], n_ref_total, n_cur_total))
@@ -380,22 +383,27 @@ def _numeric(col: ColumnDrift, plan: _Plan) -> None:
         elif plan.ref_values is not None:
             col.statistic = _ks_exact(plan.ref_values, cur)
             col.p_value = _ks_pvalue(col.statistic, ref.n, cur.n)
+        elif plan.cdf is None:  # one value in both frames
+            col.statistic, col.p_value = 0.0, 1.0
         else:
-            low, high = _sup_bounds(plan.grid, ref, cur)
+            low, high = _sup_bounds(*plan.cdf)
             col.statistic = (low + high) / 2
             col.p_value = _ks_pvalue(col.statistic, ref.n, cur.n)
             col.notes.append(
                 f"approximate: KS statistic {_fmt(col.statistic)} ± {_fmt((high - low) / 2)} "
-                f"(bounded from counts on {len(plan.grid):,} edges)"
+                f"(bounded from counts in {GRID_STEPS:,} equal cells)"
             )
     elif method == "wasserstein":
-        estimate, low, high = _l1_bounds(plan.grid, ref, cur)
+        if plan.cdf is None:  # one value in both frames
+            estimate = low = high = 0.0
+        else:
+            estimate, low, high = _l1_bounds(plan.cells[1], *plan.cdf)
         scale = max(float(ref.profile["std"]), stats.WASSERSTEIN_MIN_STD)
         col.statistic = estimate / scale
         bound = max(estimate - low, high - estimate) / scale
         col.notes.append(
             f"approximate: Wasserstein {_fmt(col.statistic)} ± {_fmt(bound)} (bounded from "
-            f"counts on {len(plan.grid):,} edges)"
+            f"counts in {GRID_STEPS:,} equal cells)"
         )
         if low / scale < col.threshold <= high / scale:
             col.notes.append("the verdict is within the approximation bound of the threshold")
