@@ -269,9 +269,7 @@ class DuckSource(DataSource):
             low, width, n = cells[column]
             v = self.number(column)
             k = f"least(greatest(floor(({v} - {low!r}) / {width!r})::BIGINT, 0), {n - 1})"
-            rows = self.sql(
-                f"SELECT {k}, count(*) FROM {TABLE} WHERE isfinite({v}) GROUP BY 1"
-            )
+            rows = self.sql(f"SELECT {k}, count(*) FROM {TABLE} WHERE isfinite({v}) GROUP BY 1")
             counts = np.zeros(n, dtype=np.int64)
             for at, count in rows:
                 counts[int(at)] = int(count)
