@@ -52,9 +52,11 @@ def _ranks_for(n: int) -> np.ndarray:
     if n == 0:
         return np.array([], dtype=np.int64)
     deciles = np.minimum((np.linspace(0, 1, stats.PSI_BINS + 1)[1:-1] * n).astype(int), n - 1)
-    qs = np.concatenate([np.linspace(0, 1, ECDF_POINTS), PLOT_QS])
-    low = np.floor(qs * (n - 1)).astype(int)
-    return np.unique(np.concatenate([deciles, low, np.minimum(low + 1, n - 1)]))
+    low = np.floor(np.asarray(PLOT_QS) * (n - 1)).astype(int)
+    # the ECDF plot takes the order statistic at or below each point (no interpolation):
+    # half the ranks, and selecting each rank is a pass of DuckDB's quantile_disc
+    ecdf = np.floor(np.linspace(0, 1, ECDF_POINTS) * (n - 1)).astype(int)
+    return np.unique(np.concatenate([deciles, low, np.minimum(low + 1, n - 1), ecdf]))
 
 
 class _Side:
@@ -79,6 +81,10 @@ class _Side:
         hi = np.vectorize(self.rank, otypes=[float])(high)
         out = lo + (hi - lo) * (position - low)
         return float(out) if np.ndim(out) == 0 else out
+
+    def lower(self, qs: np.ndarray) -> np.ndarray:
+        """The order statistic at or below each quantile (the ECDF plot's points)."""
+        return np.array([self.rank(k) for k in np.floor(qs * (self.n - 1)).astype(int)])
 
     def cdf_below(self, edges: np.ndarray) -> np.ndarray:
         """Counts of values < each edge (edges among those counted)."""
@@ -182,8 +188,8 @@ def _numeric_plot(ref: _Side, cur: _Side) -> dict[str, Any]:
         "reference": _round(histogram(ref)),
         "current": _round(histogram(cur)),
         "ecdf_q": _round(qs),
-        "ecdf_reference": _round(ref.quantile(qs)),
-        "ecdf_current": _round(cur.quantile(qs)),
+        "ecdf_reference": _round(ref.lower(qs)),
+        "ecdf_current": _round(cur.lower(qs)),
         "mean": [float(ref.profile["mean"]), float(cur.profile["mean"])],
         "std": [float(ref.profile["std"]), float(cur.profile["std"])],
         "quantiles": {
