@@ -21,6 +21,8 @@ def screenshot_dir(tmp_path: Path) -> Path:
     folder = DOCS_IMG if os.environ.get("NBMLOPS_UPDATE_SCREENSHOTS") == "1" else tmp_path / "img"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
@@ -92,3 +94,17 @@ def shell(ip, workspace):
     ip.reset(new_session=False)
     yield ip
     ip.reset(new_session=False)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One Dask ``LocalCluster`` of two single-threaded worker processes per test process
+    (starting a cluster takes seconds): the scale-out engine of out-of-core data tests."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client

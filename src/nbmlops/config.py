@@ -13,6 +13,9 @@ environment variable, then the default derived from the workspace home.
 - timeouts of the metadata store, in seconds: ``NBMLOPS_CONNECT_TIMEOUT_S`` (PostgreSQL
   connection, default 10), ``NBMLOPS_STATEMENT_TIMEOUT_S`` (PostgreSQL statement, default 60)
   and ``NBMLOPS_BUSY_TIMEOUT_S`` (how long a SQLite writer waits for another's lock, default 60).
+- out-of-core data on DuckDB: ``NBMLOPS_DUCKDB_MEMORY_LIMIT`` (DuckDB's ``memory_limit``, e.g.
+  ``4GB``; default DuckDB's own, 80% of RAM) and ``NBMLOPS_DUCKDB_TEMP_DIRECTORY`` (where it
+  spills, default ``<home>/duckdb_tmp``).
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ class Settings:
     connect_timeout_s: float = _DEFAULTS["connect_timeout_s"]
     statement_timeout_s: float = _DEFAULTS["statement_timeout_s"]
     busy_timeout_s: float = _DEFAULTS["busy_timeout_s"]
+    duckdb_memory_limit: str = ""
+    duckdb_temp_directory: str = ""
 
 
 _overrides: dict[str, object] = {}
@@ -185,6 +190,16 @@ def get_settings() -> Settings:
                 "statement_timeout_s", "NBMLOPS_STATEMENT_TIMEOUT_S"
             ),
             busy_timeout_s=_float_setting("busy_timeout_s", "NBMLOPS_BUSY_TIMEOUT_S"),
+            duckdb_memory_limit=str(
+                _overrides.get("duckdb_memory_limit")
+                or os.environ.get("NBMLOPS_DUCKDB_MEMORY_LIMIT")
+                or ""
+            ),
+            duckdb_temp_directory=str(
+                _overrides.get("duckdb_temp_directory")
+                or os.environ.get("NBMLOPS_DUCKDB_TEMP_DIRECTORY")
+                or home / "duckdb_tmp"
+            ),
         )
 
 
@@ -203,6 +218,8 @@ def configure(
     connect_timeout_s: float | None = None,
     statement_timeout_s: float | None = None,
     busy_timeout_s: float | None = None,
+    duckdb_memory_limit: str | None = None,
+    duckdb_temp_directory: str | None = None,
     reset: bool = False,
 ) -> Settings:
     """Override settings for this process; ``reset=True`` drops earlier overrides first.
@@ -210,6 +227,8 @@ def configure(
     The timeouts (seconds) bound how long a store call may wait: ``connect_timeout_s`` for a
     PostgreSQL connection, ``statement_timeout_s`` for one PostgreSQL statement and
     ``busy_timeout_s`` for a SQLite writer waiting on another's lock.
+    ``duckdb_memory_limit`` (e.g. ``"4GB"``) caps DuckDB when it aggregates or joins data
+    larger than memory; it spills to ``duckdb_temp_directory``.
 
     >>> import nbmlops
     >>> nbmlops.configure(home="/tmp/my-workspace")  # doctest: +SKIP
@@ -225,6 +244,8 @@ def configure(
         ("artifacts", artifacts),
         ("experiment", experiment),
         ("prediction_log", prediction_log),
+        ("duckdb_memory_limit", duckdb_memory_limit),
+        ("duckdb_temp_directory", duckdb_temp_directory),
     ):
         if _args.text(value, where(label), optional=True) == "":
             raise ConfigError(f"{where(label)} is an empty string; pass None to keep the default")
@@ -243,6 +264,8 @@ def configure(
         "connect_timeout_s": connect_timeout_s,
         "statement_timeout_s": statement_timeout_s,
         "busy_timeout_s": busy_timeout_s,
+        "duckdb_memory_limit": duckdb_memory_limit,
+        "duckdb_temp_directory": duckdb_temp_directory,
     }
     if log_retention_days is not None:
         _parse_seconds(log_retention_days, "configure(log_retention_days=...)")

@@ -479,3 +479,25 @@ class NotReproducible(NbmlopsError, ValueError):
     def __init__(self, run_id: str, message: str):
         self.run_id = run_id
         super().__init__(message)
+
+
+# -- out-of-core data --------------------------------------------------------------------------
+
+
+class DataSourceError(NbmlopsError, ValueError):
+    """Data given by path, URL, relation or dataset could not be read or aggregated."""
+
+
+class UnsupportedData(DataSourceError, TypeError):
+    """The object given as data is none of the accepted kinds."""
+
+    def __init__(self, argument: str, value: object, engine: str | None = None):
+        self.argument = argument
+        self.kind = type(value).__name__
+        where = f" on engine {engine!r}" if engine else ""
+        super().__init__(
+            f"{argument} got a {self.kind}{where}; give a pandas DataFrame, a Parquet or CSV "
+            "path or fsspec URL (file, folder or glob), a DuckDB relation, a pyarrow Dataset "
+            "or a Dask DataFrame (a Dask DataFrame needs engine='dask', a DuckDB relation "
+            "engine='duckdb')"
+        )

@@ -72,10 +72,24 @@ def get_historical_features(
     full_feature_names: bool = False,
     timestamp: str = "event_timestamp",
     name: str = "training_set",
+    engine: str | None = None,
+    scheduler=None,
+    output=None,
+    progress: bool | None = None,
 ) -> pd.DataFrame:
-    """Point-in-time correct feature values for every row of ``entity_df``."""
+    """Point-in-time correct feature values for every row of ``entity_df``; entity rows larger
+    than memory (path, DuckDB relation, Arrow dataset, Dask DataFrame) are joined on DuckDB or
+    Dask (``engine``, ``scheduler``) into ``output`` or a lazy result."""
     return default_store().get_historical_features(
-        entity_df, features, full_feature_names=full_feature_names, timestamp=timestamp, name=name
+        entity_df,
+        features,
+        full_feature_names=full_feature_names,
+        timestamp=timestamp,
+        name=name,
+        engine=engine,
+        scheduler=scheduler,
+        output=output,
+        progress=progress,
     )
 
 

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import FeatureError
-from . import _asof, _duck
+from . import _asof, _duck, _historical_ooc
 from .offline import SEQ, column_to_pandas, key_kind
 from .registry import Request, resolve
 from .schema import each, to_utc_naive
@@ -319,13 +319,38 @@ def get_historical_features(
     timestamp: str = "event_timestamp",
     name: str = "training_set",
     record: bool = True,
+    engine: str | None = None,
+    scheduler=None,
+    output=None,
+    progress: bool | None = None,
 ) -> pd.DataFrame:
     """``entity_df`` with the point-in-time correct value of every feature in ``features``.
 
     ``features`` are references ``"view:field"`` (``"view@2:field"`` pins a version,
     ``"view:*"`` takes every field). Feature columns are named by field, or ``view__field``
     with ``full_feature_names=True``; a name clash raises FeatureNameCollision.
+
+    Entity rows larger than memory (a Parquet/CSV path or URL, a DuckDB relation, a pyarrow
+    Dataset, a Dask DataFrame) are joined on ``engine`` (``"duckdb"`` by default, spilling
+    above ``configure(duckdb_memory_limit=...)``; ``"dask"`` on ``scheduler``, partitioned by
+    join key) with the same semantics; the result is written to ``output`` (Parquet, returned
+    as a pyarrow Dataset) or returned lazily (a DuckDB relation or a Dask DataFrame). See
+    :mod:`._historical_ooc`.
     """
+    from ..data import is_out_of_core
+
+    if engine is not None or is_out_of_core(entity_df):
+        return _join_out_of_core(
+            fs,
+            entity_df,
+            features,
+            full_feature_names,
+            timestamp,
+            engine,
+            scheduler,
+            output,
+            progress,
+        )
     if not isinstance(entity_df, pd.DataFrame):
         raise FeatureError(f"entity_df must be a pandas DataFrame, not {type(entity_df).__name__}")
     requests = resolve(fs, features, full_feature_names, taken=[str(c) for c in entity_df.columns])
@@ -337,3 +362,29 @@ def get_historical_features(
         refs = [features] if isinstance(features, str) else list(features)
         _record_lineage(entity_df, requests, name, refs)
     return result
+
+
+def _join_out_of_core(
+    fs, entity, features, full_feature_names, timestamp, engine, scheduler, output, progress
+):
+    from ..data import ENGINES, as_source
+
+    if engine is None:
+        engine = "dask" if type(entity).__module__.startswith("dask") or scheduler else "duckdb"
+    if engine not in ENGINES:
+        raise FeatureError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+    show = True if progress is None else bool(progress)
+    if engine == "dask":
+        import dask.dataframe as dd
+
+        columns = [str(c) for c in entity.columns] if isinstance(entity, dd.DataFrame) else None
+    else:
+        columns = None
+    if columns is None:
+        src = as_source(entity, "entity_df", engine, scheduler, progress=False)
+        columns = list(src.columns)
+        src.close()
+    requests = resolve(fs, features, full_feature_names, taken=columns)
+    if engine == "duckdb":
+        return _historical_ooc.join_duckdb(fs, entity, requests, timestamp, output, show)
+    return _historical_ooc.join_dask(fs, entity, requests, timestamp, output, scheduler, show)

@@ -82,6 +82,10 @@ class FeatureStore(FeatureWorkspace):
         full_feature_names: bool = False,
         timestamp: str = "event_timestamp",
         name: str = "training_set",
+        engine: str | None = None,
+        scheduler=None,
+        output=None,
+        progress: bool | None = None,
     ) -> pd.DataFrame:
         from .historical import get_historical_features
 
@@ -92,6 +96,10 @@ class FeatureStore(FeatureWorkspace):
             full_feature_names=full_feature_names,
             timestamp=timestamp,
             name=name,
+            engine=engine,
+            scheduler=scheduler,
+            output=output,
+            progress=progress,
         )
 
     # -- online -------------------------------------------------------------------------------

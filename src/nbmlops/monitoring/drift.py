@@ -29,26 +29,23 @@ import numpy as np
 
 from .. import _args
 from ..errors import InvalidArgumentType, MonitoringError
+from . import _drift_ooc as _ooc
 from . import stats
 from ._column import ColumnDrift
-
-METHODS = ("ks", "chi2", "wasserstein", "jensenshannon", "psi")
-P_VALUE_METHODS = ("ks", "chi2")
-DEFAULT_THRESHOLDS = {
-    "ks": 0.05,
-    "chi2": 0.05,
-    "wasserstein": 0.1,
-    "jensenshannon": 0.1,
-    "psi": 0.2,
-}
-SMALL_SAMPLE = 1000
-FEW_VALUES = 5
-HIST_BINS = 40
-ECDF_POINTS = 101
-TOP_CATEGORIES = 30
-TOP_SEGMENTS = 10
-PROGRESS_CELLS = 5_000_000
-
+from ._drift_rules import (
+    DEFAULT_THRESHOLDS,
+    ECDF_POINTS,
+    FEW_VALUES,
+    HIST_BINS,
+    METHODS,
+    P_VALUE_METHODS,
+    PROGRESS_CELLS,
+    TOP_SEGMENTS,
+    _categorical_plot,
+    _choose,
+    _fmt,
+    _round,
+)
 
 # -- preparing a column ------------------------------------------------------------------------
 
@@ -158,24 +155,6 @@ def _category_values(series):
 # -- one column --------------------------------------------------------------------------------
 
 
-def _choose(method: str, kind: str, n_ref: int, column: str) -> str:
-    if method == "auto":
-        if kind in ("numeric", "datetime"):
-            return "ks" if n_ref <= SMALL_SAMPLE else "wasserstein"
-        return "chi2" if n_ref <= SMALL_SAMPLE else "jensenshannon"
-    if method not in METHODS:
-        raise MonitoringError(
-            f"unknown method {method!r} for column {column!r}: use 'auto' or one of "
-            f"{', '.join(METHODS)}"
-        )
-    if kind == "categorical" and method in ("ks", "wasserstein"):
-        raise MonitoringError(
-            f"{method} needs numbers but column {column!r} is categorical; use chi2, "
-            "jensenshannon or psi for it"
-        )
-    return method
-
-
 def _numeric_column(col: ColumnDrift, prep: _Prepared, method: str) -> None:
     ref, cur = prep.ref, prep.cur
     edges = stats.quantile_edges(ref)
@@ -269,34 +248,6 @@ def _value_counts(values):
     if isinstance(counts.index, pd.CategoricalIndex):
         counts.index = pd.Index(counts.index.astype(object), dtype=object)
     return counts
-
-
-def _categorical_plot(keys, ref_counts: np.ndarray, cur_counts: np.ndarray) -> dict[str, Any]:
-    ref_share, cur_share = stats.shares(ref_counts), stats.shares(cur_counts)
-    order = np.argsort(-(ref_share + cur_share), kind="stable")
-    top = order[:TOP_CATEGORIES]
-    labels = [str(keys[i]) for i in top]
-    ref_top, cur_top = list(ref_share[top]), list(cur_share[top])
-    if len(order) > TOP_CATEGORIES:
-        rest = order[TOP_CATEGORIES:]
-        labels.append(f"(other {len(rest)})")
-        ref_top.append(float(ref_share[rest].sum()))
-        cur_top.append(float(cur_share[rest].sum()))
-    return {
-        "type": "categorical",
-        "categories": labels,
-        "reference": _round(np.asarray(ref_top)),
-        "current": _round(np.asarray(cur_top)),
-        "n_categories": int(len(keys)),
-    }
-
-
-def _round(values: np.ndarray) -> list[float]:
-    return [float(f"{v:.6g}") for v in np.asarray(values, dtype=float)]
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
 
 
 def column_drift(
@@ -513,6 +464,8 @@ def drift_report(
     segments: list[str] | str | None = None,
     drift_share: float = 0.5,
     progress: bool | None = None,
+    engine: str | None = None,
+    scheduler=None,
 ):
     """Compare ``current`` with ``reference`` column by column; return a :class:`DriftReport`.
 
@@ -522,12 +475,17 @@ def drift_report(
     drift. ``target`` and ``prediction`` are checked for drift too, and when both are in both
     frames the model's performance in each frame is compared.
 
+    Either frame may also be data larger than memory: a Parquet/CSV path or fsspec URL (file,
+    folder, glob), a DuckDB relation, a pyarrow Dataset or a Dask DataFrame. The report is
+    then computed by aggregation on ``engine`` (``"duckdb"``, the default, or ``"dask"`` on
+    ``scheduler``: a Client, an address, or a local cluster), with the same tests; see
+    :mod:`nbmlops.monitoring._drift_ooc` for which statistics are exact and which bounded.
+
     >>> import nbmlops
     >>> report = nbmlops.drift_report(train_df, last_week_df, segments=["country"])  # doctest: +SKIP
     >>> report.drifted_columns  # doctest: +SKIP
     """
     from .performance import performance_drift
-    from .report import DriftReport
 
     started = time.perf_counter()
     where = "drift_report({}=...)".format
@@ -546,7 +504,20 @@ def drift_report(
     roles = {c: r for c, r in ((target, "target"), (prediction, "prediction")) if c is not None}
     if not 0 < drift_share <= 1:
         raise MonitoringError(f"drift_share is a fraction in (0, 1], got {drift_share!r}")
-    chosen = _check_columns(reference, current, columns, list(roles), segments)
+    from ..data import as_source, is_out_of_core
+
+    out_of_core = engine is not None or is_out_of_core(reference) or is_out_of_core(current)
+    if out_of_core:
+        ref_src = as_source(reference, "reference", engine, scheduler, progress)
+        try:
+            cur_src = as_source(current, "current", ref_src.engine, scheduler, progress)
+        except BaseException:
+            ref_src.close()
+            raise
+        reference, current = ref_src, cur_src
+        chosen = _ooc.check_columns(reference, current, columns, list(roles), segments)
+    else:
+        chosen = _check_columns(reference, current, columns, list(roles), segments)
     chosen = [c for c in chosen if c not in roles] + list(roles)
     if isinstance(method, str) and method != "auto" and method not in METHODS:
         raise MonitoringError(
@@ -574,6 +545,33 @@ def drift_report(
     unknown_cat = [c for c in cat_set if c not in chosen]
     if unknown_cat:
         raise MonitoringError(f"categorical names columns that are not compared: {unknown_cat}")
+    if out_of_core:
+        try:
+            columns_out = _ooc.drift_columns(
+                reference, current, chosen, roles, method, threshold, cat_set, _per_column
+            )
+            shapes = [(s.num_rows, len(s.columns)) for s in (reference, current)]
+        finally:
+            reference.close()
+            current.close()
+        return _report(
+            columns_out,
+            shapes,
+            True,
+            {
+                "method": method,
+                "threshold": threshold,
+                "correction": correction,
+                "drift_share": drift_share,
+                "segments": segments,
+                "target": target,
+                "prediction": prediction,
+                "categorical": sorted(cat_set),
+                "engine": reference.engine,
+            },
+            None,
+            started,
+        )
     reference = reference.rename(columns=str)
     current = current.rename(columns=str)
 
@@ -600,12 +598,7 @@ def drift_report(
         results = _with_progress(map(one, chosen), len(chosen), show_progress)
     columns_out = list(results)
 
-    pvalues = np.array([c.p_value if c.p_value is not None else np.nan for c in columns_out])
-    adjusted = stats.adjust_pvalues(pvalues, correction)
-    for col, adj in zip(columns_out, adjusted, strict=True):
-        if col.method in P_VALUE_METHODS:
-            col.p_adjusted = float(adj)
-            col.drifted = bool(adj < col.threshold)
+    _adjust(columns_out, correction)
     for col in columns_out:
         if col.drifted and segments:
             for segment in segments:
@@ -617,11 +610,11 @@ def drift_report(
     performance = None
     if target is not None and prediction is not None:
         performance = performance_drift(reference, current, target, prediction)
-    return DriftReport(
-        columns=columns_out,
-        reference_shape=tuple(reference.shape),
-        current_shape=tuple(current.shape),
-        options={
+    return _report(
+        columns_out,
+        [tuple(reference.shape), tuple(current.shape)],
+        False,
+        {
             "method": method,
             "threshold": threshold,
             "correction": correction,
@@ -631,6 +624,31 @@ def drift_report(
             "prediction": prediction,
             "categorical": sorted(cat_set),
         },
+        performance,
+        started,
+    )
+
+
+def _adjust(columns_out: list[ColumnDrift], correction: str | None) -> None:
+    """Correct the p-values for multiple testing and decide those columns' verdicts."""
+    pvalues = np.array([c.p_value if c.p_value is not None else np.nan for c in columns_out])
+    adjusted = stats.adjust_pvalues(pvalues, correction)
+    for col, adj in zip(columns_out, adjusted, strict=True):
+        if col.method in P_VALUE_METHODS:
+            col.p_adjusted = float(adj)
+            col.drifted = bool(adj < col.threshold)
+
+
+def _report(columns_out, shapes, adjust: bool, options, performance, started):
+    from .report import DriftReport
+
+    if adjust:  # the in-memory path adjusts before it ranks segments
+        _adjust(columns_out, options["correction"])
+    return DriftReport(
+        columns=columns_out,
+        reference_shape=tuple(shapes[0]),
+        current_shape=tuple(shapes[1]),
+        options=options,
         performance=performance,
         seconds=time.perf_counter() - started,
         created_at=time.time(),

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import MonitoringError, SchemaViolation
 from ..registry.signature import dtype_family
+from . import _validate_ooc as _ooc
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -135,10 +136,23 @@ class Expectations:
 
     # -- learning ------------------------------------------------------------------------------
 
-    def fit(self, reference: pd.DataFrame) -> Expectations:
-        """Learn one expectation per column of ``reference``."""
+    def fit(
+        self, reference: pd.DataFrame, engine: str | None = None, scheduler: Any = None
+    ) -> Expectations:
+        """Learn one expectation per column of ``reference`` (a DataFrame, or data larger than
+        memory aggregated on ``engine``: see :meth:`validate`)."""
         import pandas as pd
 
+        from ..data import as_source, is_out_of_core
+
+        if is_out_of_core(reference) or engine is not None:
+            src = as_source(reference, "reference", engine, scheduler)
+            try:
+                self.columns_ = _ooc.fit_columns(self, src, ColumnExpectation)
+                self.n_rows_ = src.num_rows
+            finally:
+                src.close()
+            return self
         if not isinstance(reference, pd.DataFrame):
             raise MonitoringError(
                 f"expectations are learned from a pandas DataFrame, got {type(reference).__name__}"
@@ -180,11 +194,35 @@ class Expectations:
 
     # -- checking ------------------------------------------------------------------------------
 
-    def validate(self, data: pd.DataFrame, raise_on_failure: bool = False) -> ValidationResult:
-        """Check ``data``: one result row per check (see :class:`ValidationResult`)."""
+    def validate(
+        self,
+        data: pd.DataFrame,
+        raise_on_failure: bool = False,
+        engine: str | None = None,
+        scheduler: Any = None,
+    ) -> ValidationResult:
+        """Check ``data``: one result row per check (see :class:`ValidationResult`).
+
+        ``data`` may be larger than memory (a Parquet/CSV path or URL, a DuckDB relation, a
+        pyarrow Dataset, a Dask DataFrame): the checks then run as aggregates on ``engine``
+        (``"duckdb"`` by default, ``"dask"`` on ``scheduler``), with the same verdicts and
+        counts."""
         import pandas as pd
 
+        from ..data import as_source, is_out_of_core
+
         self._check_fitted()
+        if is_out_of_core(data) or engine is not None:
+            src = as_source(data, "data", engine, scheduler)
+            try:
+                rows = _ooc.validate_rows(self, src, _row, _ACCEPTS)
+                n_rows = src.num_rows
+            finally:
+                src.close()
+            result = ValidationResult(pd.DataFrame(rows, columns=ValidationResult.COLUMNS), n_rows)
+            if raise_on_failure and not result.passed:
+                raise result.error()
+            return result
         if not isinstance(data, pd.DataFrame):
             raise MonitoringError(f"validate takes a pandas DataFrame, got {type(data).__name__}")
         rows: list[dict[str, Any]] = []
@@ -600,15 +638,20 @@ class ValidationResult:
         )
 
 
-def expectations_from(reference: pd.DataFrame, **params: Any) -> Expectations:
-    """Learn :class:`Expectations` from ``reference`` (options as in ``Expectations(...)``)."""
-    return Expectations(**params).fit(reference)
+def expectations_from(
+    reference: pd.DataFrame, engine: str | None = None, scheduler: Any = None, **params: Any
+) -> Expectations:
+    """Learn :class:`Expectations` from ``reference`` (options as in ``Expectations(...)``;
+    ``engine`` and ``scheduler`` for data larger than memory, as in ``validate``)."""
+    return Expectations(**params).fit(reference, engine=engine, scheduler=scheduler)
 
 
 def validate(
     data: pd.DataFrame,
     expectations: Expectations | dict | str,
     raise_on_failure: bool = False,
+    engine: str | None = None,
+    scheduler: Any = None,
 ) -> ValidationResult:
     """Check ``data`` against ``expectations`` (an object, its dict, or a saved name);
     ``raise_on_failure=True`` raises :class:`~nbmlops.errors.SchemaViolation` listing every
@@ -622,7 +665,9 @@ def validate(
             "expectations is an Expectations object, its dict, or the name of saved ones, "
             f"got {type(expectations).__name__}"
         )
-    return expectations.validate(data, raise_on_failure=raise_on_failure)
+    return expectations.validate(
+        data, raise_on_failure=raise_on_failure, engine=engine, scheduler=scheduler
+    )
 
 
 def load_expectations(name: str) -> Expectations:

@@ -1,0 +1,74 @@
+"""What the in-memory and the out-of-core drift computations share: the test choice, the
+default thresholds and the sizes of plots, so both give the same verdicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import MonitoringError
+from . import stats
+
+METHODS = ("ks", "chi2", "wasserstein", "jensenshannon", "psi")
+P_VALUE_METHODS = ("ks", "chi2")
+DEFAULT_THRESHOLDS = {
+    "ks": 0.05,
+    "chi2": 0.05,
+    "wasserstein": 0.1,
+    "jensenshannon": 0.1,
+    "psi": 0.2,
+}
+SMALL_SAMPLE = 1000
+FEW_VALUES = 5
+HIST_BINS = 40
+ECDF_POINTS = 101
+TOP_CATEGORIES = 30
+TOP_SEGMENTS = 10
+PROGRESS_CELLS = 5_000_000
+
+
+def _choose(method: str, kind: str, n_ref: int, column: str) -> str:
+    if method == "auto":
+        if kind in ("numeric", "datetime"):
+            return "ks" if n_ref <= SMALL_SAMPLE else "wasserstein"
+        return "chi2" if n_ref <= SMALL_SAMPLE else "jensenshannon"
+    if method not in METHODS:
+        raise MonitoringError(
+            f"unknown method {method!r} for column {column!r}: use 'auto' or one of "
+            f"{', '.join(METHODS)}"
+        )
+    if kind == "categorical" and method in ("ks", "wasserstein"):
+        raise MonitoringError(
+            f"{method} needs numbers but column {column!r} is categorical; use chi2, "
+            "jensenshannon or psi for it"
+        )
+    return method
+
+
+def _round(values: np.ndarray) -> list[float]:
+    return [float(f"{v:.6g}") for v in np.asarray(values, dtype=float)]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _categorical_plot(keys, ref_counts: np.ndarray, cur_counts: np.ndarray) -> dict[str, Any]:
+    ref_share, cur_share = stats.shares(ref_counts), stats.shares(cur_counts)
+    order = np.argsort(-(ref_share + cur_share), kind="stable")
+    top = order[:TOP_CATEGORIES]
+    labels = [str(keys[i]) for i in top]
+    ref_top, cur_top = list(ref_share[top]), list(cur_share[top])
+    if len(order) > TOP_CATEGORIES:
+        rest = order[TOP_CATEGORIES:]
+        labels.append(f"(other {len(rest)})")
+        ref_top.append(float(ref_share[rest].sum()))
+        cur_top.append(float(cur_share[rest].sum()))
+    return {
+        "type": "categorical",
+        "categories": labels,
+        "reference": _round(np.asarray(ref_top)),
+        "current": _round(np.asarray(cur_top)),
+        "n_categories": int(len(keys)),
+    }

@@ -1,0 +1,108 @@
+"""Point-in-time joins of entity rows given as files, relations, datasets and Dask frames: the
+same values as the in-memory join (ties, TTL, missing rows), on DuckDB and on Dask."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow.dataset as ds
+import pytest
+
+from nbmlops.errors import FeatureError
+from nbmlops.features import Entity, FeatureStore, FeatureView, Field
+
+T0 = pd.Timestamp("2024-03-01 12:00:00")
+customer = Entity("customer", join_keys="customer_id")
+
+
+@pytest.fixture
+def joined(workspace, tmp_path):
+    """A view with two writes (ties in event time broken by created time and write order), a
+    TTL, and entity rows with keys and times that match nothing; plus the in-memory answer."""
+    rng = np.random.default_rng(3)
+    fs = FeatureStore()
+    view = FeatureView(
+        "stats",
+        customer,
+        [Field("a", "float64"), Field("b", "int64")],
+        timestamp="ts",
+        created_timestamp="created",
+        ttl=dt.timedelta(minutes=30),
+    )
+    fs.apply(view)
+    for seed in range(2):
+        n = 400
+        rows = pd.DataFrame(
+            {
+                "customer_id": rng.integers(0, 40, n),
+                "ts": T0 + pd.to_timedelta(rng.integers(0, 120, n) * 60, "s"),
+                "created": T0 + pd.to_timedelta(rng.integers(0, 3, n), "s"),
+                "a": rng.normal(size=n) + seed,
+                "b": rng.integers(0, 100, n),
+            }
+        )
+        fs.ingest(view, rows)
+    entity = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 45, 1500),
+            "event_timestamp": T0 + pd.to_timedelta(rng.integers(-10, 150, 1500) * 60, "s"),
+            "label": rng.integers(0, 2, 1500),
+        }
+    )
+    entity.to_parquet(tmp_path / "entity.parquet")
+    expected = fs.get_historical_features(entity, ["stats:a", "stats:b"])
+    return fs, entity, expected, tmp_path
+
+
+def _same(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    keys = ["customer_id", "event_timestamp", "label"]
+    got = got.sort_values(keys, kind="stable").reset_index(drop=True)
+    want = expected.sort_values(keys, kind="stable").reset_index(drop=True)
+    assert len(got) == len(want)
+    np.testing.assert_allclose(got["a"].to_numpy(float), want["a"].to_numpy(float))
+    np.testing.assert_array_equal(
+        got["b"].astype("Float64").to_numpy(float, na_value=np.nan),
+        want["b"].astype("Float64").to_numpy(float, na_value=np.nan),
+    )
+
+
+@pytest.mark.parametrize("kind", ["path", "relation", "arrow"])
+def test_duckdb_join_equals_the_in_memory_join(joined, kind):
+    fs, entity, expected, folder = joined
+    path = folder / "entity.parquet"
+    con = duckdb.connect()
+    given = {
+        "path": str(path),
+        "relation": con.sql(f"SELECT * FROM read_parquet('{path}')"),
+        "arrow": ds.dataset(str(path)),
+    }[kind]
+    out = folder / f"training-{kind}.parquet"
+    result = fs.get_historical_features(given, ["stats:a", "stats:b"], output=out, progress=False)
+    assert isinstance(result, ds.Dataset)
+    assert expected["a"].notna().sum() > 100 and expected["a"].isna().sum() > 100
+    _same(result.to_table().to_pandas(), expected)
+
+
+def test_lazy_duckdb_result_and_clear_errors(joined):
+    fs, entity, expected, folder = joined
+    relation = fs.get_historical_features(str(folder / "entity.parquet"), "stats:*")
+    _same(relation.df(), expected)
+    with pytest.raises(FeatureError, match="lacks columns"):
+        fs.get_historical_features(str(folder / "entity.parquet"), "stats:a", timestamp="when")
+
+
+def test_dask_join_partitioned_by_key_equals_the_in_memory_join(joined, dask_client):
+    import dask.dataframe as dd
+
+    fs, entity, expected, folder = joined
+    frame = dd.from_pandas(entity, npartitions=3)
+    lazy = fs.get_historical_features(frame, ["stats:a", "stats:b"], scheduler=dask_client)
+    assert isinstance(lazy, dd.DataFrame)
+    _same(lazy.compute(scheduler=dask_client), expected)
+    written = fs.get_historical_features(
+        frame, ["stats:a", "stats:b"], scheduler=dask_client, output=folder / "dask-out"
+    )
+    _same(written.to_table().to_pandas(), expected)
