@@ -8,6 +8,19 @@ import sys
 import nbmlops
 
 EXPECTED = {
+    "AuditVerification",
+    "audit_log",
+    "export_audit",
+    "verify_audit",
+    "PromotionRequest",
+    "approve",
+    "model_policy",
+    "promotion_requests",
+    "reject",
+    "set_policy",
+    "ApprovalError",
+    "RequestExpired",
+    "RequestNotFound",
     "StoreError",
     "ConcurrentUpdate",
     "Monitor",

@@ -7,6 +7,15 @@ model cards and safe (skops) persistence.
 >>> nbmlops.load_model("models:/churn@production")  # doctest: +SKIP
 """
 
+from .approvals import (
+    PromotionRequest,
+    approve,
+    model_policy,
+    promotion_requests,
+    reject,
+    set_policy,
+)
+from .audit import AuditVerification, audit_log, export_audit, verify_audit
 from .card import ModelCard
 from .evaluate import evaluate
 from .lifecycle import (
@@ -30,6 +39,16 @@ from .versions import (
 )
 
 __all__ = [
+    "PromotionRequest",
+    "approve",
+    "model_policy",
+    "promotion_requests",
+    "reject",
+    "set_policy",
+    "AuditVerification",
+    "audit_log",
+    "export_audit",
+    "verify_audit",
     "ModelCard",
     "ModelVersion",
     "PackageVersionWarning",

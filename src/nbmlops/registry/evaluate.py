@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidModel
 from ..tracking import _validate as v
 from ..tracking.fingerprint import fingerprint
+from ._context import current_user
 from .versions import ModelVersion, _call_model, resolve
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ def evaluate(
         for seg, (n, values) in results.items()
         for key, value in values.items()
     ]
-    mv._store.models.save_metrics(mv.name, mv.version, rows)
+    mv._store.models.save_metrics(mv.name, mv.version, rows, current_user())
     metric_names = list(CLASSIFICATION if is_classifier else REGRESSION)
     return pd.DataFrame(
         [{"segment": seg, "n": n, **values} for seg, (n, values) in results.items()],
