@@ -77,7 +77,7 @@ def test_promotion_under_a_policy_waits_for_approval(governed, monkeypatch):
     assert history["user"].iloc[-1] == "bob"
     assert "request" in history["reason"].iloc[-1] and "bob" in history["reason"].iloc[-1]
     kinds = nbmlops.audit_log("iris", kind="request.")["kind"].tolist()
-    assert kinds == ["request.create", "request.approve", "request.approved"]
+    assert kinds == ["request.create", "request.approval", "request.approved"]
     assert nbmlops.verify_audit().ok
     with pytest.raises(ApprovalError, match="already approved"):
         nbmlops.approve(request)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,6 +28,8 @@ from . import views
 API = "nbmlops/api"
 # One thread: the store is used from a single thread, in the order requests arrive.
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbmlops-api")
+# jupyter_server's IdentityProvider.generate_anonymous_user: uuid4().hex, "Anonymous <moon>".
+_ANONYMOUS = re.compile(r"[0-9a-f]{32}")
 
 
 class BadRequest(NbmlopsError, ValueError):
@@ -35,12 +38,24 @@ class BadRequest(NbmlopsError, ValueError):
 
 class _Handler(APIHandler):
     def _identity(self) -> str | None:
-        """The authenticated Jupyter user's name: who registry changes are recorded as."""
+        """The authenticated Jupyter user's name: who registry changes are recorded as.
+
+        None for the anonymous user jupyter_server makes up for a shared token (a random id
+        per browser session, which names nobody): the change is then recorded as the server
+        process's user (``NBMLOPS_USER`` or the OS user), so one token holder cannot approve
+        their own request under four eyes by opening a second session.
+        """
         user = self.current_user
         name = getattr(user, "username", None) or getattr(user, "name", None)
         if name is None and isinstance(user, str):
             name = user
-        return str(name) if name else None
+        if (
+            not name
+            or _ANONYMOUS.fullmatch(str(name))
+            and str(getattr(user, "name", "")).startswith("Anonymous ")
+        ):
+            return None
+        return str(name)
 
     async def _call(self, fn, *args: Any, **kwargs: Any) -> Any:
         from ..registry._context import acting_as

@@ -260,7 +260,7 @@ class GovernanceRecords:
             subject = f"models:/{row['name']}/{row['version']}"
             audit(
                 conn,
-                f"request.{decision}",
+                "request.approval" if decision == "approve" else "request.rejection",
                 subject,
                 {"request": request_id, "reason": reason},
                 user,
