@@ -75,12 +75,14 @@ def promote(
     to: str = "production",
     reason: str | None = None,
     gates: list[str] | None = None,
+    request: bool = False,
 ) -> tuple[str, int, int | None]:
     """Move ``version`` of ``name`` to the stage ``to`` once ``gates`` pass against the
     current champion, retrying while other processes promote (see :func:`.lifecycle.promote`).
 
-    Under a policy that asks for approvals for ``to``, nothing moves: a pending request is
-    opened instead and its id is the third item returned (else None).
+    Under a policy that asks for approvals for ``to`` (or with ``request=True``), nothing
+    moves: a pending request is opened instead and its id is the third item returned (else
+    None).
     """
     name = model_name(name)
     version = version_number(version)
@@ -93,6 +95,9 @@ def promote(
     rule = (store.governance.policy(name) or {}).get(to)
     if rule:
         gates = [*rule["gates"], *(g for g in gates if g not in rule["gates"])]
+    if request and (not rule or rule["approvals"] == 0):
+        # A request asked for without a policy that needs one: one approval, anyone's.
+        rule = {"approvals": 1, "separate_approver": False, "gates": (rule or {}).get("gates", [])}
     needs_approval = bool(rule) and rule["approvals"] > 0 and stage != to
     if not gates and not needs_approval:
         store.models.transition(name, version, to, current_user(), reason)

@@ -14,11 +14,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..display import html as h
-from ..errors import GateFailed, InvalidModel, RequestExpired
+from ..errors import ApprovalError, GateFailed, InvalidModel, RequestExpired
 from ..store.models import STAGES
 from ._context import check_text, current_store, current_user
 from ._names import model_name
 from ._transitions import gate_table, table_records
+from ._transitions import promote as _promote
 from .gates import validate_gates
 
 if TYPE_CHECKING:
@@ -180,6 +181,24 @@ class PromotionRequest:
                 f"<th>detail</th></tr>{rows}</table>"
             )
         return f"<div>{body}</div>"
+
+
+def request_promotion(
+    name: str,
+    version: int,
+    to: str = "production",
+    reason: str | None = None,
+    gates: list[str] | None = None,
+) -> PromotionRequest:
+    """Open a request to move ``version`` of ``name`` to ``to`` even when no policy asks for
+    one (it then needs one approval, by anyone); the policy's rule when it has one.
+    Retraining uses it for a challenger that waits for a person's decision."""
+    _name, _version, request = _promote(
+        name, version, to=to, reason=reason, gates=gates, request=True
+    )
+    if request is None:  # already at that stage
+        raise ApprovalError(f"version {version} of {name!r} is already {to}: nothing to request")
+    return PromotionRequest(request)
 
 
 def _request_id(request: PromotionRequest | int) -> int:

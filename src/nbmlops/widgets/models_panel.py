@@ -278,7 +278,12 @@ class ModelsPanel(w.VBox):
         try:
             if action == "promote":
                 mv = promote(name, version, to=to, reason=reason, gates=gates)
-                done = f"{mv.name} v{mv.version} is now {mv.stage}"
+                if hasattr(mv, "stage"):
+                    done = f"{mv.name} v{mv.version} is now {mv.stage}"
+                else:  # a policy asks for approval: a pending request, nothing moved yet
+                    done = (
+                        f"request {mv.id} opened: {mv.name} v{mv.version} to {to} awaits approval"
+                    )
             elif action == "delete":
                 mv = delete_model_version(name, version, reason=reason)
                 done = f"deleted {mv.name} v{mv.version}"
