@@ -44,6 +44,7 @@ def gate_table(
         champion,
         f"version {version}",
         f"production version {champion_version}",
+        store.models.version_metrics(name, version),
     )
 
 
