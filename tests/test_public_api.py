@@ -18,6 +18,8 @@ EXPECTED = {
     "promotion_requests",
     "reject",
     "set_policy",
+    "Lineage",
+    "lineage",
     "ApprovalError",
     "RequestExpired",
     "RequestNotFound",

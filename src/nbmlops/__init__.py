@@ -70,6 +70,8 @@ _LAZY = {
     "promotion_requests": "nbmlops.registry",
     "reject": "nbmlops.registry",
     "set_policy": "nbmlops.registry",
+    "Lineage": "nbmlops.registry",
+    "lineage": "nbmlops.registry",
     "ApprovalError": "nbmlops.errors",
     "RequestExpired": "nbmlops.errors",
     "RequestNotFound": "nbmlops.errors",

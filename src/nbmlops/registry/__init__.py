@@ -27,6 +27,7 @@ from .lifecycle import (
     set_alias,
 )
 from .persistence import PackageVersionWarning
+from .provenance import Lineage, lineage
 from .signature import Signature
 from .versions import (
     ModelVersion,
@@ -39,6 +40,8 @@ from .versions import (
 )
 
 __all__ = [
+    "Lineage",
+    "lineage",
     "PromotionRequest",
     "approve",
     "model_policy",
