@@ -70,6 +70,7 @@ async def test_rest_approval_uses_the_jupyter_user(jp_fetch, filled, monkeypatch
     )
     request = answer["request"]
     assert request["status"] == "pending" and request["requested_by"] == "dana"
+    assert (answer["name"], answer["version"], answer["stage"]) == ("iris", 2, None)
     assert nbmlops.get_model("iris").version == 1
     listed = await _json(jp_fetch, *API, "requests", user="dana", model="iris")
     assert [r["id"] for r in listed] == [request["id"]]

@@ -210,9 +210,12 @@ def promote(
     from ..registry import PromotionRequest
     from ..registry import promote as promote_version
 
+    from ..registry import get_model
+
     done = promote_version(name, version, to=to, reason=reason, gates=gates)
     if isinstance(done, PromotionRequest):
-        return {"request": request_view(done.info)}
+        # The version as it still is (nothing moved), and the request that waits for approval.
+        return {**version_view(get_model(name, version)), "request": request_view(done.info)}
     return version_view(done)
 
 
