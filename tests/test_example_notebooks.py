@@ -31,13 +31,14 @@ def check_model_registry() -> None:
     assert list(listed.index) == ["cancer"]
     assert listed.loc["cancer", "versions"] == 2
     assert listed.loc["cancer", "latest_version"] == 2
-    assert listed.loc["cancer", "production_version"] == 1
+    # The approved request put the logistic regression back in production at the end.
+    assert listed.loc["cancer", "production_version"] == 2
 
-    tree = nbmlops.get_model("models:/cancer@production")
-    logreg = nbmlops.get_model("models:/cancer/2")
-    assert tree.version == 1 and tree.stage == "production"
+    tree = nbmlops.get_model("models:/cancer/1")
+    logreg = nbmlops.get_model("models:/cancer@production")
+    assert tree.version == 1 and tree.stage == "archived"
     assert tree.model_class == "sklearn.tree.DecisionTreeClassifier"
-    assert logreg.stage == "archived"
+    assert logreg.version == 2
     assert logreg.model_class == "sklearn.pipeline.Pipeline"
 
     # Every change, in order; the gated promotion that failed left no row.
@@ -51,8 +52,23 @@ def check_model_registry() -> None:
         (2, "promote", "production"),
         (2, "rollback", "archived"),
         (1, "rollback", "production"),
+        (1, "promote", "archived"),  # by the approval of the request
+        (2, "promote", "production"),
     ]
     assert history["reason"].iloc[2:].notna().all(), "every promotion and rollback says why"
+    assert history["user"].iloc[-1] == "reviewer"
+
+    # Governance: the fairness gate named the worst group, the request was approved by a
+    # second person, the audit log is intact and the lineage shows the approval.
+    (request,) = nbmlops.promotion_requests("cancer", status="approved").itertuples()
+    assert request.requested_by == "data-scientist" and request.approvals == ["reviewer"]
+    assert nbmlops.verify_audit().ok
+    kinds = nbmlops.audit_log("cancer")["kind"].tolist()
+    assert kinds.count("model.register") == 2 and "request.approved" in kinds
+    edges = nbmlops.lineage("models:/cancer@production").edges
+    assert {"run", "data", "request", "stage"} <= set(edges["source_kind"]) | set(
+        edges["target_kind"]
+    )
 
     runs = nbmlops.runs(experiment="registry-tour").set_index("run_id")
     for mv in (tree, logreg):
@@ -83,9 +99,9 @@ def check_model_registry() -> None:
 
     # The production model loads safely and predicts; the card fields were written.
     model = nbmlops.load_model("models:/cancer@production")
-    assert type(model).__name__ == "DecisionTreeClassifier"
+    assert type(model).__name__ == "Pipeline"
     assert set(tree.card_fields) == {"intended_use", "limitations"}
-    card = nbmlops.model_card("cancer").to_markdown()
+    card = nbmlops.model_card("models:/cancer/1").to_markdown()
     assert tree.card_fields["intended_use"] in card
 
 

@@ -8,6 +8,21 @@ import sys
 import nbmlops
 
 EXPECTED = {
+    "AuditVerification",
+    "audit_log",
+    "export_audit",
+    "verify_audit",
+    "PromotionRequest",
+    "approve",
+    "model_policy",
+    "promotion_requests",
+    "reject",
+    "set_policy",
+    "Lineage",
+    "lineage",
+    "ApprovalError",
+    "RequestExpired",
+    "RequestNotFound",
     "StoreError",
     "ConcurrentUpdate",
     "Monitor",

@@ -196,6 +196,20 @@ class InvalidTransition(NbmlopsError, ValueError):
     """A promotion, rollback or alias change that would break the registry's rules."""
 
 
+class ApprovalError(InvalidTransition):
+    """A decision on a promotion request that its policy does not allow (the requester
+    approving under four eyes, a second approval by one person, a closed request)."""
+
+
+class RequestExpired(ApprovalError):
+    """The request's candidate or the production version changed since it was made: ask again
+    with ``nbmlops.promote``."""
+
+
+class RequestNotFound(NbmlopsError, KeyError):
+    """No promotion request with that id."""
+
+
 class UntrustedModelError(NbmlopsError):
     """Loading the model could run code that nbmlops cannot vouch for."""
 

@@ -328,7 +328,9 @@ class RegistryMagics(Magics):
         if args.alias:
             registry.set_alias(mv.name, args.alias, mv.version)
         if args.stage:
-            registry.promote(mv.name, mv.version, to=args.stage, reason="%register --stage")
+            done = registry.promote(mv.name, mv.version, to=args.stage, reason="%register --stage")
+            if isinstance(done, registry.PromotionRequest):  # the model's policy asks approval
+                print(f"nbmlops ▸ {done!r}")
         run = f" from run {mv.run_id[:8]}" if mv.run_id else ""
         print(f"nbmlops ▸ registered {mv.uri}{run} ({mv.flavor})")
         return mv

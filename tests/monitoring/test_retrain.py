@@ -100,6 +100,9 @@ def test_better_challenger_waits_for_a_person_by_default(workspace: Path, tmp_pa
     from nbmlops.widgets.models_panel import versions_html
 
     assert "awaiting decision" in versions_html("churn")
-    nbmlops.promote("churn", 2, reason="reviewed the gate table")  # the person decides
+    # The decision waits as a promotion request; approving it promotes the challenger.
+    (pending,) = nbmlops.promotion_requests("churn")["id"]
+    assert outcome["request_id"] == pending and f"request {pending}" in outcome["message"]
+    nbmlops.approve(int(pending), reason="reviewed the gate table")  # the person decides
     assert pending_challengers("churn") == {}
     assert nbmlops.get_model("models:/churn@production").version == 2

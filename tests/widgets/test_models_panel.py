@@ -120,3 +120,28 @@ def test_cancel_delete_changes_nothing(registry):
     panel.cancel_button.click()
     panel.confirm_button.click()
     assert _stages() == {1: "production", 2: None}
+
+
+def test_pending_requests_are_approved_from_the_panel(registry, monkeypatch):
+    monkeypatch.setenv("NBMLOPS_USER", "alice")
+    nbmlops.set_policy("iris", production={"approvals": 1, "separate_approver": True})
+    panel = ModelsPanel()
+    panel.version.value = 2
+    panel.reason.value = "stump for latency"
+    panel.promote_button.click()
+    panel.confirm_button.click()
+    assert "awaits approval" in panel.message.value
+    assert _stages() == {1: "production", 2: None}
+    assert "pending promotion requests" in panel.requests.value
+    assert "separate approver" in panel.requests.value
+    assert panel.request_box.layout.display == "flex" and len(panel.request.options) == 1
+    panel.approve_button.click()  # alice asked: four eyes refuse her approval
+    assert "separate approver" in panel.message.value
+    assert _stages() == {1: "production", 2: None}
+    monkeypatch.setenv("NBMLOPS_USER", "bob")
+    panel.reason.value = "fine by me"
+    panel.approve_button.click()
+    assert "approved" in panel.message.value
+    assert _stages() == {1: "archived", 2: "production"}
+    assert panel.request_box.layout.display == "none"
+    assert nbmlops.model_history("iris")["user"].iloc[-1] == "bob"

@@ -1,6 +1,6 @@
 """The ``nbmlops`` command line: ``run NOTEBOOK``, ``runs ls|show|reproduce``,
-``models ls|show|promote|rollback|delete|card``, ``features ls|show|materialize``,
-``drift``, ``monitor run|ls|history|alerts``, ``doctor``, ``gc``.
+``models ls|show|promote|rollback|delete|card|policy|requests|approve|reject``, ``features ls|show|materialize``,
+``drift``, ``monitor run|ls|history|alerts``, ``audit verify|export|ls``, ``doctor``, ``gc``.
 
 Every command is a thin face over the Python API; errors print the nbmlops message (no
 traceback) and exit with status 2.
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import click
 
+from .approvals import COMMANDS as GOVERNANCE_COMMANDS
+from .audit import audit
 from .doctor import doctor
 from .drift import drift
 from .features import features
@@ -30,9 +32,12 @@ def main() -> None:
 # One module per command group; each imports what it needs when it runs.
 for command in (runs, models, features, drift, monitor, run_command, pipeline, sweep_command):
     main.add_command(command)
+main.add_command(audit)
 main.add_command(doctor)
 main.add_command(gc_command)
 runs.add_command(reproduce_command)
+for command in GOVERNANCE_COMMANDS:
+    models.add_command(command)
 
 __all__ = ["main"]
 

@@ -1,4 +1,5 @@
-"""``nbmlops models ls|show|promote|rollback|delete|card``."""
+"""``nbmlops models ls|show|promote|rollback|delete|card`` (``policy``, ``requests``,
+``approve`` and ``reject`` are in :mod:`.approvals`)."""
 
 from __future__ import annotations
 
@@ -98,6 +99,9 @@ def models_promote(name: str, version: int, stage: str, reason: str | None, gate
         sys.exit(1)
     except NbmlopsError as exc:
         fail(exc)
+    if not hasattr(mv, "uri"):  # a pending request: the policy of NAME asks for approval
+        click.echo(f"{mv!r}\nnothing moved yet: approve it with `nbmlops models approve {mv.id}`")
+        return
     click.echo(f"{mv.uri} is now {stage}")
 
 

@@ -128,7 +128,8 @@ def retrain_after_alert(
     m: MonitorDefinition, alert_id: int, start: float, end: float, champion: int | None
 ) -> dict[str, Any]:
     """Run the monitor's pipeline, compare, decide; record and return the outcome."""
-    from ..registry import promote
+    from ..registry import model_policy, promote
+    from ..registry.approvals import request_promotion
 
     store = get_store(get_settings())
     store.loop.update_alert(alert_id, retrain_status="running")
@@ -151,7 +152,9 @@ def retrain_after_alert(
             f"monitor {m.name}, alert {alert_id}: challenger v{challenger} vs champion "
             f"v{champion} on {outcome['holdout_rows']} held-out rows of the alert window"
         )
-        if outcome["passed"] and m.auto_promote:
+        # A policy asking for approval of production turns auto_promote into a request.
+        approval = model_policy(m.model_name).get("production", {}).get("approvals", 0) > 0
+        if outcome["passed"] and m.auto_promote and not approval:
             try:
                 promote(m.model_name, challenger, "production", reason, gates=outcome["gates"])
                 status = "promoted"
@@ -166,10 +169,23 @@ def retrain_after_alert(
                 else "gates failed"
             )
             promote(m.model_name, challenger, "staging", f"{reason}: {why}")
+            if outcome["passed"]:
+                # The decision is a promotion request: approve it to put the challenger in
+                # production (its gates are checked again then).
+                try:
+                    request = request_promotion(
+                        m.model_name, challenger, "production", reason, gates=outcome["gates"]
+                    )
+                    outcome["request_id"] = request.id
+                except GateFailed as exc:  # the champion changed meanwhile and is better
+                    outcome["gate_table"] = _records(exc.table)
+                    outcome["passed"] = False
+                    status = "staged"
         outcome["message"] = {
             "promoted": f"v{challenger} beat v{champion} and is now in production",
             "awaiting": f"v{challenger} passed the gates against v{champion}; it waits in "
-            "staging for a person to promote it (auto_promote=False)",
+            "staging for a person's decision: approve or reject promotion request "
+            f"{outcome.get('request_id')} (nbmlops.approve, nbmlops models approve)",
             "staged": f"v{challenger} did not pass the gates against v{champion}; it stays in "
             f"staging and v{champion} keeps serving",
         }[status]

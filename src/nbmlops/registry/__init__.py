@@ -7,6 +7,15 @@ model cards and safe (skops) persistence.
 >>> nbmlops.load_model("models:/churn@production")  # doctest: +SKIP
 """
 
+from .approvals import (
+    PromotionRequest,
+    approve,
+    model_policy,
+    promotion_requests,
+    reject,
+    set_policy,
+)
+from .audit import AuditVerification, audit_log, export_audit, verify_audit
 from .card import ModelCard
 from .evaluate import evaluate
 from .lifecycle import (
@@ -18,6 +27,7 @@ from .lifecycle import (
     set_alias,
 )
 from .persistence import PackageVersionWarning
+from .provenance import Lineage, lineage
 from .signature import Signature
 from .versions import (
     ModelVersion,
@@ -30,6 +40,18 @@ from .versions import (
 )
 
 __all__ = [
+    "Lineage",
+    "lineage",
+    "PromotionRequest",
+    "approve",
+    "model_policy",
+    "promotion_requests",
+    "reject",
+    "set_policy",
+    "AuditVerification",
+    "audit_log",
+    "export_audit",
+    "verify_audit",
     "ModelCard",
     "ModelVersion",
     "PackageVersionWarning",

@@ -28,25 +28,46 @@ def _reason(reason: str | None) -> str | None:
     return None if reason is None else check_text("reason", reason)
 
 
-def check_gates(name: str, version: int, gates: list[str]) -> tuple[pd.DataFrame, int | None]:
-    """Evaluate ``gates`` for ``name`` v``version`` against the current production version.
-
-    Returns the gate table and the champion it was checked against.
-    """
+def gate_table(
+    name: str, version: int, gates: list[str], champion_version: int | None
+) -> pd.DataFrame:
+    """Evaluate ``gates`` for ``name`` v``version`` against production version
+    ``champion_version`` (None: no champion yet)."""
     store = current_store()
     candidate = VersionRecord(store, name, version)
-    champion_version = store.models.production_version(name)
     champion = None
     if champion_version is not None and champion_version != version:
         champion = VersionRecord(store, name, champion_version).metrics
-    table = evaluate_gates(
+    return evaluate_gates(
         gates,
         candidate.metrics,
         champion,
         f"version {version}",
         f"production version {champion_version}",
+        store.models.version_metrics(name, version),
     )
-    return table, champion_version
+
+
+def check_gates(name: str, version: int, gates: list[str]) -> tuple[pd.DataFrame, int | None]:
+    """Evaluate ``gates`` for ``name`` v``version`` against the current production version.
+
+    Returns the gate table and the champion it was checked against.
+    """
+    champion_version = current_store().models.production_version(name)
+    return gate_table(name, version, gates, champion_version), champion_version
+
+
+def table_records(table: pd.DataFrame) -> list[dict]:
+    """A gate table as JSON-safe records (NaN as None), as requests and the audit keep it."""
+    out = []
+    for row in table.to_dict("records"):
+        out.append(
+            {
+                k: (None if isinstance(v, float) and v != v else (bool(v) if k == "passed" else v))
+                for k, v in row.items()
+            }
+        )
+    return out
 
 
 def promote(
@@ -55,25 +76,55 @@ def promote(
     to: str = "production",
     reason: str | None = None,
     gates: list[str] | None = None,
-) -> tuple[str, int]:
+    request: bool = False,
+) -> tuple[str, int, int | None]:
     """Move ``version`` of ``name`` to the stage ``to`` once ``gates`` pass against the
-    current champion, retrying while other processes promote (see :func:`.lifecycle.promote`)."""
+    current champion, retrying while other processes promote (see :func:`.lifecycle.promote`).
+
+    Under a policy that asks for approvals for ``to`` (or with ``request=True``), nothing
+    moves: a pending request is opened instead and its id is the third item returned (else
+    None).
+    """
     name = model_name(name)
     version = version_number(version)
     to = stage_name(to)
     reason = _reason(reason)
     gates = validate_gates(gates)
     store = current_store()
-    VersionRecord(store, name, version)._row()  # ModelNotFound before anything else
-    if not gates:
+    record = VersionRecord(store, name, version)
+    stage = record._row()["stage"]  # ModelNotFound before anything else
+    rule = (store.governance.policy(name) or {}).get(to)
+    if rule:
+        gates = [*rule["gates"], *(g for g in gates if g not in rule["gates"])]
+    if request and (not rule or rule["approvals"] == 0):
+        # A request asked for without a policy that needs one: one approval, anyone's.
+        rule = {"approvals": 1, "separate_approver": False, "gates": (rule or {}).get("gates", [])}
+    needs_approval = bool(rule) and rule["approvals"] > 0 and stage != to
+    if not gates and not needs_approval:
         store.models.transition(name, version, to, current_user(), reason)
-        return name, version
+        return name, version, None
     waits = backoff_delays(_MAX_GATE_TRIES - 1)
     for _attempt in range(_MAX_GATE_TRIES):
-        table, champion = check_gates(name, version, gates)
-        if not table["passed"].all():
-            raise GateFailed(f"promoting {name} v{version} to {to}", table)
+        if gates:
+            table, champion = check_gates(name, version, gates)
+            if not table["passed"].all():
+                raise GateFailed(f"promoting {name} v{version} to {to}", table)
+        else:
+            table, champion = None, store.models.production_version(name)
         try:
+            if needs_approval:
+                request = store.governance.create_request(
+                    name,
+                    version,
+                    to,
+                    rule,
+                    gates,
+                    [] if table is None else table_records(table),
+                    champion,
+                    current_user(),
+                    reason,
+                )
+                return name, version, request
             store.models.transition(
                 name, version, to, current_user(), reason, expected_champion=champion, gates=gates
             )
@@ -85,7 +136,7 @@ def promote(
                 break
             time.sleep(wait)
             continue
-        return name, version
+        return name, version, None
     raise ConcurrentUpdate(
         f"the production version of {name!r} changed {_MAX_GATE_TRIES} times while the gates "
         f"of version {version} were checked, so nothing was promoted; other processes are "

@@ -93,6 +93,7 @@ class ModelCard:
             if key not in CARD_FIELDS:
                 sections.append((key.replace("_", " ").capitalize(), value))
         sections.append(("Lineage", self._lineage(info)))
+        sections.extend(self._governance())
         run = mv.run
         params: dict[str, Any] = {}
         if run is not None:
@@ -192,7 +193,51 @@ class ModelCard:
             lineage["Features"] = ", ".join(features)
         packages = mv.packages
         lineage["Packages"] = ", ".join(f"{k} {val}" for k, val in packages.items())
+        lineage["Graph"] = f"nbmlops.lineage({mv.uri!r}) (data → run → version → approvals)"
         return lineage
+
+    def _governance(self) -> list[tuple[str, Any]]:
+        """The model's policy and this version's promotion requests."""
+        mv = self.version
+        store = mv._store
+        sections: list[tuple[str, Any]] = []
+        policy = store.governance.policy(mv.name) or {}
+        if policy:
+            rows = [
+                [
+                    stage,
+                    str(rule["approvals"]),
+                    "yes" if rule["separate_approver"] else "no",
+                    "; ".join(rule["gates"]) or "-",
+                ]
+                for stage, rule in sorted(policy.items())
+            ]
+            sections.append(
+                ("Policy", (["stage", "approvals", "separate approver", "gates"], rows))
+            )
+        requests = [
+            r for r in store.governance.requests(mv.name, status=None) if r["version"] == mv.version
+        ]
+        if requests:
+            rows = [
+                [
+                    str(r["id"]),
+                    r["to_stage"],
+                    r["status"],
+                    r["requested_by"] or "-",
+                    ", ".join(d["user_name"] for d in r["decisions"] if d["decision"] == "approve")
+                    or "-",
+                    r["outcome"] or "",
+                ]
+                for r in reversed(requests)
+            ]
+            sections.append(
+                (
+                    "Approvals",
+                    (["request", "to", "status", "requested by", "approved by", "outcome"], rows),
+                )
+            )
+        return sections
 
     # -- rendering -----------------------------------------------------------------------------
 

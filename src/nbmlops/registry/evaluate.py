@@ -11,17 +11,19 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidModel
 from ..tracking import _validate as v
 from ..tracking.fingerprint import fingerprint
+from ._context import current_user
 from .versions import ModelVersion, _call_model, resolve
 
 if TYPE_CHECKING:
     import pandas as pd
 
-CLASSIFICATION = ("accuracy", "precision", "recall", "f1", "roc_auc")
+CLASSIFICATION = ("accuracy", "precision", "recall", "f1", "roc_auc", "selection_rate")
 REGRESSION = ("mae", "rmse", "r2")
 MAX_SEGMENTS = 200
 
 
 def _classification(y, pred, proba, classes) -> dict[str, float]:
+    import numpy as np
     from sklearn import metrics as m
 
     binary = len(classes) == 2
@@ -33,6 +35,8 @@ def _classification(y, pred, proba, classes) -> dict[str, float]:
         "recall": m.recall_score(y, pred, average=average, zero_division=0, **extra),
         "f1": m.f1_score(y, pred, average=average, zero_division=0, **extra),
         "roc_auc": math.nan,
+        # Share predicted positive (binary only): what "demographic parity" compares.
+        "selection_rate": float(np.mean(np.asarray(pred) == classes[1])) if binary else math.nan,
     }
     if proba is not None and len(set(y)) > 1:
         try:
@@ -86,19 +90,67 @@ def _segment_labels(X, segments) -> tuple[list[str], Any]:
     return [str(name)], values.radd(f"{name}=").to_numpy()
 
 
+def _add_segments(results: dict, labels, score) -> None:
+    import pandas as pd
+
+    unique = pd.unique(labels)
+    if len(unique) > MAX_SEGMENTS:
+        raise InvalidModel(
+            f"segments has {len(unique)} distinct values; at most {MAX_SEGMENTS} are "
+            "evaluated (bin a numeric column first)"
+        )
+    for label in sorted(unique):
+        mask = labels == label
+        segment = str(label)[: v.MAX_KEY_LEN]
+        results[segment] = (int(mask.sum()), score(mask))
+
+
+def _sensitive_labels(X, features) -> list:
+    """One array of ``column=value`` labels per sensitive feature."""
+    import pandas as pd
+
+    if features is None:
+        return []
+    if isinstance(features, str):
+        features = [features]
+    if isinstance(features, (list, tuple)):
+        if not all(isinstance(f, str) for f in features):
+            raise InvalidModel("sensitive_features is a column name, a list of them or a DataFrame")
+        return [_segment_labels(X, f)[1] for f in features]
+    if isinstance(features, pd.Series):
+        features = features.to_frame()
+    if not isinstance(features, pd.DataFrame):
+        raise InvalidModel(
+            "sensitive_features is a column name of X, a list of them or a DataFrame with "
+            f"one row per row of X, got {type(features).__name__}"
+        )
+    if len(features) != len(X):
+        raise InvalidModel(
+            f"sensitive_features has {len(features)} rows for {len(X)} rows of X; give one "
+            "row per row"
+        )
+    return [features[c].astype(str).radd(f"{c}=").to_numpy() for c in features.columns.astype(str)]
+
+
 def evaluate(
     model: ModelVersion | str,
     X: Any,
     y: Any,
     segments: str | list[str] | Any = None,
     trusted: bool | list[str] = False,
+    sensitive_features: str | list[str] | Any = None,
 ) -> pd.DataFrame:
     """Score ``model`` on ``X, y``; store and return the metrics, overall and per segment.
 
     Classification: accuracy, precision, recall, f1 (binary for two classes, else macro) and
     ROC AUC when the model has ``predict_proba``. Regression: MAE, RMSE, R². ``segments`` is
-    a column of ``X``, a list of columns, or one label per row. The result has one row per
-    segment (``""`` is the whole data) with ``n`` and one column per metric.
+    a column of ``X``, a list of columns (their combinations), or one label per row.
+    ``sensitive_features`` (as in fairlearn) are columns of ``X`` or a DataFrame with one
+    row per row of ``X``, each evaluated on its own (``sex=F``, ``sex=M``, ``age_band=…``):
+    the groups that fairness gates compare (``fairness.max_gap(recall, by=sex) <= 0.05``).
+    Binary classifiers also get ``selection_rate``, the share predicted positive. The
+    result has one row per segment (``""`` is the whole data) with ``n`` and one column per
+    metric.
 
     >>> import nbmlops
     >>> nbmlops.evaluate("models:/churn/3", X_test, y_test, segments="region")  # doctest: +SKIP
@@ -141,16 +193,9 @@ def evaluate(
     results = {"": (int(len(y_true)), score(everything))}
     _names, labels = _segment_labels(X, segments)
     if labels is not None:
-        unique = pd.unique(labels)
-        if len(unique) > MAX_SEGMENTS:
-            raise InvalidModel(
-                f"segments has {len(unique)} distinct values; at most {MAX_SEGMENTS} are "
-                "evaluated (bin a numeric column first)"
-            )
-        for label in sorted(unique):
-            mask = labels == label
-            segment = str(label)[: v.MAX_KEY_LEN]
-            results[segment] = (int(mask.sum()), score(mask))
+        _add_segments(results, labels, score)
+    for labels in _sensitive_labels(X, sensitive_features):
+        _add_segments(results, labels, score)
     digest = fingerprint(X).digest if fingerprint(X) is not None else None
     now = time.time()
     rows = [
@@ -158,7 +203,7 @@ def evaluate(
         for seg, (n, values) in results.items()
         for key, value in values.items()
     ]
-    mv._store.models.save_metrics(mv.name, mv.version, rows)
+    mv._store.models.save_metrics(mv.name, mv.version, rows, current_user())
     metric_names = list(CLASSIFICATION if is_classifier else REGRESSION)
     return pd.DataFrame(
         [{"segment": seg, "n": n, **values} for seg, (n, values) in results.items()],

@@ -1,4 +1,5 @@
-"""Promotion gates: ``"metrics.f1 >= 0.85"``, ``"metrics.f1 >= champion.metrics.f1 - 0.01"``.
+"""Promotion gates: ``"metrics.f1 >= 0.85"``, ``"metrics.f1 >= champion.metrics.f1 - 0.01"``,
+``"fairness.max_gap(recall, by=sex) <= 0.05"`` (see :mod:`.fairness`).
 
 A gate is one comparison between two arithmetic expressions of numbers and metric references:
 ``metrics.KEY`` (the candidate version's metrics) and ``champion.metrics.KEY`` (the current
@@ -15,6 +16,7 @@ from __future__ import annotations
 from ..errors import InvalidModel
 from ..tracking import _gates
 from ..tracking._gates import GateResult
+from .fairness import FUNCTIONS, gate_functions
 
 __all__ = ["GateResult", "evaluate_gates", "validate_gates"]
 
@@ -23,7 +25,7 @@ _PREFIXES = ("metrics", "champion.metrics")
 
 def validate_gates(gates: object) -> list[str]:
     """The gates as a list of strings, each parsed once so a typo fails before anything runs."""
-    return _gates.validate_gates(gates, _PREFIXES, InvalidModel)
+    return _gates.validate_gates(gates, _PREFIXES, InvalidModel, FUNCTIONS)
 
 
 def evaluate_gates(
@@ -32,8 +34,12 @@ def evaluate_gates(
     champion: dict[str, float] | None,
     candidate_label: str = "the candidate",
     champion_label: str = "the champion",
+    candidate_segments: list[dict] | None = None,
 ):
-    """A DataFrame with one row per gate: ``gate, value, threshold, passed, detail``."""
+    """A DataFrame with one row per gate: ``gate, value, threshold, passed, detail``.
+
+    ``candidate_segments``: the candidate's stored metric rows (segment, key, value), which
+    the fairness functions read."""
     scopes = [
         _gates.Scope(
             "metrics",
@@ -45,4 +51,5 @@ def evaluate_gates(
             "champion.metrics", champion, champion_label, absent="no production version yet"
         ),
     ]
-    return _gates.evaluate_gates(gates, scopes, InvalidModel)
+    functions = gate_functions(candidate_segments or [], candidate_label)
+    return _gates.evaluate_gates(gates, scopes, InvalidModel, functions)

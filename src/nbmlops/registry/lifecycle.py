@@ -14,6 +14,7 @@ from . import _transitions
 from ._context import current_store
 from ._names import model_name
 from ._transitions import check_gates
+from .approvals import PromotionRequest
 from .versions import ModelVersion
 
 if TYPE_CHECKING:
@@ -36,9 +37,13 @@ def promote(
     to: str = "production",
     reason: str | None = None,
     gates: list[str] | None = None,
-) -> ModelVersion:
+) -> ModelVersion | PromotionRequest:
     """Move ``version`` of ``name`` to the stage ``to`` (``staging``, ``production``,
     ``archived``), after checking ``gates``.
+
+    Under a policy (:func:`nbmlops.set_policy`) whose rule for ``to`` asks for approvals,
+    nothing moves: the policy's gates are checked and a pending :class:`PromotionRequest` is
+    returned, which :func:`nbmlops.approve` completes.
 
     Promoting to production archives the previous production version in the same
     transaction. A failing gate raises :class:`GateFailed` with the table of gates and
@@ -50,9 +55,10 @@ def promote(
     >>> nbmlops.promote("churn", 3, reason="beats v2 on March data",
     ...                 gates=["metrics.f1 >= 0.85", "metrics.f1 >= champion.metrics.f1"])  # doctest: +SKIP
     """
-    return ModelVersion(
-        current_store(), *_transitions.promote(name, version, to=to, reason=reason, gates=gates)
-    )
+    name, version, request = _transitions.promote(name, version, to=to, reason=reason, gates=gates)
+    if request is not None:
+        return PromotionRequest(request)
+    return ModelVersion(current_store(), name, version)
 
 
 def rollback(name: str, reason: str | None = None) -> ModelVersion:

@@ -22,6 +22,7 @@ from ..tracking.run import Run
 from . import _transitions, flavors, persistence
 from ._context import check_text, current_store, current_user
 from ._names import ModelRef, model_name, parse_ref
+from .approvals import PromotionRequest
 from .card import ModelCard
 from .record import VersionRecord
 from .signature import Signature
@@ -69,7 +70,7 @@ class ModelVersion(VersionRecord):
                     fields[key] = check_text(key, value)
             values["card"] = json.dumps(fields)
         if values:
-            self._store.models.update_version(self.name, self.version, **values)
+            self._store.models.update_version(self.name, self.version, current_user(), **values)
         return self
 
     # -- the model -----------------------------------------------------------------------------
@@ -132,12 +133,14 @@ class ModelVersion(VersionRecord):
 
     def promote(
         self, to: str = "production", reason: str | None = None, gates: list[str] | None = None
-    ) -> ModelVersion:
-        """:func:`nbmlops.promote` this version."""
-        return ModelVersion(
-            current_store(),
-            *_transitions.promote(self.name, self.version, to=to, reason=reason, gates=gates),
+    ) -> ModelVersion | PromotionRequest:
+        """:func:`nbmlops.promote` this version (a pending request under a policy)."""
+        name, version, request = _transitions.promote(
+            self.name, self.version, to=to, reason=reason, gates=gates
         )
+        if request is not None:
+            return PromotionRequest(request)
+        return ModelVersion(current_store(), name, version)
 
     def set_alias(self, alias: str, reason: str | None = None) -> ModelVersion:
         """:func:`nbmlops.set_alias` ``alias`` to this version."""

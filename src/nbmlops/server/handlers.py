@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,6 +28,8 @@ from . import views
 API = "nbmlops/api"
 # One thread: the store is used from a single thread, in the order requests arrive.
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbmlops-api")
+# jupyter_server's IdentityProvider.generate_anonymous_user: uuid4().hex, "Anonymous <moon>".
+_ANONYMOUS = re.compile(r"[0-9a-f]{32}")
 
 
 class BadRequest(NbmlopsError, ValueError):
@@ -34,9 +37,37 @@ class BadRequest(NbmlopsError, ValueError):
 
 
 class _Handler(APIHandler):
+    def _identity(self) -> str | None:
+        """The authenticated Jupyter user's name: who registry changes are recorded as.
+
+        None for the anonymous user jupyter_server makes up for a shared token (a random id
+        per browser session, which names nobody): the change is then recorded as the server
+        process's user (``NBMLOPS_USER`` or the OS user), so one token holder cannot approve
+        their own request under four eyes by opening a second session.
+        """
+        user = self.current_user
+        name = getattr(user, "username", None) or getattr(user, "name", None)
+        if name is None and isinstance(user, str):
+            name = user
+        if (
+            not name
+            or _ANONYMOUS.fullmatch(str(name))
+            and str(getattr(user, "name", "")).startswith("Anonymous ")
+        ):
+            return None
+        return str(name)
+
     async def _call(self, fn, *args: Any, **kwargs: Any) -> Any:
+        from ..registry._context import acting_as
+
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_executor, lambda: fn(*args, **kwargs))
+        identity = self._identity()
+
+        def call():
+            with acting_as(identity):
+                return fn(*args, **kwargs)
+
+        return await loop.run_in_executor(_executor, call)
 
     async def _answer(self, fn, *args: Any, **kwargs: Any) -> None:
         try:
@@ -200,6 +231,46 @@ class RollbackHandler(_Handler):
         await self._answer(views.rollback, name, reason)
 
 
+class RequestsHandler(_Handler):
+    """``GET requests?model=&status=``: promotion requests (default: pending), newest first."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        status = self.get_query_argument("status", "pending")
+        await self._answer(
+            views.requests,
+            self.get_query_argument("model", None) or None,
+            None if status in ("", "all") else status,
+        )
+
+
+class DecisionHandler(_Handler):
+    """``POST requests/<id>/approve`` or ``…/reject`` with ``{"reason"}``: decide as the
+    authenticated Jupyter user. The approval that completes a request promotes (its gates
+    re-checked; a failure answers 409 with the gate table); the requester cannot approve
+    under a four-eyes policy (409)."""
+
+    @tornado.web.authenticated
+    async def post(self, request_id: str, decision: str) -> None:
+        try:
+            number = self._version_number(request_id)
+            reason = self._body().get("reason")
+            if reason is not None and not isinstance(reason, str):
+                raise BadRequest('"reason" is a string')
+        except BadRequest as exc:
+            self._error(400, exc)
+            return
+        await self._answer(views.decide, number, decision, reason or None)
+
+
+class PolicyHandler(_Handler):
+    """``GET models/<name>/policy``: what promoting the model needs, per stage."""
+
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        await self._answer(views.policy, name)
+
+
 class ReportsHandler(_Handler):
     """``GET reports?model=``: saved drift reports, newest first."""
 
@@ -243,6 +314,9 @@ def routes(base_url: str) -> list[tuple[str, type[_Handler]]]:
         (url(f"models/{name}/versions/(?P<version>[^/]+)/card"), CardHandler),
         (url(f"models/{name}/promote"), PromoteHandler),
         (url(f"models/{name}/rollback"), RollbackHandler),
+        (url(f"models/{name}/policy"), PolicyHandler),
+        (url("requests"), RequestsHandler),
+        (url(r"requests/(?P<request_id>[^/]+)/(?P<decision>approve|reject)"), DecisionHandler),
         (url("reports"), ReportsHandler),
         (url(r"reports/(?P<report_id>[^/]+)/html"), ReportHtmlHandler),
     ]

@@ -206,9 +206,69 @@ def model_card(name: str, version: int) -> dict[str, Any]:
 def promote(
     name: str, version: int, to: str, reason: str, gates: list[str] | None
 ) -> dict[str, Any]:
+    """The promoted version, or under a policy ``{"request": …}``, the pending request."""
+    from ..registry import PromotionRequest
     from ..registry import promote as promote_version
 
-    return version_view(promote_version(name, version, to=to, reason=reason, gates=gates))
+    from ..registry import get_model
+
+    done = promote_version(name, version, to=to, reason=reason, gates=gates)
+    if isinstance(done, PromotionRequest):
+        # The version as it still is (nothing moved), and the request that waits for approval.
+        return {**version_view(get_model(name, version)), "request": request_view(done.info)}
+    return version_view(done)
+
+
+def request_view(row: dict[str, Any]) -> dict[str, Any]:
+    """One promotion request as JSON."""
+    return jsonable(
+        {
+            "id": row["id"],
+            "name": row["name"],
+            "version": row["version"],
+            "to_stage": row["to_stage"],
+            "status": row["status"],
+            "approvals_needed": row["approvals_needed"],
+            "separate_approver": bool(row["separate_approver"]),
+            "approvals": [d["user_name"] for d in row["decisions"] if d["decision"] == "approve"],
+            "decisions": [
+                {
+                    "user": d["user_name"],
+                    "decision": d["decision"],
+                    "at": _epoch(d["at"]),
+                    "reason": d["reason"],
+                }
+                for d in row["decisions"]
+            ],
+            "requested_by": row["requested_by"],
+            "requested_at": _epoch(row["requested_at"]),
+            "reason": row["reason"],
+            "champion_version": row["champion_version"],
+            "gates": row["gate_table"],
+            "outcome": row["outcome"],
+        }
+    )
+
+
+def requests(model: str | None, status: str | None) -> list[dict[str, Any]]:
+    from ..registry._context import current_store
+    from ..registry._names import model_name
+
+    rows = current_store().governance.requests(None if model is None else model_name(model), status)
+    return [request_view(r) for r in rows]
+
+
+def decide(request_id: int, decision: str, reason: str | None) -> dict[str, Any]:
+    from ..registry import approve, reject
+
+    done = (approve if decision == "approve" else reject)(request_id, reason)
+    return request_view(done.info)
+
+
+def policy(name: str) -> dict[str, Any]:
+    from ..registry import model_policy
+
+    return jsonable({"name": name, "policy": model_policy(name)})
 
 
 def rollback(name: str, reason: str) -> dict[str, Any]:

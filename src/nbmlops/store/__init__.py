@@ -12,7 +12,9 @@ import threading
 from ..config import Settings, get_settings, on_configure
 from ._engine import reset_after_fork
 from .artifacts import ArtifactStore, check_no_clash, validate_artifact_name
+from .audit import AuditRecords
 from .features import FeatureRecords
+from .governance import GovernanceRecords
 from .loop import LoopRecords
 from .metadata import KILLED_REASON, TERMINAL, MetadataStore
 from .migrations import LATEST as SCHEMA_VERSION
@@ -25,7 +27,9 @@ __all__ = [
     "SCHEMA_VERSION",
     "TERMINAL",
     "ArtifactStore",
+    "AuditRecords",
     "FeatureRecords",
+    "GovernanceRecords",
     "LoopRecords",
     "MetadataStore",
     "ModelRecords",
@@ -50,6 +54,8 @@ class Store:
         self.features = FeatureRecords(self.meta)
         self.predictions = PredictionRecords(self.meta)
         self.loop = LoopRecords(self.meta)
+        self.audit = AuditRecords(self.meta)
+        self.governance = GovernanceRecords(self.meta, self.models)
 
     def __repr__(self) -> str:
         return f"Store({self.meta!r}, {self.artifacts!r})"

@@ -457,3 +457,87 @@ alerts = Table(
 )
 
 V5_TABLES = (prediction_writes, model_references, monitors, monitor_runs, alerts)
+
+# -- governance: audit log, policies, promotion requests (schema version 8) -------------------
+
+HASH_LEN = 64
+
+# Append-only, hash-chained: each row's ``hash`` is sha256 over the canonical JSON of its
+# fields and ``prev_hash`` (the previous row's hash), so a changed, removed or reordered row
+# breaks the chain (see nbmlops.store.audit). ``seq`` is given by the writer holding the lock on
+# ``audit_head``, never by the database, so positions have no gaps unless a row is removed.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
+    Column("at", Float, nullable=False),
+    Column("kind", String(64), nullable=False),  # model.promote, policy.set, request.approve …
+    Column("subject", String(512), nullable=False),  # models:/churn/3, models:/churn …
+    Column("actor", String(256), nullable=True),
+    Column("payload", Text, nullable=False),  # canonical JSON object
+    Column("prev_hash", String(HASH_LEN), nullable=False),
+    Column("hash", String(HASH_LEN), nullable=False),
+    Index("ix_audit_events_subject", "subject", "seq"),
+)
+
+# One row (id 1): the last seq and hash. Appenders lock it (FOR UPDATE on PostgreSQL; SQLite's
+# BEGIN IMMEDIATE already serialises writers), so two writers never fork the chain, and it
+# anchors the end of the log: removing the last rows is detected too.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(HASH_LEN), nullable=False),
+)
+
+# What promoting a model needs, per target stage: approvals, four eyes, gates (JSON object
+# {stage: {"approvals": n, "separate_approver": bool, "gates": [...]}}).
+model_policies = Table(
+    "model_policies",
+    metadata,
+    Column("name", String(MODEL_NAME_LEN), ForeignKey("registered_models.name"), primary_key=True),
+    Column("policy", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("user_name", String(256), nullable=True),
+)
+
+promotion_requests = Table(
+    "promotion_requests",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("name", String(MODEL_NAME_LEN), ForeignKey("registered_models.name"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("to_stage", String(16), nullable=False),
+    # pending | approved | rejected | expired | failed
+    Column("status", String(16), nullable=False),
+    Column("champion_version", Integer, nullable=True),  # production version when requested
+    Column("candidate_stage", String(16), nullable=True),  # the candidate's stage then
+    Column("approvals_needed", Integer, nullable=False),
+    Column("separate_approver", Boolean, nullable=False),
+    Column("gates", Text, nullable=True),  # JSON list
+    Column("gate_table", Text, nullable=True),  # JSON records of the last gate check
+    Column("requested_by", String(256), nullable=True),
+    Column("requested_at", Float, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("closed_at", Float, nullable=True),
+    Column("closed_by", String(256), nullable=True),
+    Column("outcome", Text, nullable=True),  # why it closed
+    Index("ix_promotion_requests_name", "name", "status"),
+)
+
+request_decisions = Table(
+    "request_decisions",
+    metadata,
+    Column("request_id", BigInteger, nullable=False, primary_key=True, autoincrement=False),
+    Column("user_name", String(256), nullable=False, primary_key=True),
+    Column("decision", String(16), nullable=False),  # approve | reject
+    Column("at", Float, nullable=False),
+    Column("reason", Text, nullable=True),
+)
+
+V8_TABLES = (audit_events, audit_head, model_policies, promotion_requests, request_decisions)

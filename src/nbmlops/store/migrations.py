@@ -49,6 +49,13 @@ def _v6_transition_gates(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE model_transitions ADD COLUMN gates TEXT"))
 
 
+def _v8_governance(conn: Connection) -> None:
+    _schema.metadata.create_all(conn, tables=list(_schema.V8_TABLES), checkfirst=True)
+    # The chain starts at the genesis hash (64 zeros); see nbmlops.store.audit.
+    if conn.execute(select(_schema.audit_head.c.id)).first() is None:
+        conn.execute(_schema.audit_head.insert().values(id=1, seq=0, hash="0" * 64))
+
+
 # Append new steps here; never edit a released one. Each runs inside the upgrade transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "experiments, runs, params, metrics, tags, artifacts, data_io, environments", _v1_initial),
@@ -57,6 +64,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (4, "feature store: feature views, offline writes, materializations", _v4_features),
     (5, "monitoring loop: prediction log writes, model references, monitors, alerts", _v5_loop),
     (6, "model transitions record the gates a promotion passed", _v6_transition_gates),
+    # 7 is taken by another branch of this round (renumbered at merge).
+    (8, "governance: audit log, policies, promotion requests", _v8_governance),
 ]
 LATEST = MIGRATIONS[-1][0]
 

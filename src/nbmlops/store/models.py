@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from ..errors import InvalidTransition, ModelNotFound
 from . import _schema as t
 from ._engine import read_transaction
+from .audit import append as audit
 
 STAGES = ("staging", "production", "archived")
 PRODUCTION = "production"
@@ -173,6 +174,21 @@ class ModelRecords:
                 gates=json.dumps(gates) if gates else None,
             )
         )
+        # The same change, chained into the audit log in this transaction.
+        audit(
+            conn,
+            f"model.{action}",
+            f"models:/{name}/{version}",
+            {
+                "name": name,
+                "version": version,
+                "from_stage": from_stage,
+                "to_stage": to_stage,
+                "reason": reason,
+                "gates": gates or None,
+            },
+            user,
+        )
 
     def _set_stage(
         self,
@@ -239,32 +255,47 @@ class ModelRecords:
 
         def fn(conn):
             self._lock(conn, name)
-            before = self._stage_of(conn, name, version)
             champion = self._production(conn, name)
             if expected_champion is not ... and champion != expected_champion:
                 raise ChampionChanged()
-            now = time.time()
-            if to_stage == PRODUCTION:
-                if champion is not None and champion != version:
-                    self._set_stage(
-                        conn,
-                        name,
-                        champion,
-                        ARCHIVED,
-                        "promote",
-                        user,
-                        f"replaced by version {version}" + (f": {reason}" if reason else ""),
-                        now,
-                    )
-            elif before == PRODUCTION:
-                raise InvalidTransition(
-                    f"version {version} of {name!r} is in production; a model always keeps "
-                    "one production version once it has one: promote another version to "
-                    f"production or call nbmlops.rollback({name!r})"
-                )
-            self._set_stage(conn, name, version, to_stage, "promote", user, reason, now, gates)
+            self.move(conn, name, version, to_stage, user, reason, gates)
 
         self.meta._write(fn)
+
+    def move(
+        self,
+        conn: Connection,
+        name: str,
+        version: int,
+        to_stage: str,
+        user: str | None,
+        reason: str | None,
+        gates: list[str] | None = None,
+    ) -> None:
+        """The stage change of :meth:`transition` inside the caller's transaction, which
+        holds the model's lock (an approval performs it with the approval it completes)."""
+        before = self._stage_of(conn, name, version)
+        champion = self._production(conn, name)
+        now = time.time()
+        if to_stage == PRODUCTION:
+            if champion is not None and champion != version:
+                self._set_stage(
+                    conn,
+                    name,
+                    champion,
+                    ARCHIVED,
+                    "promote",
+                    user,
+                    f"replaced by version {version}" + (f": {reason}" if reason else ""),
+                    now,
+                )
+        elif before == PRODUCTION:
+            raise InvalidTransition(
+                f"version {version} of {name!r} is in production; a model always keeps "
+                "one production version once it has one: promote another version to "
+                f"production or call nbmlops.rollback({name!r})"
+            )
+        self._set_stage(conn, name, version, to_stage, "promote", user, reason, now, gates)
 
     def rollback(self, name: str, user: str | None, reason: str | None) -> tuple[int, int]:
         """Restore the production version before the current one; return ``(from, to)``."""
@@ -470,7 +501,9 @@ class ModelRecords:
     def blob_in_use(self, digest: str) -> bool:
         return self._read(lambda conn: self._blob_in_use(conn, digest))
 
-    def update_version(self, name: str, version: int, **values: Any) -> None:
+    def update_version(
+        self, name: str, version: int, user: str | None = None, **values: Any
+    ) -> None:
         """Change descriptive fields (description, tags, card) of a version."""
 
         def fn(conn):
@@ -480,10 +513,13 @@ class ModelRecords:
                 .where(t.model_versions.c.name == name, t.model_versions.c.version == version)
                 .values(**values)
             )
+            audit(conn, "model.update", f"models:/{name}/{version}", dict(values), user)
 
         self.meta._write(fn)
 
-    def save_metrics(self, name: str, version: int, rows: list[dict]) -> None:
+    def save_metrics(
+        self, name: str, version: int, rows: list[dict], user: str | None = None
+    ) -> None:
         """Replace the stored evaluation metrics of a version."""
 
         def fn(conn):
@@ -506,6 +542,19 @@ class ModelRecords:
                         for r in rows
                     ],
                 )
+            overall = {r["key"]: r["value"] for r in rows if r["segment"] == ""}
+            segments = sorted({r["segment"] for r in rows if r["segment"]})
+            audit(
+                conn,
+                "model.evaluate",
+                f"models:/{name}/{version}",
+                {
+                    "metrics": overall,
+                    "segments": segments,
+                    "dataset_digest": rows[0].get("dataset_digest") if rows else None,
+                },
+                user,
+            )
 
         self.meta._write(fn)
 

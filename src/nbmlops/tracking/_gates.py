@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .. import errors
@@ -87,9 +87,15 @@ def _usage(prefixes: Sequence[str]) -> str:
 
 
 def parse_gate(
-    gate: object, prefixes: Sequence[str], error: type[Exception] = errors.InvalidGate
+    gate: object,
+    prefixes: Sequence[str],
+    error: type[Exception] = errors.InvalidGate,
+    functions: Sequence[str] = (),
 ) -> tuple[ast.Compare, dict[str, str]]:
-    """The parsed comparison and the backtick placeholders of ``gate``, or ``error``."""
+    """The parsed comparison and the backtick placeholders of ``gate``, or ``error``.
+
+    ``functions`` are the dotted names callable as ``NAME(METRIC, by=COLUMN)`` (the fairness
+    gates of the registry), each argument a bare name or a backtick-quoted one."""
     if not isinstance(gate, str) or not gate.strip():
         raise error(f"a gate is a string such as {_example(prefixes)}, got {gate!r}")
     source, names = _prepare(gate.strip())
@@ -99,17 +105,55 @@ def parse_gate(
         tree = None  # nested too deeply for Python, or not valid Unicode: not a gate
     if not isinstance(tree, ast.Compare) or len(tree.ops) != 1 or type(tree.ops[0]) not in _COMPARE:
         raise error(f"cannot read gate {gate!r}: write one comparison, e.g. {_example(prefixes)}")
-    _check_nodes(gate, tree, names, prefixes, error)
+    _check_nodes(gate, tree, names, prefixes, error, functions)
     return tree, names
 
 
-def _check_nodes(gate, node, names, prefixes, error) -> None:
+def _check_nodes(gate, node, names, prefixes, error, functions=()) -> None:
     """Refuse anything but numbers, references, arithmetic and one comparison, before use."""
     for side in (node.left, *node.comparators):
-        _check_value(gate, side, names, prefixes, error)
+        _check_value(gate, side, names, prefixes, error, functions)
 
 
-def _check_value(gate, node, names, prefixes, error) -> None:
+def call_parts(node: ast.Call, names: dict[str, str]) -> tuple[str | None, list, dict]:
+    """``(function, [argument names], {keyword: name})`` of a gate's function call; an
+    argument that is not a bare (or backtick-quoted) name is None."""
+
+    def name(n: ast.AST) -> str | None:
+        return names.get(n.id, n.id) if isinstance(n, ast.Name) else None
+
+    args, keywords = [], {k.arg: name(k.value) for k in node.keywords}
+    for arg in node.args:
+        # The filter syntax turns a single "=" into "==": "by=sex" arrives as a comparison.
+        if (
+            isinstance(arg, ast.Compare)
+            and isinstance(arg.ops[0], ast.Eq)
+            and len(arg.ops) == 1
+            and isinstance(arg.left, ast.Name)
+        ):
+            keywords[arg.left.id] = name(arg.comparators[0])
+        else:
+            args.append(name(arg))
+    return _reference(node.func, names), args, keywords
+
+
+def _check_call(gate, node, names, error, functions) -> None:
+    function, args, keywords = call_parts(node, names)
+    usage = f"{function or 'fairness.max_gap'}(METRIC, by=COLUMN)"
+    if function not in functions:
+        known = ", ".join(functions) if functions else "none here"
+        raise error(
+            f"cannot read gate {gate!r}: unknown function {function or ast.unparse(node.func)!r} "
+            f"(functions: {known})"
+        )
+    if len(args) != 1 or None in args or set(keywords) != {"by"} or keywords["by"] is None:
+        raise error(f"cannot read gate {gate!r}: write {usage}, e.g. {function}(recall, by=sex)")
+
+
+def _check_value(gate, node, names, prefixes, error, functions=()) -> None:
+    if isinstance(node, ast.Call):
+        _check_call(gate, node, names, error, functions)
+        return
     ref = _reference(node, names)
     if ref is not None:
         if not any(ref.startswith(f"{p}.") and len(ref) > len(p) + 1 for p in prefixes):
@@ -121,11 +165,11 @@ def _check_value(gate, node, names, prefixes, error) -> None:
     if isinstance(node, ast.Constant) and _is_number(node.value):
         return
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        _check_value(gate, node.operand, names, prefixes, error)
+        _check_value(gate, node.operand, names, prefixes, error, functions)
         return
     if isinstance(node, ast.BinOp) and type(node.op) in _ARITH:
-        _check_value(gate, node.left, names, prefixes, error)
-        _check_value(gate, node.right, names, prefixes, error)
+        _check_value(gate, node.left, names, prefixes, error, functions)
+        _check_value(gate, node.right, names, prefixes, error, functions)
         return
     raise error(
         f"cannot read gate {gate!r}: {ast.unparse(node)!r} is not a number or a metric "
@@ -146,13 +190,38 @@ def _reference(node: ast.AST, names: dict[str, str]) -> str | None:
     return None
 
 
+class GateDataMissing(LookupError):
+    """Raised by a gate function when the data it needs is not there; the gate fails with
+    the message as its detail."""
+
+
+# A gate function: (metric, by) -> (value, detail shown in the gate table).
+GateFunction = Callable[[str, str], tuple[float, str]]
+
+
 class _Evaluator:
-    def __init__(self, names: dict[str, str], scopes: Sequence[Scope]):
+    def __init__(
+        self,
+        names: dict[str, str],
+        scopes: Sequence[Scope],
+        functions: Mapping[str, GateFunction] | None = None,
+    ):
         self.names = names
         # Longest prefix first: "champion.metrics.f1" is not "metrics" of "champion".
         self.scopes = sorted(scopes, key=lambda s: -len(s.prefix))
+        self.functions = functions or {}
+        self.details: list[str] = []
 
     def value(self, node: ast.AST) -> float:
+        if isinstance(node, ast.Call):
+            function, args, keywords = call_parts(node, self.names)
+            try:
+                value, detail = self.functions[function](args[0], keywords["by"])
+            except GateDataMissing as exc:
+                raise _Missing(str(exc)) from None
+            if detail:
+                self.details.append(detail)
+            return value
         ref = _reference(node, self.names)
         if ref is not None:
             return self.lookup(ref)
@@ -188,7 +257,10 @@ class _Evaluator:
 
 
 def validate_gates(
-    gates: object, prefixes: Sequence[str], error: type[Exception] = errors.InvalidGate
+    gates: object,
+    prefixes: Sequence[str],
+    error: type[Exception] = errors.InvalidGate,
+    functions: Sequence[str] = (),
 ) -> list[str]:
     """The gates as a list of strings, each parsed once so a typo fails before anything runs."""
     if gates is None:
@@ -198,12 +270,15 @@ def validate_gates(
     if not isinstance(gates, (list, tuple)):
         raise error(f"gates is a list of strings, got {type(gates).__name__}")
     for gate in gates:
-        parse_gate(gate, prefixes, error)
+        parse_gate(gate, prefixes, error, functions)
     return list(gates)
 
 
 def evaluate_gates(
-    gates: Sequence[str], scopes: Sequence[Scope], error: type[Exception] = errors.InvalidGate
+    gates: Sequence[str],
+    scopes: Sequence[Scope],
+    error: type[Exception] = errors.InvalidGate,
+    functions: Mapping[str, GateFunction] | None = None,
 ):
     """A DataFrame with one row per gate: ``gate, value, threshold, passed, detail``."""
     import pandas as pd
@@ -211,8 +286,8 @@ def evaluate_gates(
     prefixes = [s.prefix for s in scopes]
     results = []
     for gate in gates:
-        tree, names = parse_gate(gate, prefixes, error)
-        ev = _Evaluator(names, scopes)
+        tree, names = parse_gate(gate, prefixes, error, tuple(functions or ()))
+        ev = _Evaluator(names, scopes, functions)
         compare = _COMPARE[type(tree.ops[0])]
         (left, left_gap), (right, right_gap) = ev.side(tree.left), ev.side(tree.comparators[0])
         gap = left_gap or right_gap
@@ -221,10 +296,12 @@ def evaluate_gates(
             passed = isinstance(gap, _Absent)  # nothing to compare against yet passes
             results.append(GateResult(gate, left, right, passed, gap.detail))
             continue
+        detail = "; ".join(ev.details)
         if math.isnan(left) or math.isnan(right):
-            results.append(GateResult(gate, left, right, False, "a value is NaN"))
+            nan = "a value is NaN" + (f" ({detail})" if detail else "")
+            results.append(GateResult(gate, left, right, False, nan))
             continue
-        results.append(GateResult(gate, left, right, bool(compare(left, right))))
+        results.append(GateResult(gate, left, right, bool(compare(left, right)), detail))
     frame = pd.DataFrame([r.__dict__ for r in results], columns=COLUMNS)
     frame["passed"] = frame["passed"].astype(bool)
     return frame

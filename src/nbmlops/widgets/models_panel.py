@@ -1,7 +1,7 @@
 """``ModelsPanel``: registered models, their versions with stage and alias badges (and a badge on
 challengers from retraining that wait for a person's decision), promote, rollback and delete
-with a reason and a confirmation step, the gate table when a promotion fails, the model card
-of the chosen version."""
+with a reason and a confirmation step, the gate table when a promotion fails, the pending
+promotion requests with Approve/Reject, the model card of the chosen version."""
 
 from __future__ import annotations
 
@@ -84,6 +84,39 @@ def versions_html(name: str) -> str:
     return h.table(headers, rows, raw=True, cls="nbmlops-versions")
 
 
+def requests_html(name: str) -> str:
+    """The pending promotion requests of ``name`` (static HTML); empty when there are none."""
+    from ..registry import model_policy, promotion_requests
+
+    frame = promotion_requests(name)
+    policy = model_policy(name)
+    rules = "; ".join(
+        f"{stage}: {rule['approvals']} approval(s)"
+        + (", separate approver" if rule["separate_approver"] else "")
+        + (f", gates {', '.join(rule['gates'])}" if rule["gates"] else "")
+        for stage, rule in sorted(policy.items())
+    )
+    head = f"<p style='color:#57606a;margin:4px 0'>policy — {h.esc(rules)}</p>" if rules else ""
+    if frame.empty:
+        return head
+    rows = [
+        [
+            f"<b>#{int(r['id'])}</b>",
+            f"v{int(r['version'])} → {h.esc(r['to_stage'])}",
+            h.esc(f"{len(r['approvals'])}/{int(r['approvals_needed'])}")
+            + (" " + h.esc(", ".join(r["approvals"])) if r["approvals"] else ""),
+            h.esc(r["requested_by"] or "-"),
+            h.esc(r["reason"] or ""),
+        ]
+        for r in frame.to_dict("records")
+    ]
+    return head + h.box(
+        "<p style='margin:4px 0'><b>pending promotion requests</b></p>"
+        + h.table(["request", "change", "approvals", "requested by", "reason"], rows, raw=True),
+        "nbmlops-requests",
+    )
+
+
 def models_html() -> str:
     """Every registered model with its versions (static HTML)."""
     from ..registry import models
@@ -134,6 +167,12 @@ class ModelsPanel(w.VBox):
         self.confirm_box.layout.display = "none"
         self.message = w.HTML()
         self.versions = w.HTML()
+        self.requests = w.HTML()
+        self.request = w.Dropdown(description="request", layout=w.Layout(width="200px"))
+        self.approve_button = w.Button(description="Approve", icon="check", button_style="success")
+        self.reject_button = w.Button(description="Reject", icon="times", button_style="danger")
+        self.request_box = w.HBox([self.request, self.approve_button, self.reject_button])
+        self.request_box.layout.display = "none"
         self.card = w.HTML()
         self.pending: tuple[str, str, int | None, str | None] | None = None  # action, name, v, to
         self._holds: dict[int, list[str]] = {}  # version → production / aliases it holds
@@ -145,9 +184,13 @@ class ModelsPanel(w.VBox):
         self.delete_button.on_click(lambda _: self.ask("delete"))
         self.confirm_button.on_click(lambda _: self.confirm())
         self.cancel_button.on_click(lambda _: self.cancel())
+        self.approve_button.on_click(lambda _: self.decide("approve"))
+        self.reject_button.on_click(lambda _: self.decide("reject"))
         self.children = [
             self.model,
             self.versions,
+            self.requests,
+            self.request_box,
             w.HBox([self.version, self.stage]),
             self.gates,
             self.reason,
@@ -197,8 +240,11 @@ class ModelsPanel(w.VBox):
             )
             self.version.options = []
             self.card.value = ""
+            self.requests.value = ""
+            self.request_box.layout.display = "none"
             return
         self.versions.value = versions_html(name)
+        self._show_requests(name)
         frame = model_versions(name)
         versions = [int(v) for v in frame["version"]]
         self._holds = {
@@ -233,7 +279,48 @@ class ModelsPanel(w.VBox):
             card = h.error(exc)
         self.card.value = card
 
+    def _show_requests(self, name: str) -> None:
+        from ..registry import promotion_requests
+
+        self.requests.value = requests_html(name)
+        pending = promotion_requests(name)
+        keep = self.request.value
+        self.request.options = [
+            (f"#{int(r.id)} v{int(r.version)} → {r.to_stage}", int(r.id))
+            for r in pending.itertuples()
+        ]
+        ids = [int(i) for i in pending["id"]]
+        self.request.value = keep if keep in ids else (ids[0] if ids else None)
+        self.request_box.layout.display = "flex" if len(pending) else "none"
+
     # -- actions -----------------------------------------------------------------------------
+
+    def decide(self, decision: str) -> None:
+        """Approve or reject the chosen request as the current identity, with the reason typed
+        in ``reason``; the approval that completes it promotes."""
+        from ..registry import approve, reject
+
+        if self.request.value is None:
+            return
+        reason = self.reason.value.strip() or None
+        try:
+            done = (approve if decision == "approve" else reject)(self.request.value, reason)
+        except GateFailed as exc:
+            self.message.value = gate_table_html(exc)
+            self.refresh()
+            return
+        except NbmlopsError as exc:
+            self.message.value = h.error(exc)
+            self.refresh()
+            return
+        info = done.info
+        self.reason.value = ""
+        self.refresh()
+        self.message.value = (
+            f"<p style='color:#1a7f37'>✔ request {done.id} "
+            f"{h.esc(info['status'])}: {h.esc(info['name'])} v{int(info['version'])} → "
+            f"{h.esc(info['to_stage'])}</p>"
+        )
 
     def ask(self, action: str) -> None:
         """First step of promote/rollback: say what will happen and wait for Confirm."""
@@ -278,7 +365,12 @@ class ModelsPanel(w.VBox):
         try:
             if action == "promote":
                 mv = promote(name, version, to=to, reason=reason, gates=gates)
-                done = f"{mv.name} v{mv.version} is now {mv.stage}"
+                if hasattr(mv, "stage"):
+                    done = f"{mv.name} v{mv.version} is now {mv.stage}"
+                else:  # a policy asks for approval: a pending request, nothing moved yet
+                    done = (
+                        f"request {mv.id} opened: {mv.name} v{mv.version} to {to} awaits approval"
+                    )
             elif action == "delete":
                 mv = delete_model_version(name, version, reason=reason)
                 done = f"deleted {mv.name} v{mv.version}"
