@@ -479,3 +479,7 @@ class NotReproducible(NbmlopsError, ValueError):
     def __init__(self, run_id: str, message: str):
         self.run_id = run_id
         super().__init__(message)
+
+
+class MlflowUnavailable(NbmlopsError, ImportError):
+    """Moving runs to or from MLflow needs mlflow, which is not installed."""

@@ -15,7 +15,7 @@ def build_store(folder: Path) -> dict:
     import mlflow
     import mlflow.sklearn
     from mlflow import MlflowClient
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param
     from sklearn.linear_model import LogisticRegression
 
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -86,6 +86,39 @@ def build_store(folder: Path) -> dict:
     )
     client.log_text(ids["svm-a"], "hello", "notes/readme.txt")
     client.log_dict(ids["svm-a"], {"a": 1}, "config.json")
+
+    search = client.create_experiment("search", artifact_location=(folder / "art-s").as_uri())
+    # The runs of MLflow's own search tests (key1, my_param, tag1), plus keys that need
+    # quoting, LIKE targets, ties on start time and on metric values, and missing values.
+    run(search, "run-0", T0 + 10_000, "FAILED", {"my_param": "A"}, [("key1", 121, T0, 0)])
+    run(
+        search,
+        "Run-1",
+        T0 + 11_000,
+        "FINISHED",
+        {"my_param": "A", "p.a.r.a.m": "a"},
+        [("key1", 123, T0, 0), ("f1-macro", 0.7, T0, 0)],
+        {"tag1": "C", "t.a.g": "a"},
+    )
+    run(
+        search,
+        "run-2",
+        T0 + 11_000,
+        "FAILED",
+        {"my_param": "B"},
+        [("key1", 125, T0, 0), ("Mean Square Error", 2.5, T0, 0)],
+        {"tag1": "D"},
+    )
+    run(
+        search,
+        "other",
+        T0 + 12_000,
+        "FINISHED",
+        {"my_param": "a", "lr": "0.01"},
+        [("key1", 121, T0, 0), ("f1-macro", 0.9, T0, 0), ("Mean Square Error", 1.5, T0, 0)],
+        {"env": "prod", "tag1": "c"},
+    )
+    run(search, "run-4", T0 + 13_000, "KILLED", {"p.a.r.a.m": "b"}, [], {"t.a.g": "b"})
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

@@ -6,11 +6,7 @@ import os
 import sys
 import warnings
 
-from ..errors import NbmlopsError
-
-
-class MlflowUnavailable(NbmlopsError, ImportError):
-    """MLflow is not installed."""
+from ..errors import MlflowUnavailable
 
 
 def client_for(tracking_uri: str):

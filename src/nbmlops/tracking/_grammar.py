@@ -336,7 +336,7 @@ class _Parser:
                     f"'in' needs a list, found {_text(value)}; write e.g. "
                     f"status in ['FAILED', 'KILLED']"
                 )
-            return Comparison(column, "NOT IN" if negated else "IN", tuple(value))
+            return self.checked(Comparison(column, "NOT IN" if negated else "IN", tuple(value)))
         if self.tok.kind != "op":
             what = f"{left.text!r}" if isinstance(left, Column) else repr(self.text[start.start :])
             raise self.fail(
@@ -367,7 +367,18 @@ class _Parser:
             )
         if isinstance(right, (list, tuple)) and op not in ("=", "!="):
             raise self.fail(f"{left.text} {op} needs one value, not the list {_text(right)}")
-        return Comparison(left, op, right)
+        return self.checked(Comparison(left, op, right))
+
+    def checked(self, node: Comparison) -> Comparison:
+        """Metrics are numbers: a quoted value is refused where it is written."""
+        values = node.value if isinstance(node.value, (list, tuple)) else [node.value]
+        quoted = [x for x in values if isinstance(x, str)]
+        if node.column.kind == "metrics" and quoted:
+            raise self.fail(
+                f"{node.column.text} is a number and {quoted[0]!r} is quoted text; "
+                f"compare it with a number without quotes, e.g. {node.column.text} > 0.9"
+            )
+        return node
 
     def need_column(self, left, word: str) -> Column:
         if not isinstance(left, Column):
