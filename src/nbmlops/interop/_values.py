@@ -10,8 +10,13 @@ import math
 RUN_NAME_TAG = "mlflow.runName"
 SOURCE_RUN_TAG = "nbmlops.run_id"  # set on runs nbmlops exported: the id to come back as
 PARENT_TAG = "mlflow.parentRunId"
+USER_TAG = "mlflow.user"  # the run's user_name
 COMPLETE_TAG = "nbmlops.export.complete"  # set last on an exported run: it is whole
+MODELS_PATH = "nbmlops-models"  # where an export puts model version files in a run
 MODEL_TAG = "nbmlops.model"  # "name/version" on an exported model version
+# nbmlops' own fields of an exported version, as JSON: they come back on import.
+VERSION_FIELDS_TAG = "nbmlops.version"
+VERSION_FIELDS = ("model_class", "model_digest", "untrusted_types", "packages", "signature", "card")
 STATUSES = {"RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"}
 STAGES_IN = {"None": None, "Staging": "staging", "Production": "production", "Archived": "archived"}
 STAGES_OUT = {

@@ -112,7 +112,7 @@ def _export_run(client, store, full, exp_id, mapped, report, view_type) -> None:
     if row["parent_run_id"] and row["parent_run_id"] in mapped:
         tags[v.PARENT_TAG] = mapped[row["parent_run_id"]]
     if row["user_name"]:
-        tags.setdefault("mlflow.user", row["user_name"])
+        tags.setdefault(v.USER_TAG, row["user_name"])
     run = client.create_run(
         exp_id, start_time=v.millis(row["start_time"]), tags=tags, run_name=row["name"]
     )
@@ -200,7 +200,7 @@ def _create_version(client, store, row, mapped, mark, view_type) -> str:
         holder = client.create_run(exp_id, run_name=f"{row['name']} v{row['version']}")
         run_id = holder.info.run_id
         client.set_terminated(run_id, "FINISHED")
-    path = f"nbmlops-models/{row['name']}/v{row['version']}"
+    path = f"{v.MODELS_PATH}/{row['name']}/v{row['version']}"
     packages = json.loads(row["packages"] or "{}")
     data = store.artifacts.get_bytes(row["digest"], mark)
     with tempfile.TemporaryDirectory(prefix="nbmlops-mlflow-") as tmp:
@@ -208,9 +208,12 @@ def _create_version(client, store, row, mapped, mark, view_type) -> str:
         client.log_artifacts(run_id, tmp, artifact_path=path)
     tags = {k: str(x) for k, x in json.loads(row["tags"] or "{}").items()}
     tags[v.MODEL_TAG] = mark
+    tags[v.VERSION_FIELDS_TAG] = json.dumps({k: row[k] for k in v.VERSION_FIELDS}, sort_keys=True)
+    # The artifact's own location, which resolves under any tracking URI (runs:/ does not).
+    source = f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{path}"
     created = client.create_model_version(
         row["name"],
-        f"runs:/{run_id}/{path}",
+        source,
         run_id=run_id,
         tags=tags,
         description=row["description"],

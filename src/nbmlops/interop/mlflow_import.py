@@ -88,7 +88,7 @@ def _import_run(client, store, records, experiment, run, ids, report) -> None:
     tags = {
         k: val
         for k, val in data.tags.items()
-        if k not in (v.RUN_NAME_TAG, v.SOURCE_RUN_TAG, v.COMPLETE_TAG, v.PARENT_TAG)
+        if k not in (v.RUN_NAME_TAG, v.SOURCE_RUN_TAG, v.COMPLETE_TAG, v.PARENT_TAG, v.USER_TAG)
     }
     parent = data.tags.get(v.PARENT_TAG)
     if parent is not None:
@@ -113,7 +113,7 @@ def _import_run(client, store, records, experiment, run, ids, report) -> None:
         "parent_run_id": parent,
         "source": data.tags.get("mlflow.source.name"),
         "source_kind": "mlflow",
-        "user_name": info.user_id or data.tags.get("mlflow.user"),
+        "user_name": data.tags.get(v.USER_TAG) or info.user_id or None,
         "git_commit": data.tags.get("mlflow.source.git.commit"),
     }
     params = {k: v.param_json(text) for k, text in data.params.items()}
@@ -131,6 +131,8 @@ def _artifacts(client, store, run_id: str, report) -> list[dict]:
         root = Path(client.download_artifacts(run_id, "", tmp))
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             rel = path.relative_to(root).as_posix()
+            if rel.startswith(v.MODELS_PATH + "/"):
+                continue  # model files an export wrote: the model version holds them
             try:
                 name = validate_artifact_name(rel)
             except InvalidArtifactName as exc:
@@ -196,7 +198,11 @@ def _import_models(client, tracking_uri, store, records, ids, report, progress_b
         run_id = ids.get(version.run_id, version.run_id) if version.run_id else None
         if run_id is not None and not records.run_exists(run_id):
             run_id = None
-        tags = {k: val for k, val in (version.tags or {}).items() if k != v.MODEL_TAG}
+        tags = {
+            k: val
+            for k, val in (version.tags or {}).items()
+            if k not in (v.MODEL_TAG, v.VERSION_FIELDS_TAG)
+        }
         if found["signature"]:
             tags["mlflow.signature"] = json.dumps(found["signature"], sort_keys=True)
         row = {
@@ -215,13 +221,32 @@ def _import_models(client, tracking_uri, store, records, ids, report, progress_b
             "created_at": v.seconds(version.creation_timestamp) or time.time(),
             "user_name": version.user_id or None,
         }
+        row.update(_own_fields(version.tags or {}))
         holder = {
             "created_at": v.seconds(model.creation_timestamp) or time.time(),
             "description": model.description or None,
         }
-        aliases = list(getattr(version, "aliases", None) or [])
+        aliases = sorted(
+            alias
+            for alias, number in (getattr(model, "aliases", None) or {}).items()
+            if str(number) == str(version.version)
+        )
         records.write_version(name, number, row, holder, aliases, "imported from MLflow")
         report.written["model versions"] += 1
+
+
+def _own_fields(tags: dict) -> dict:
+    """nbmlops' fields of a version it exported (class, packages, signature, card, …)."""
+    try:
+        fields = json.loads(tags.get(v.VERSION_FIELDS_TAG) or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(fields, dict):
+        return {}
+    own = {k: fields[k] for k in v.VERSION_FIELDS if fields.get(k) is not None}
+    if "model_class" in own:
+        own["model_class"] = str(own["model_class"])[:512]
+    return own
 
 
 def _quote(name: str) -> str:
