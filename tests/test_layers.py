@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("core", ["_version", "errors", "config", "_args", "display", "data"]),
     ("store", ["store"]),
     ("records", ["tracking", "predictions"]),
-    ("capabilities", ["registry", "features", "pipelines"]),
+    ("capabilities", ["registry", "features", "pipelines", "interop"]),
     ("monitoring", ["monitoring"]),
     ("views", ["widgets", "server"]),
     ("faces", ["magics", "cli"]),

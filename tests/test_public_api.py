@@ -82,6 +82,8 @@ EXPECTED = {
     "delete_model_version",
     "evaluate",
     "get_model",
+    "import_mlflow",
+    "export_mlflow",
     "load_model",
     "model_card",
     "model_history",

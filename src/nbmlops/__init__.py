@@ -51,6 +51,8 @@ _LAZY = {
     "delete_model_version": "nbmlops.registry",
     "evaluate": "nbmlops.registry",
     "get_model": "nbmlops.registry",
+    "import_mlflow": "nbmlops.interop",
+    "export_mlflow": "nbmlops.interop",
     "load_model": "nbmlops.registry",
     "model_card": "nbmlops.registry",
     "model_history": "nbmlops.registry",

@@ -515,3 +515,5 @@ class UnsupportedData(DataSourceError, TypeError):
             "or a Dask DataFrame (a Dask DataFrame needs engine='dask', a DuckDB relation "
             "engine='duckdb')"
         )
+class MlflowUnavailable(NbmlopsError, ImportError):
+    """Moving runs to or from MLflow needs mlflow, which is not installed."""

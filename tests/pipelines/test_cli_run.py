@@ -151,3 +151,37 @@ def test_bad_input_exits_1_not_2(tmp_path):
     assert runner.invoke(main, ["run", str(nb), "--no-such-option"]).exit_code == 1
     assert runner.invoke(main, ["run", str(nb), "--gate", "metrics.f1 >"]).exit_code == 1
     assert runner.invoke(main, ["run", str(tmp_path / "missing.ipynb")]).exit_code == 1
+
+
+def test_raw_parameters_stay_strings_and_win_as_in_papermill():
+    # papermill's CLI: -f, then -y, then -p (typed), then -r (raw strings), later wins.
+    from nbmlops.cli.run import collect_parameters
+
+    assert collect_parameters([], ["x: 1\nz: 3"], [("n", "5"), ("x", "2")], [("x", "1.5")]) == {
+        "x": "1.5",
+        "z": 3,
+        "n": 5,
+    }
+    assert collect_parameters([], [], [], [("flag", "True"), ("none", "None")]) == {
+        "flag": "True",
+        "none": "None",
+    }
+
+
+@pytest.mark.slow
+def test_run_with_raw_parameters(tmp_path):
+    nb = write_notebook(
+        tmp_path / "raw.ipynb",
+        cell("n = 0\nm = 0\nx = 0", "parameters"),
+        """
+        import json
+        with open("seen.json", "w") as fh:
+            json.dump([repr(n), repr(m), repr(x)], fh)
+        """,
+    )
+    args = ["run", str(nb), "-r", "n", "5", "-p", "m", "5", "-p", "x", "1"]
+    result = CliRunner().invoke(main, [*args, "--parameters-raw", "x", "1", "-e", "raw"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "seen.json").read_text()) == ["'5'", "5", "'1'"]
+    (run_id,) = nbmlops.runs(experiment="raw")["run_id"]
+    assert nbmlops.get_run(run_id).params == {"n": "5", "m": 5, "x": "1"}

@@ -180,8 +180,6 @@ def test_dates_compare_with_start_time(table):
         "metrics.accuracy > > 1",
         "and",
         "((params.C == 1)",
-        "",
-        "   ",
         "metrics.accuracy",
         "params.C == 0.5 and",
         "1 == 1",
@@ -282,9 +280,18 @@ def test_order_by(table):
     assert ordered(nbmlops.runs(order_by="`metrics.f1-macro` DESC"))[:2] == ["svm-a", "svm-c"]
 
 
-def test_order_by_unknown_column_is_invalid_filter(table):
-    with pytest.raises(InvalidFilter, match="metrics.accuracy"):
-        nbmlops.runs(order_by="metrics.acuracy DESC")
+def test_empty_filter_is_every_run(table):
+    # MLflow's meaning: "" (or only spaces) filters nothing.
+    everything = ordered(nbmlops.runs())
+    assert ordered(nbmlops.runs(filter="")) == everything
+    assert ordered(nbmlops.runs(filter="   ")) == everything
+    assert runs_page(filter="").total == len(everything)
+
+
+def test_order_by_a_key_no_run_has_orders_nothing(table):
+    # MLflow's meaning: the runs come newest first, as without an order.
+    assert ordered(nbmlops.runs(order_by="metrics.acuracy DESC")) == ordered(nbmlops.runs())
+    assert list(runs_page(order_by="tags.noSuchTag").frame["name"]) == ordered(nbmlops.runs())
 
 
 def test_limit(table):

@@ -1,6 +1,7 @@
 """The ``nbmlops`` command line: ``run NOTEBOOK``, ``runs ls|show|reproduce``,
-``models ls|show|promote|rollback|delete|card|policy|requests|approve|reject``, ``features ls|show|materialize``,
-``drift``, ``monitor run|ls|history|alerts``, ``audit verify|export|ls``, ``doctor``, ``gc``.
+``models ls|show|promote|rollback|delete|card|policy|requests|approve|reject``,
+``features ls|show|materialize``, ``drift``, ``monitor run|ls|history|alerts``,
+``audit verify|export|ls``, ``import mlflow``, ``export mlflow``, ``doctor``, ``gc``.
 
 Every command is a thin face over the Python API; errors print the nbmlops message (no
 traceback) and exit with status 2.
@@ -16,6 +17,7 @@ from .doctor import doctor
 from .drift import drift
 from .features import features
 from .gc import gc_command
+from .interop import export_group, import_group
 from .models import models
 from .monitor import monitor
 from .pipelines import pipeline, sweep_command
@@ -35,6 +37,8 @@ for command in (runs, models, features, drift, monitor, run_command, pipeline, s
 main.add_command(audit)
 main.add_command(doctor)
 main.add_command(gc_command)
+main.add_command(import_group)
+main.add_command(export_group)
 runs.add_command(reproduce_command)
 for command in GOVERNANCE_COMMANDS:
     models.add_command(command)

@@ -62,8 +62,10 @@ def _yaml_mapping(text: str, where: str) -> dict:
     return data
 
 
-def collect_parameters(files, yamls, pairs) -> dict:
-    """Parameters from ``-f`` files, then ``-y`` strings, then ``-p`` pairs (later wins)."""
+def collect_parameters(files, yamls, pairs, raws=()) -> dict:
+    """Parameters from ``-f`` files, then ``-y`` strings, then ``-p`` pairs, then ``-r`` raw
+    pairs (later wins), in papermill's order: ``-r NAME VALUE`` keeps VALUE as the string
+    it is (``-r n 5`` injects ``"5"``; ``-p n 5`` injects ``5``)."""
     params: dict = {}
     for file in files:
         params.update(_yaml_mapping(Path(file).read_text(encoding="utf-8"), f"-f {file}"))
@@ -71,12 +73,23 @@ def collect_parameters(files, yamls, pairs) -> dict:
         params.update(_yaml_mapping(text, "-y"))
     for key, value in pairs:
         params[key] = _resolve_type(value)
+    for key, value in raws:
+        params[key] = value
     return params
 
 
 @click.command("run", cls=ExitOneOnUsageError)
 @click.argument("notebook", type=click.Path(dir_okay=False))
 @click.option("--parameter", "-p", "pairs", nargs=2, multiple=True, help="NAME VALUE (repeatable).")
+@click.option(
+    "--parameters-raw",
+    "--parameters_raw",
+    "-r",
+    "raws",
+    nargs=2,
+    multiple=True,
+    help="NAME VALUE, VALUE kept as a string (repeatable; as papermill's -r).",
+)
 @click.option("--parameters-yaml", "-y", "yamls", multiple=True, help="Parameters as YAML.")
 @click.option(
     "--parameters-file",
@@ -109,6 +122,7 @@ def collect_parameters(files, yamls, pairs) -> dict:
 def run_command(
     notebook,
     pairs,
+    raws,
     yamls,
     files,
     gates,
@@ -131,7 +145,7 @@ def run_command(
 
     try:
         require_file(notebook)  # before importing papermill and the store: fails in ms
-        params = collect_parameters(files, yamls, pairs)
+        params = collect_parameters(files, yamls, pairs, raws)
         from ..pipelines.notebook import run_notebook
 
         result = run_notebook(

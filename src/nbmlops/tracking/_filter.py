@@ -1,25 +1,21 @@
-"""Filter and order-by strings over a runs DataFrame.
+"""Filter and order-by strings evaluated over a runs DataFrame.
 
-Filters are Python-like boolean expressions over the run table's columns::
+The language (nbmlops' Python-like filters and MLflow's search syntax) is parsed by
+:mod:`._grammar`; this module gives the tree its meaning over the columns of ``runs()``:
 
-    metrics.accuracy > 0.9 and params.C == 0.5
-    status in ['FAILED', 'KILLED'] or not (tags.team == 'risk')
-    `metrics.f1-macro` >= 0.8          # backticks quote names with other characters
-
-``=`` is read as ``==`` and ``AND``/``OR``/``NOT`` as their lower-case forms, so MLflow-style
-filters work too. Rows missing a value never match a comparison.
-
-A quoted value compared with a ``params.*`` column is compared with the param's text as
-MLflow would have stored it, ``str(value)`` (``0.5`` → ``'0.5'``, ``200`` → ``'200'``,
-``True`` → ``'True'``), so ``params.C = '0.5'`` means what it means in MLflow; an unquoted
-number compares the typed value (``params.C == 0.5``).
+- Rows missing a value never match a comparison (``!=`` and ``NOT IN`` included), as in MLflow.
+- A quoted value compared with a ``params.*`` column is compared with the param's text as
+  MLflow stores it, ``str(value)`` (``0.5`` → ``'0.5'``, ``True`` → ``'True'``); an unquoted
+  number compares the typed value (``params.C == 0.5``).
+- ``start_time`` / ``created`` / ``end_time`` compared with a number are milliseconds since the
+  epoch (MLflow's unit); compared with quoted text, a date (``start_time > '2024-05-01'``).
+- ``LIKE`` is case-sensitive, ``ILIKE`` not; ``%`` is any text and ``_`` one character.
+- ``IS NULL`` holds where the run has no such value; ``IS NOT NULL`` where it has one.
 """
 
 from __future__ import annotations
 
-import ast
 import difflib
-import keyword
 import operator
 import re
 
@@ -27,127 +23,88 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidFilter
+from ._grammar import (
+    And,
+    Column,
+    Comparison,
+    Everything,
+    Node,
+    Not,
+    Or,
+    columns_of,
+    parse_filter,
+    parse_order_by,
+    shown,
+    too_nested,
+)
 
-_QUOTED = re.compile(r"('[^']*'|\"[^\"]*\"|`[^`]*`)")
-_SINGLE_EQ = re.compile(r"(?<![=!<>])=(?!=)")
-_SQL_WORDS = re.compile(r"(?<!\.)\b(AND|OR|NOT|IN)\b")
-# A dotted column name such as params.lambda; not preceded by a digit or dot, so 0.5 is no name.
-_DOTTED = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.\w+)+")
-_ORDERING = {ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le}
-
-
-def _prepare(text: str) -> tuple[str, dict[str, str]]:
-    """Rewrite backtick names to placeholders and MLflow-isms to Python, outside strings."""
-    names: dict[str, str] = {}
-    out = []
-    for part in _QUOTED.split(text):
-        if part.startswith("`") and part.endswith("`") and len(part) >= 2:
-            placeholder = f"__nbmlops_q{len(names)}__"
-            names[placeholder] = part[1:-1]
-            out.append(placeholder)
-        elif part[:1] in ("'", '"'):
-            out.append(part)
-        else:
-            part = _SINGLE_EQ.sub("==", part)
-            part = _SQL_WORDS.sub(lambda m: m.group(1).lower(), part)
-            out.append(_DOTTED.sub(lambda m: _quote_if_needed(m.group(0), names), part))
-    return "".join(out), names
-
-
-def _quote_if_needed(dotted: str, names: dict[str, str]) -> str:
-    """Turn ``params.lambda`` (a keyword, not valid Python) into a placeholder name."""
-    if all(s.isidentifier() and not keyword.iskeyword(s) for s in dotted.split(".")):
-        return dotted
-    placeholder = f"__nbmlops_q{len(names)}__"
-    names[placeholder] = dotted
-    return placeholder
+_ORDERING = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+_TIMES = {"start_time", "end_time"}
+DERIVED = {"end_time"}  # attributes computed from the runs table's columns
 
 
 class _Evaluator:
-    def __init__(self, frame: pd.DataFrame, names: dict[str, str], text: str):
+    def __init__(self, frame: pd.DataFrame, text: str):
         self.frame = frame
-        self.names = names
         self.text = text
 
     def fail(self, message: str) -> InvalidFilter:
-        return InvalidFilter(f"cannot use filter {_shown(self.text)}: {message}")
+        return InvalidFilter(f"cannot use filter {shown(self.text)}: {message}")
 
-    def column_name(self, node: ast.AST) -> str | None:
-        if isinstance(node, ast.Name):
-            return self.names.get(node.id, node.id)
-        if isinstance(node, ast.Attribute):
-            base = self.column_name(node.value)
-            return None if base is None else f"{base}.{node.attr}"
-        return None
-
-    def column(self, name: str) -> pd.Series:
+    def column(self, column: Column) -> pd.Series:
+        name = column.name
         if name in self.frame.columns:
-            return self.frame[name]
+            return self.frame[name].rename(name)
+        if name == "end_time" and {"start_time", "duration_s"} <= set(self.frame.columns):
+            ended = self.frame["status"] != "RUNNING"
+            end = self.frame["start_time"] + pd.to_timedelta(self.frame["duration_s"], unit="s")
+            return end.where(ended).rename(name)
         if self.frame.empty:
-            return pd.Series([], dtype=object, index=self.frame.index)
+            return pd.Series([], dtype=object, index=self.frame.index, name=name)
         close = difflib.get_close_matches(name, list(self.frame.columns), n=3)
         hint = (
             f"; did you mean {', '.join(close)}?"
             if close
-            else ("; columns look like metrics.<key>, params.<key>, tags.<key>, status, name")
+            else "; columns look like metrics.<key>, params.<key>, tags.<key>, status, run_name"
         )
-        raise self.fail(f"no run has a column {name!r}{hint}")
+        raise self.fail(f"no run has a column {column.text!r}{hint}")
 
-    def value(self, node: ast.AST):
-        name = self.column_name(node)
-        if name is not None:
-            return self.column(name)
-        try:
-            return ast.literal_eval(node)
-        except (ValueError, SyntaxError):
-            raise self.fail(f"{ast.unparse(node)!r} is neither a column nor a constant") from None
-
-    def truth(self, node: ast.AST) -> pd.Series:
-        if isinstance(node, ast.BoolOp):
-            parts = [self.truth(v) for v in node.values]
-            combine = operator.and_ if isinstance(node.op, ast.And) else operator.or_
-            result = parts[0]
-            for part in parts[1:]:
-                result = combine(result, part)
+    def truth(self, node: Node) -> pd.Series:
+        if isinstance(node, Everything):
+            return pd.Series(True, index=self.frame.index)
+        if isinstance(node, (And, Or)):
+            combine = operator.and_ if isinstance(node, And) else operator.or_
+            result = self.truth(node.items[0])
+            for item in node.items[1:]:
+                result = combine(result, self.truth(item))
             return result
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            return ~self.truth(node.operand)
-        if isinstance(node, ast.Compare):
-            result = pd.Series(True, index=self.frame.index)
-            left = node.left
-            for op, right in zip(node.ops, node.comparators, strict=True):
-                result &= self.compare(self.value(left), op, self.value(right))
-                left = right
-            return result
-        raise self.fail(f"{ast.unparse(node)!r} is not a comparison (use ==, !=, <, >, in, …)")
+        if isinstance(node, Not):
+            return ~self.truth(node.item)
+        return self.compare(node)
 
-    def compare(self, left, op: ast.cmpop, right) -> pd.Series:
-        if not isinstance(left, pd.Series):
-            if isinstance(right, pd.Series) and type(op) in _ORDERING:
-                flipped = {
-                    ast.Gt: ast.Lt(),
-                    ast.GtE: ast.LtE(),
-                    ast.Lt: ast.Gt(),
-                    ast.LtE: ast.GtE(),
-                }[type(op)]
-                return self.compare(right, flipped, left)
-            if isinstance(right, pd.Series) and isinstance(op, (ast.Eq, ast.NotEq)):
-                return self.compare(right, op, left)
-            raise self.fail("each comparison needs a column on one side")
-        if isinstance(right, pd.Series):
-            raise self.fail("compare a column with a constant, not with another column")
-        if isinstance(op, (ast.In, ast.NotIn)):
-            if not isinstance(right, (list, tuple, set)):
-                raise self.fail("'in' needs a list, e.g. status in ['FAILED', 'KILLED']")
-            right = list(right)
-        quoted = [r for r in (right if isinstance(right, list) else [right]) if isinstance(r, str)]
-        kind = str(left.name).partition(".")[0]
+    def compare(self, node: Comparison) -> pd.Series:
+        op, right, column = node.op, node.value, node.column
+        if node.op in ("IS NULL", "IS NOT NULL"):
+            if column.name not in self.frame.columns and column.kind != "attribute":
+                present = pd.Series(False, index=self.frame.index)  # no run has it: all NULL
+            else:
+                left = self.column(column)
+                present = left.map(_logged).astype(bool)
+            return ~present if op == "IS NULL" else present
+        left = self.column(column)
+        kind = column.kind
+        values = list(right) if isinstance(right, tuple) else [right]
+        quoted = [v for v in values if isinstance(v, str)]
         if quoted and kind == "metrics":
             raise self.fail(
-                f"{left.name} is a number and {quoted[0]!r} is quoted text; "
-                f"compare it with a number without quotes, e.g. {left.name} > 0.9"
+                f"{column.text} is a number and {quoted[0]!r} is quoted text; "
+                f"compare it with a number without quotes, e.g. {column.text} > 0.9"
             )
-        if isinstance(op, (ast.In, ast.NotIn)):
+        if op.endswith("LIKE"):
+            return self.like(left, op, right, kind)
+        if column.name in _TIMES:
+            left, right = self.times(left, right)
+        if op in ("IN", "NOT IN"):
             texts = {r for r in right if isinstance(r, str)} if kind == "params" else set()
             others = [_hashable(r) for r in right if not (kind == "params" and isinstance(r, str))]
 
@@ -157,32 +114,65 @@ class _Evaluator:
                 return _logged(x) and any(_same(_hashable(x), r) for r in others)
 
             hit = left.map(member).astype(bool)
-            present = left.map(_logged).astype(bool) if texts else left.notna()
-            return hit if isinstance(op, ast.In) else ~hit & present
+            present = left.map(_logged).astype(bool)
+            return hit if op == "IN" else ~hit & present
         if kind == "params" and isinstance(right, str):
             left = _param_text(left)
-        if pd.api.types.is_datetime64_any_dtype(left) and isinstance(right, str):
-            try:
-                right = (
-                    pd.Timestamp(right, tz="UTC")
-                    if pd.Timestamp(right).tzinfo is None
-                    else pd.Timestamp(right)
-                )
-            except ValueError:
-                raise self.fail(f"{right!r} is not a date") from None
-        present = left.notna()
-        if isinstance(op, (ast.Eq, ast.NotEq)):
+        present = left.map(_logged).astype(bool)
+        if op in ("=", "!="):
             eq = left.map(lambda x: _equal(x, right)).astype(bool)
-            return eq if isinstance(op, ast.Eq) else ~eq & present
-        if type(op) in _ORDERING:
-            compare = _ORDERING[type(op)]
-            if isinstance(right, (int, float)) and not isinstance(right, bool):
-                numbers = pd.to_numeric(left.map(_number), errors="coerce")
-                return pd.Series(
-                    np.asarray(compare(numbers, right).fillna(False), dtype=bool), index=left.index
-                )
-            return left.map(lambda x: _safe_order(compare, x, right)).astype(bool)
-        raise self.fail(f"operator {type(op).__name__} is not supported")
+            return eq if op == "=" else ~eq & present
+        compare = _ORDERING[op]
+        if isinstance(right, (int, float)) and not isinstance(right, bool):
+            numbers = pd.to_numeric(left.map(_number), errors="coerce")
+            return pd.Series(
+                np.asarray(compare(numbers, right).fillna(False), dtype=bool), index=left.index
+            )
+        return left.map(lambda x: _safe_order(compare, x, right)).astype(bool)
+
+    def like(self, left: pd.Series, op: str, pattern: str, kind: str) -> pd.Series:
+        if kind == "metrics" or left.name in _TIMES or left.name == "duration_s":
+            raise self.fail(
+                f"{op} matches text, and {left.name} is a number; compare it with =, <, >, e.g. "
+                f"{left.name} > 0.9"
+            )
+        flags = re.S | (re.I if "ILIKE" in op else 0)
+        regex = re.compile(_like_regex(pattern), flags)
+        text = _param_text(left) if kind == "params" else left
+        hit = text.map(lambda x: isinstance(x, str) and regex.fullmatch(x) is not None)
+        hit = hit.astype(bool)
+        if op.startswith("NOT"):
+            return ~hit & text.map(_logged).astype(bool)
+        return hit
+
+    def times(self, left: pd.Series, right):
+        """Times against numbers are epoch milliseconds (MLflow); against text, dates."""
+        items = list(right) if isinstance(right, (list, tuple)) else [right]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):
+            millis = left.map(lambda t: t.value / 1e6 if _logged(t) else np.nan)
+            return millis.astype(float).rename(left.name), right
+        if all(isinstance(v, str) for v in items):
+            stamps = []
+            for v in items:
+                try:
+                    stamp = pd.Timestamp(v)
+                except ValueError:
+                    raise self.fail(
+                        f"{v!r} is not a date; write e.g. {left.name} > '2024-05-01' or "
+                        f"{left.name} > 1714521600000 (milliseconds)"
+                    ) from None
+                stamps.append(stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp)
+            return left, (tuple(stamps) if isinstance(right, tuple) else stamps[0])
+        raise self.fail(
+            f"compare {left.name} with a date in quotes or with milliseconds since the epoch"
+        )
+
+
+def _like_regex(pattern: str) -> str:
+    out = []
+    for ch in pattern:
+        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+    return "".join(out)
 
 
 def _hashable(x):
@@ -190,15 +180,20 @@ def _hashable(x):
 
 
 def _logged(x) -> bool:
-    """Whether a params cell holds a logged value (``None`` is one; NaN marks a missing one)."""
-    return not (x is pd.NA or (isinstance(x, float) and np.isnan(x)))
+    """Whether a cell holds a value (a logged ``None`` param is one; NaN/NaT mark none)."""
+    if x is pd.NA or x is pd.NaT:
+        return False
+    return not (isinstance(x, float) and np.isnan(x))
 
 
 def _param_text(column: pd.Series) -> pd.Series:
     """A params column as the text MLflow stores for each value (``str(value)``), NaN where
     the run has no such param; the meaning is written down in docs/tracking.md."""
     return pd.Series(
-        [str(x) if _logged(x) else np.nan for x in column], index=column.index, dtype=object
+        [str(x) if _logged(x) else np.nan for x in column],
+        index=column.index,
+        dtype=object,
+        name=column.name,
     )
 
 
@@ -207,7 +202,7 @@ def _number(x):
 
 
 def _equal(x, right) -> bool:
-    if x is None or (isinstance(x, float) and np.isnan(x)):
+    if not _logged(x) or x is None and right is not None:
         return False
     try:
         return bool(x == right)
@@ -229,94 +224,68 @@ def _safe_order(compare, x, right) -> bool:
         return False
 
 
-def _parse(text: str) -> tuple[ast.Expression, dict[str, str]]:
-    """The parsed filter and its backtick placeholders, or ``InvalidFilter``."""
-    if not isinstance(text, str) or not text.strip():
-        raise InvalidFilter(f"a filter is a non-empty string, got {text!r}")
-    source, names = _prepare(text.strip())
+def apply_filter(frame: pd.DataFrame, text: str | None) -> pd.DataFrame:
+    """Rows of ``frame`` for which the filter ``text`` holds (``""``: every row)."""
+    tree = parse_filter(text)
     try:
-        tree = ast.parse(source, mode="eval")
-    except SyntaxError as exc:
-        raise InvalidFilter(
-            f"cannot parse filter {_shown(text)} ({exc.msg}); write e.g. "
-            '"metrics.accuracy > 0.9 and params.C == 0.5"'
-        ) from None
-    except (RecursionError, MemoryError):
-        raise _too_nested(text) from None
-    except UnicodeEncodeError:
-        raise InvalidFilter(f"cannot use filter {_shown(text)}: not valid Unicode") from None
-    return tree, names
-
-
-def _shown(text: str) -> str:
-    return repr(text) if len(text) <= 200 else repr(text[:200]) + f"… ({len(text)} characters)"
-
-
-def _too_nested(text: str) -> InvalidFilter:
-    return InvalidFilter(
-        f"cannot use filter {_shown(text)}: it nests too deeply for Python to parse; "
-        "write it with fewer nested not/parentheses"
-    )
-
-
-def apply_filter(frame: pd.DataFrame, text: str) -> pd.DataFrame:
-    """Rows of ``frame`` for which the filter ``text`` holds."""
-    tree, names = _parse(text)
-    try:
-        mask = _Evaluator(frame, names, text).truth(tree.body)
+        mask = _Evaluator(frame, text or "").truth(tree)
     except RecursionError:
-        raise _too_nested(text) from None
+        raise too_nested(text) from None
     return frame[mask.to_numpy(dtype=bool)]
 
 
-def filter_columns(text: str) -> set[str]:
-    """The column names a filter reads (``InvalidFilter`` if it does not parse)."""
-    tree, names = _parse(text)
-    reader = _Evaluator(pd.DataFrame(), names, text)
-    found: set[str] = set()
-
-    def visit(node: ast.AST) -> None:
-        name = reader.column_name(node)
-        if name is not None and isinstance(node, (ast.Name, ast.Attribute)):
-            found.add(name)
-            return
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    try:
-        visit(tree.body)
-    except RecursionError:
-        raise _too_nested(text) from None
+def filter_columns(text: str | None) -> set[str]:
+    """The runs-table columns a filter reads (``InvalidFilter`` if it does not parse)."""
+    found = {c.name for c in columns_of(parse_filter(text))}
+    if "end_time" in found:
+        found |= {"start_time", "duration_s", "status"}
     return found
+
+
+def null_tests(text: str | None) -> set[str]:
+    """Columns a filter only tests with IS [NOT] NULL: no run having them is no error."""
+    tree = parse_filter(text)
+    tested, compared = set(), set()
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Comparison):
+            (tested if item.op.startswith("IS") else compared).add(item.column.name)
+        elif isinstance(item, (And, Or)):
+            stack.extend(item.items)
+        elif isinstance(item, Not):
+            stack.append(item.item)
+    return tested - compared
 
 
 def order_terms(order_by: str | list[str]) -> list[tuple[str, bool]]:
     """``"metrics.accuracy DESC, start_time"`` as ``[("metrics.accuracy", True), …]``."""
-    terms = [order_by] if isinstance(order_by, str) else list(order_by)
-    out = []
-    for term in (t.strip() for group in terms for t in str(group).split(",")):
-        if not term:
-            continue
-        parts = term.rsplit(None, 1)
-        direction = (
-            parts[1].upper() if len(parts) == 2 and parts[1].upper() in ("ASC", "DESC") else None
-        )
-        out.append(((parts[0] if direction else term).strip("`"), direction == "DESC"))
-    return out
+    return [(term.column.name, term.descending) for term in parse_order_by(order_by)]
+
+
+def newest_first(frame: pd.DataFrame) -> pd.DataFrame:
+    """MLflow's order when nothing else decides: newest start first, then run id."""
+    if frame.empty or "start_time" not in frame.columns:
+        return frame
+    by_id = frame.sort_values("run_id", kind="stable") if "run_id" in frame.columns else frame
+    return by_id.sort_values("start_time", ascending=False, kind="stable")
 
 
 def apply_order(frame: pd.DataFrame, order_by: str | list[str]) -> pd.DataFrame:
-    """Sort by ``"metrics.accuracy DESC, start_time"`` (or a list of such terms)."""
+    """Sort by ``"metrics.accuracy DESC, start_time"`` (or a list of such terms).
+
+    A column no run has orders nothing (as in MLflow); missing values sort last either way;
+    ties fall back to newest first.
+    """
     columns, ascending = [], []
+    frame = newest_first(frame)
     for name, descending in order_terms(order_by):
-        if name not in frame.columns:
-            if frame.empty:
-                continue
-            close = difflib.get_close_matches(name, list(frame.columns), n=3)
-            raise InvalidFilter(
-                f"cannot order by {name!r}: no such column"
-                + (f"; did you mean {', '.join(close)}?" if close else "")
+        if name == "end_time" and name not in frame.columns and not frame.empty:
+            frame = frame.assign(
+                end_time=_Evaluator(frame, "").column(Column("attribute", "end_time", name))
             )
+        if name not in frame.columns:
+            continue
         columns.append(name)
         ascending.append(not descending)
     if not columns:
@@ -325,7 +294,9 @@ def apply_order(frame: pd.DataFrame, order_by: str | list[str]) -> pd.DataFrame:
     def key(col: pd.Series) -> pd.Series:
         if col.dtype == object:
             numeric = pd.to_numeric(col.map(_number), errors="coerce")
-            return numeric if numeric.notna().any() else col.astype(str)
+            return (
+                numeric if numeric.notna().any() else col.map(lambda x: str(x) if _logged(x) else x)
+            )
         return col
 
     return frame.sort_values(

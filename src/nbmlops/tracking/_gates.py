@@ -15,13 +15,14 @@ when a metric is missing) and the error class to raise for an unreadable gate.
 from __future__ import annotations
 
 import ast
+import keyword
 import math
 import operator
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .. import errors
-from ._filter import _prepare
 
 _COMPARE = {
     ast.Gt: operator.gt,
@@ -37,6 +38,41 @@ _ARITH = {
     ast.Mult: operator.mul,
     ast.Div: operator.truediv,
 }
+# Backtick names and MLflow-isms (=, AND) rewritten to Python before ast.parse.
+_QUOTED = re.compile(r"('[^']*'|\"[^\"]*\"|`[^`]*`)")
+_SINGLE_EQ = re.compile(r"(?<![=!<>])=(?!=)")
+_SQL_WORDS = re.compile(r"(?<!\.)\b(AND|OR|NOT|IN)\b")
+# A dotted column name such as params.lambda; not preceded by a digit or dot, so 0.5 is no name.
+_DOTTED = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.\w+)+")
+
+
+def _prepare(text: str) -> tuple[str, dict[str, str]]:
+    """Rewrite backtick names to placeholders and MLflow-isms to Python, outside strings."""
+    names: dict[str, str] = {}
+    out = []
+    for part in _QUOTED.split(text):
+        if part.startswith("`") and part.endswith("`") and len(part) >= 2:
+            placeholder = f"__nbmlops_q{len(names)}__"
+            names[placeholder] = part[1:-1]
+            out.append(placeholder)
+        elif part[:1] in ("'", '"'):
+            out.append(part)
+        else:
+            part = _SINGLE_EQ.sub("==", part)
+            part = _SQL_WORDS.sub(lambda m: m.group(1).lower(), part)
+            out.append(_DOTTED.sub(lambda m: _quote_if_needed(m.group(0), names), part))
+    return "".join(out), names
+
+
+def _quote_if_needed(dotted: str, names: dict[str, str]) -> str:
+    """Turn ``params.lambda`` (a keyword, not valid Python) into a placeholder name."""
+    if all(s.isidentifier() and not keyword.iskeyword(s) for s in dotted.split(".")):
+        return dotted
+    placeholder = f"__nbmlops_q{len(names)}__"
+    names[placeholder] = dotted
+    return placeholder
+
+
 COLUMNS = ["gate", "value", "threshold", "passed", "detail"]
 
 

@@ -56,7 +56,7 @@ def runs(
     >>> import nbmlops
     >>> nbmlops.runs(filter="metrics.accuracy > 0.9", order_by="metrics.accuracy DESC")  # doctest: +SKIP
     """
-    from ._filter import apply_filter, apply_order
+    from ._filter import apply_filter, apply_order, newest_first
 
     _check_selection("runs", experiment, order_by)
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
@@ -65,11 +65,7 @@ def runs(
         raise InvalidFilter(f"limit must be a non-negative integer, got {limit!r}")
     store = _fresh_store()
     frame = _frame(store.meta.list_runs(experiment))
-    frame = (
-        apply_order(frame, order_by)
-        if order_by
-        else frame.sort_values("start_time", ascending=False, kind="stable")
-    )
+    frame = apply_order(frame, order_by) if order_by else newest_first(frame)
     if filter is not None:
         frame = apply_filter(frame, filter)
     if limit is not None:
@@ -269,15 +265,26 @@ def _page_ids(
         + [f"metrics.{k}" for k in keys["metrics"]]
         + [f"tags.{k}" for k in keys["tags"]]
     )
+    if filter is not None and isinstance(filter, str) and not filter.strip():
+        filter = None  # noqa: A001 - the empty filter is every run, as in MLflow
     if filter is None and not order_by:
         ids, total = store.meta.page_run_ids(experiment, [], offset, limit, now)
         return ids, total, dynamic
-    from ._filter import apply_filter, apply_order, filter_columns, order_terms
+    from ._filter import (
+        DERIVED,
+        apply_filter,
+        apply_order,
+        filter_columns,
+        newest_first,
+        null_tests,
+        order_terms,
+    )
 
     known = BASE_COLUMNS + dynamic
-    terms = order_terms(order_by) if order_by else []
+    # An order on a column no run has orders nothing, as in MLflow.
+    terms = [(n, d) for n, d in order_terms(order_by) if n in known] if order_by else []
     read = {name for name, _ in terms} | (filter_columns(filter) if filter is not None else set())
-    unknown = sorted(read - set(known))
+    unknown = sorted(read - set(known) - DERIVED - (null_tests(filter) if filter else set()))
     sql_orderable = all(name in _SQL_ORDER or name.startswith("metrics.") for name, _ in terms)
     if filter is None and sql_orderable and not unknown:
         ids, total = store.meta.page_run_ids(experiment, terms, offset, limit, now)
@@ -294,16 +301,11 @@ def _page_ids(
         )
         if unknown and not narrow.empty:
             close = difflib.get_close_matches(unknown[0], known, n=3)
-            what = f"filter {filter!r}" if unknown[0] not in dict(terms) else f"order {order_by!r}"
             raise InvalidFilter(
-                f"cannot use {what}: no run has a column {unknown[0]!r}"
+                f"cannot use filter {filter!r}: no run has a column {unknown[0]!r}"
                 + (f"; did you mean {', '.join(close)}?" if close else "")
             )
-        narrow = (
-            apply_order(narrow, order_by)
-            if order_by
-            else narrow.sort_values("start_time", ascending=False, kind="stable")
-        )
+        narrow = apply_order(narrow, order_by) if order_by else newest_first(narrow)
         if filter is not None:
             narrow = apply_filter(narrow, filter)
         total = len(narrow)
