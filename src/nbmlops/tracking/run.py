@@ -339,6 +339,13 @@ class Run:
     def environment(self) -> dict[str, Any]:
         """Python, platform and the installed package lock of the run."""
         row = self._row()
+        if not row["env_id"]:
+            # A first run of this process may be recorded before its package list is read
+            # (in a background thread); wait for it here, where it is asked for.
+            from .environment import settle_environment
+
+            settle_environment()
+            row = self._row()
         env = self._store.meta.get_environment(row["env_id"]) if row["env_id"] else None
         if env is None:
             return {}
