@@ -27,7 +27,7 @@ from .estimators import (
 )
 from .figures import is_matplotlib_figure, is_plotly_figure, open_matplotlib_figures
 from .files import FileReads
-from .fingerprint import fingerprint, is_data
+from .fingerprint import input_fingerprint, is_data
 from .run import Run
 
 MAX_CAPTURED_OUTPUT = 1 << 20  # 1 MiB of stdout/stderr per run
@@ -164,8 +164,10 @@ class CellCapture:
     def _data_row(
         self, direction: str, name: str, value: Any, now: float, info: dict | None = None
     ) -> dict:
-        fp = fingerprint(value)
+        fp = input_fingerprint(value)
         assert fp is not None  # callers check is_data first
+        if fp.sampled_rows is not None:  # a large frame: say its digest covers a sample
+            info = {**(info or {}), "sampled_rows": fp.sampled_rows}
         return {
             "direction": direction,
             "name": name,

@@ -16,7 +16,7 @@ from ..errors import ArtifactNotFound, InvalidArgument, InvalidArtifactName
 from ..store import Store, check_no_clash, validate_artifact_name
 from . import _validate as v
 from ._writer import writer
-from .fingerprint import fingerprint
+from .fingerprint import input_fingerprint
 
 FINISHED, FAILED, KILLED, RUNNING = "FINISHED", "FAILED", "KILLED", "RUNNING"
 _END_STATUSES = (FINISHED, FAILED, KILLED)
@@ -110,7 +110,7 @@ class Run:
 
     def _log_data(self, direction: str, data: Any, name: str, info: dict | None) -> None:
         v.key(f"{direction} name", name)
-        fp = fingerprint(data)
+        fp = input_fingerprint(data)
         if fp is None:
             raise v.InvalidParam(
                 name,
@@ -125,7 +125,7 @@ class Run:
                     "direction": direction,
                     "name": name,
                     **fp.as_row(),
-                    "info": json.dumps(info) if info else None,
+                    "info": _data_info(info, fp),
                     "created_at": time.time(),
                 }
             ],
@@ -481,6 +481,12 @@ def end_status(status: object) -> str:
     if normal not in _END_STATUSES:
         raise v.InvalidParam("status", status, f"a run ends as one of {', '.join(_END_STATUSES)}")
     return normal
+
+
+def _data_info(info: dict | None, fp: Any) -> str | None:
+    if fp.sampled_rows is not None:  # a large frame: its digest covers a sample of rows
+        info = {**(info or {}), "sampled_rows": fp.sampled_rows}
+    return json.dumps(info) if info else None
 
 
 def _fmt(value: float) -> str:
