@@ -106,6 +106,28 @@ def _latest_is_newer(stmt):
 _KIND_OF = {"params": "params", "latest_metrics": "metrics", "tags": "tags"}
 
 
+def _neighbours(conn: Connection, run_id: str, names: Sequence[str]) -> list[str]:
+    """The run's artifacts that new ``names`` could clash with: their parent folders as
+    files, and files inside them as folders. An index lookup per name, whatever the number
+    of artifacts the run already has."""
+    a = t.artifacts.c
+    found: list[str] = []
+    names = list(names)
+    for start in range(0, len(names), 200):  # keeps each statement's expression small
+        chunk = names[start : start + 200]
+        parents = {"/".join(n.split("/")[:i]) for n in chunk for i in range(1, n.count("/") + 1)}
+        conds = [a.name.in_(sorted(parents))] if parents else []
+        for name in chunk:
+            if conn.dialect.name == "sqlite":
+                # Binary collation: the names inside "name/" sort between "name/" and "name0".
+                conds.append(and_(a.name >= name + "/", a.name < name + "0"))
+            else:  # a database collation may not sort bytewise: compare the prefix exactly
+                conds.append(func.substr(a.name, 1, len(name) + 1) == name + "/")
+        query = select(a.name).where(a.run_id == run_id, or_(*conds))
+        found += conn.execute(query).scalars().all()
+    return found
+
+
 def _nan_to_none(value: float) -> float | None:
     return None if math.isnan(value) else value
 
@@ -274,13 +296,17 @@ class MetadataStore:
             row["run_id"] = run_id
 
         def fn(conn):
-            existing = conn.execute(
-                select(t.artifacts.c.name).where(t.artifacts.c.run_id == run_id)
-            ).scalars()
-            check_no_clash(existing, [r["name"] for r in rows])
+            names = [r["name"] for r in rows]
+            check_no_clash(_neighbours(conn, run_id, names), names)
             _upsert(conn, t.artifacts, rows, ["run_id", "name"])
 
         self._write(fn)
+
+    def check_artifact_names(self, run_id: str, names: Sequence[str]) -> None:
+        """Raise ``InvalidArtifactName`` if ``names`` would clash with the run's artifacts,
+        reading only the artifacts that could clash (not all of the run's)."""
+        with read_transaction(self.engine) as conn:
+            check_no_clash(_neighbours(conn, run_id, names), names)
 
     def artifact_names(self, run_id: str) -> list[str]:
         with read_transaction(self.engine) as conn:

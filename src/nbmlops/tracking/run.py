@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import _args
 from ..errors import ArtifactNotFound, InvalidArgument, InvalidArtifactName
-from ..store import Store, check_no_clash, validate_artifact_name
+from ..store import Store, validate_artifact_name
 from . import _validate as v
 from ._writer import writer
 from .fingerprint import input_fingerprint
@@ -149,7 +149,7 @@ class Run:
             for file in files
         ]
         # Refuse before storing any content, so a refused call leaves no blob behind.
-        check_no_clash(self._store.meta.artifact_names(self.run_id), names)
+        self._store.meta.check_artifact_names(self.run_id, names)
         rows = []
         for file, rel in zip(files, names, strict=True):
             digest, size = self._store.artifacts.put_file(file)
@@ -159,7 +159,7 @@ class Run:
 
     def log_bytes(self, data: bytes, name: str, media_type: str | None = None) -> str:
         name = validate_artifact_name(name)
-        check_no_clash(self._store.meta.artifact_names(self.run_id), [name])
+        self._store.meta.check_artifact_names(self.run_id, [name])
         digest, size = self._store.artifacts.put_bytes(bytes(data))
         self._store.meta.add_artifacts(
             self.run_id, [self._artifact_row(name, digest, size, media_type)]
