@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..errors import AmbiguousRunId, ExperimentNotFound, InvalidParam, RunNotFound
 from . import _schema as t
+from . import run_keys
 from ._engine import (
     describe,
     make_engine,
@@ -202,6 +203,7 @@ class MetadataStore:
                     _INSERT_TAGS,
                     [{"run_id": row["run_id"], "key": k, "value": v} for k, v in tags.items()],
                 )
+                run_keys.note_keys(conn, "tags", ((row["run_id"], k) for k in tags))
 
         self._write(fn)
 
@@ -232,12 +234,18 @@ class MetadataStore:
             ]
             if new:
                 conn.execute(_INSERT_PARAMS, new)
+                run_keys.note_keys(conn, "params", ((run_id, r["key"]) for r in new))
 
         self._write(fn)
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         rows = [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
-        self._write(lambda conn: _upsert(conn, t.tags, rows, ["run_id", "key"]))
+
+        def fn(conn):
+            _upsert(conn, t.tags, rows, ["run_id", "key"])
+            run_keys.note_keys(conn, "tags", ((run_id, k) for k in tags))
+
+        self._write(fn)
 
     @staticmethod
     def _write_metrics(conn: Connection, rows: list[tuple[str, str, float, int, float]]) -> None:
@@ -266,6 +274,7 @@ class MetadataStore:
             ["run_id", "key"],
             where=_latest_is_newer,
         )
+        run_keys.note_keys(conn, "metrics", latest)
 
     def log_metrics(self, rows: list[tuple[str, str, float, int, float]]) -> None:
         """Append ``(run_id, key, value, step, timestamp)`` rows in one transaction."""
@@ -589,23 +598,20 @@ class MetadataStore:
             }
 
     def run_keys(self, experiment: str | None = None) -> dict[str, list[str]]:
-        """The distinct param, metric and tag keys of the runs (of ``experiment``), sorted."""
-        out: dict[str, list[str]] = {}
+        """The distinct param, metric and tag keys of the runs (of ``experiment``), sorted.
+
+        Read from the ``run_keys`` table kept on write (see :mod:`.run_keys`); keys of
+        deleted runs stay listed until :meth:`rebuild_run_keys`.
+        """
         with read_transaction(self.engine) as conn:
+            experiment_id = None
             if experiment is not None:
                 experiment_id = self._experiment_id(conn, experiment, create=False)
-            for kind, table in (
-                ("params", t.params),
-                ("metrics", t.latest_metrics),
-                ("tags", t.tags),
-            ):
-                query = select(table.c.key).distinct()
-                if experiment is not None:
-                    query = query.join(t.runs, t.runs.c.run_id == table.c.run_id).where(
-                        t.runs.c.experiment_id == experiment_id
-                    )
-                out[kind] = sorted(conn.execute(query).scalars())
-        return out
+            return run_keys.read_keys(conn, experiment_id)
+
+    def rebuild_run_keys(self) -> None:
+        """Recompute the keys of every experiment from its runs (drops keys of deleted runs)."""
+        self._write(run_keys.rebuild_run_keys)
 
     def page_run_ids(
         self,

@@ -19,6 +19,7 @@ from .._version import __version__
 from ..errors import SchemaVersionError
 from . import _schema
 from ._engine import describe, read_transaction, run_with_retry, write_transaction
+from .run_keys import rebuild_run_keys
 
 
 def _v1_initial(conn: Connection) -> None:
@@ -49,6 +50,11 @@ def _v6_transition_gates(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE model_transitions ADD COLUMN gates TEXT"))
 
 
+def _v9_run_keys(conn: Connection) -> None:
+    _schema.metadata.create_all(conn, tables=list(_schema.V9_TABLES), checkfirst=True)
+    rebuild_run_keys(conn)
+
+
 # Append new steps here; never edit a released one. Each runs inside the upgrade transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "experiments, runs, params, metrics, tags, artifacts, data_io, environments", _v1_initial),
@@ -57,6 +63,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (4, "feature store: feature views, offline writes, materializations", _v4_features),
     (5, "monitoring loop: prediction log writes, model references, monitors, alerts", _v5_loop),
     (6, "model transitions record the gates a promotion passed", _v6_transition_gates),
+    (9, "run_keys: the param, metric and tag keys of each experiment, kept on write", _v9_run_keys),
 ]
 LATEST = MIGRATIONS[-1][0]
 
