@@ -192,8 +192,15 @@ class MetadataStore:
 
         self._write(fn)
 
-    def create_run(self, row: dict, experiment: str, tags: dict[str, str] | None = None) -> None:
-        """Insert a RUNNING run (and its experiment when new) in one transaction."""
+    def create_run(
+        self,
+        row: dict,
+        experiment: str,
+        tags: dict[str, str] | None = None,
+        artifacts: Sequence[dict] = (),
+    ) -> None:
+        """Insert a RUNNING run (and its experiment when new) in one transaction, with the
+        ``artifacts`` rows it starts with (their blobs already stored)."""
 
         def fn(conn):
             experiment_id = self._experiment_id(conn, experiment, create=True)
@@ -204,6 +211,12 @@ class MetadataStore:
                     [{"run_id": row["run_id"], "key": k, "value": v} for k, v in tags.items()],
                 )
                 run_keys.note_keys(conn, "tags", ((row["run_id"], k) for k in tags))
+            if artifacts:
+                names = [a["name"] for a in artifacts]
+                check_no_clash([], names)
+                conn.execute(
+                    insert(t.artifacts), [{**a, "run_id": row["run_id"]} for a in artifacts]
+                )
 
         self._write(fn)
 

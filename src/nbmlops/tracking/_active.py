@@ -162,6 +162,19 @@ def start_run(
         current.run_id if current else os.environ.get("NBMLOPS_PARENT_RUN_ID") or None
     )
     run_id = uuid.uuid4().hex
+    artifacts = []
+    if git and git.diff:
+        # Stored before the run row, and recorded in the same transaction as the run.
+        digest, size = store.artifacts.put_bytes(git.diff.encode("utf-8", "surrogateescape"))
+        artifacts.append(
+            {
+                "name": "git.diff",
+                "digest": digest,
+                "size": size,
+                "media_type": "text/plain; charset=utf-8",
+                "created_at": now,
+            }
+        )
     store.meta.create_run(
         {
             "run_id": run_id,
@@ -183,6 +196,7 @@ def start_run(
         },
         experiment,
         encoded_tags,
+        artifacts,
     )
     run = ActiveRun(store, run_id)
     with _open_lock:
@@ -192,8 +206,6 @@ def start_run(
     if env_id is None:
         when_environment_ready(lambda env: _record_environment(store, run_id, env))
     _install_exit_handlers()
-    if git and git.diff:
-        run.log_text(git.diff, "git.diff")
     return run
 
 
