@@ -540,6 +540,9 @@ def _ends_with_semicolon(source: str) -> bool:
 
 def load_ipython_extension(ipython) -> None:
     """Register the nbmlops magics with ``ipython``."""
+    from .tracking.environment import start_reading_environment
+
+    start_reading_environment()  # the package list, read while the user works
     ipython.register_magics(TrackingMagics)
     ipython.register_magics(RegistryMagics)
     ipython.register_magics(MonitoringMagics)

@@ -15,6 +15,7 @@ classes); a pickle can run arbitrary code when loaded, so loading one always nee
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import io
 import pickle
@@ -101,6 +102,52 @@ def _flagged_types(data: bytes, uri: str) -> list[str]:
         raise _unreadable(uri, exc) from None
 
 
+def _audited_load(data: bytes, uri: str, decide: Any) -> Any:
+    """Read the skops file's tree once: ``decide(flagged types)`` raises to refuse it, else
+    the object is built from that same tree.
+
+    ``skops.io.get_untrusted_types`` and ``skops.io.loads`` each parse and audit the whole
+    file (for a 300-tree forest, most of a load); this does it once. It uses skops' reading
+    functions of 0.10 and later; with any other layout it falls back to the two public calls.
+    """
+    import zipfile
+
+    try:
+        from skops.io._audit import get_tree
+        from skops.io._persist import read_schema
+    except ImportError:
+        return _two_pass_load(data, uri, decide)
+    try:
+        zip_file = zipfile.ZipFile(io.BytesIO(data), "r")
+    except Exception as exc:  # noqa: BLE001 - not a zip file at all
+        raise _unreadable(uri, exc) from None
+    with zip_file:  # the tree reads its arrays from the open file while it is built
+        try:
+            schema, load_context = read_schema(zip_file)
+            tree = get_tree(schema, load_context, trusted=None)
+            flagged = sorted(tree.get_unsafe_set())
+        except Exception:  # noqa: BLE001 - damaged, or another skops layout: the public calls
+            return _two_pass_load(data, uri, decide)  # say which
+        decide(flagged)  # raises UntrustedModelError before anything is built
+        try:
+            # skops' own audit_tree(tree, trusted=flagged) would walk the tree again to find
+            # nothing: every flagged type was just accepted (or refused) above.
+            return tree.construct()
+        except Exception as exc:  # noqa: BLE001 - a damaged file fails in many ways
+            raise _unreadable(uri, exc) from None
+
+
+def _two_pass_load(data: bytes, uri: str, decide: Any) -> Any:
+    import skops.io as sio
+
+    flagged = _flagged_types(data, uri)
+    decide(flagged)
+    try:
+        return sio.loads(data, trusted=flagged)
+    except Exception as exc:  # noqa: BLE001 - a damaged file fails in many ways
+        raise _unreadable(uri, exc) from None
+
+
 def _unreadable(uri: str, exc: Exception) -> InvalidModel:
     return InvalidModel(
         f"{uri} is not a readable skops model file ({type(exc).__name__}: {str(exc)[:200]}); "
@@ -134,22 +181,19 @@ def deserialize(flavor: str, data: bytes, uri: str, trusted: bool | list[str] = 
     if flavor in flavors.NATIVE:
         return flavors.load(flavor, data, uri)  # no pickle: nothing to trust
     if flavor == SKOPS:
-        import skops.io as sio
-
-        flagged = _flagged_types(data, uri)
         allowed = trusted if isinstance(trusted, list) else []
-        refused = [t for t in _trust.untrusted(flagged) if t not in allowed]
-        if refused and trusted is not True:
-            raise UntrustedModelError(
-                uri,
-                f"it names types that neither skops nor nbmlops trusts: {', '.join(refused)}; "
-                "loading them could run their code",
-                refused,
-            )
-        try:
-            return sio.loads(data, trusted=flagged)
-        except Exception as exc:  # noqa: BLE001 - a damaged file fails in many ways
-            raise _unreadable(uri, exc) from None
+
+        def decide(flagged: list[str]) -> None:
+            refused = [t for t in _trust.untrusted(flagged) if t not in allowed]
+            if refused and trusted is not True:
+                raise UntrustedModelError(
+                    uri,
+                    "it names types that neither skops nor nbmlops trusts: "
+                    f"{', '.join(refused)}; loading them could run their code",
+                    refused,
+                )
+
+        return _audited_load(data, uri, decide)
     if flavor in (PICKLE, CLOUDPICKLE):
         if trusted is not True:
             raise UntrustedModelError(
@@ -185,9 +229,35 @@ def _version(dist: str) -> str | None:
         return None
 
 
+# Import names whose distribution is known without asking importlib (the common cases).
+_KNOWN_DISTRIBUTIONS = {
+    "sklearn": "scikit-learn",
+    "numpy": "numpy",
+    "scipy": "scipy",
+    "pandas": "pandas",
+    "skops": "skops",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _packages_distributions() -> dict[str, list[str]]:
+    # Walks every installed file list: 1-3 s with a few hundred packages, so once per process.
+    return importlib.metadata.packages_distributions()
+
+
+@functools.lru_cache(maxsize=256)
 def _distribution_of(module: str) -> str | None:
     top = module.split(".")[0]
-    names = importlib.metadata.packages_distributions().get(top)
+    if top in _KNOWN_DISTRIBUTIONS:
+        return _KNOWN_DISTRIBUTIONS[top]
+    if top in ("__main__", "builtins") or not top:
+        return None  # defined in the notebook or the interpreter: no distribution
+    try:
+        # Most distributions are named like their import name (xgboost, lightgbm, catboost).
+        return importlib.metadata.distribution(top).metadata["Name"] or top
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    names = _packages_distributions().get(top)
     return names[0] if names else None
 
 

@@ -306,11 +306,12 @@ def _resolve_run(store: Store, model: Any, run: Any) -> str | None:
     raise InvalidModel(f"run= takes a Run or a run id, got {type(run).__name__}")
 
 
-def _signature_from_run(store: Store, run_id: str, model: Any) -> Signature | None:
+def _signature_from_run(
+    store: Store, run_id: str, model: Any, digest: str | None
+) -> Signature | None:
     """The schema of the data the run recorded as this model's training input."""
     details = store.meta.run_details(run_id)
     data = details["data"]
-    digest = estimator_digest(model) if is_estimator(model) else None
     fit_inputs: list[str] = []
     for row in data:
         if row["kind"] == "estimator" and row["digest"] == digest:
@@ -331,7 +332,9 @@ def _signature_from_run(store: Store, run_id: str, model: Any) -> Signature | No
     )
 
 
-def _signature(store: Store, model: Any, run_id: str | None, input_example: Any) -> Signature:
+def _signature(
+    store: Store, model: Any, run_id: str | None, input_example: Any, digest: str | None
+) -> Signature:
     if input_example is not None:
         signature = Signature.from_frame(input_example, model)
         method = getattr(model, "predict", None) or getattr(model, "transform", None)
@@ -347,7 +350,7 @@ def _signature(store: Store, model: Any, run_id: str | None, input_example: Any)
             ) from None
         return signature
     if run_id is not None:
-        found = _signature_from_run(store, run_id, model)
+        found = _signature_from_run(store, run_id, model, digest)
         if found is not None:
             return found
     return Signature.from_model(model)
@@ -385,7 +388,9 @@ def register_model(
         reference_parquet(reference)  # a bad reference fails before anything is stored
     store = current_store()
     run_id = _resolve_run(store, model, run)
-    signature = _signature(store, model, run_id, input_example)
+    # Pickling a large forest to hash it takes a while: once per registration.
+    model_digest = estimator_digest(model) if is_estimator(model) else None
+    signature = _signature(store, model, run_id, input_example, model_digest)
     flavor, data, untrusted = persistence.serialize(model)
     digest, size = store.artifacts.put_bytes(data)
     row = {
@@ -395,7 +400,7 @@ def register_model(
         "digest": digest,
         "size": size,
         "model_class": class_path(model),
-        "model_digest": estimator_digest(model) if is_estimator(model) else None,
+        "model_digest": model_digest,
         "untrusted_types": json.dumps(untrusted),
         "packages": json.dumps(persistence.package_versions(model)),
         "signature": signature.to_json(),

@@ -541,3 +541,22 @@ request_decisions = Table(
 )
 
 V8_TABLES = (audit_events, audit_head, model_policies, promotion_requests, request_decisions)
+
+# -- run keys (schema version 9) ------------------------------------------------------------------
+
+# Every param, metric and tag key used in an experiment, kept on write: the run table's columns
+# (what the panel reads after every tracked cell) come from here, not from a SELECT DISTINCT
+# over every value. Keys of deleted runs stay until ``MetadataStore.rebuild_run_keys``.
+run_keys = Table(
+    "run_keys",
+    metadata,
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id"),
+        primary_key=True,
+    ),
+    Column("kind", String(8), primary_key=True),  # params, metrics or tags
+    Column("key", String(KEY_LEN), primary_key=True),
+)
+V9_TABLES = (run_keys,)

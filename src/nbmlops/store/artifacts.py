@@ -253,7 +253,7 @@ class ArtifactStore:
     def _intact(self, target: str, digest: str) -> bool:
         """Whether ``target`` holds content hashing to ``digest`` (then its modification time
         is refreshed, so ``nbmlops gc`` counts its grace period from this new use)."""
-        if not self.fs.exists(target):
+        if not (os.path.exists(target) if self._local else self.fs.exists(target)):
             return False
         try:
             actual = self._hash_of(target)
@@ -270,7 +270,8 @@ class ArtifactStore:
 
     def _hash_of(self, path: str) -> str:
         hasher = hashlib.sha256()
-        with self.fs.open(path, "rb") as fh:
+        # A local file is opened directly: fsspec's wrapper costs more than a small read.
+        with open(path, "rb") if self._local else self.fs.open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(_CHUNK), b""):
                 hasher.update(chunk)
         return hasher.hexdigest()
@@ -299,10 +300,22 @@ class ArtifactStore:
             raise IntegrityError(label, digest, actual)
         return data
 
+    def _ensure_local_folder(self, folder: str) -> None:
+        # One mkdir per folder and process: the 256 blob folders are made once, not per write.
+        known = self.__dict__.setdefault("_folders", set())
+        if folder not in known:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            known.add(folder)
+
     def _atomic_local_write(self, target: str, chunks, digest: str) -> None:
-        folder = Path(target).parent
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{TMP_PREFIX}{uuid.uuid4().hex[:8]}-")
+        folder = os.path.dirname(target)
+        self._ensure_local_folder(folder)
+        prefix = f"{TMP_PREFIX}{uuid.uuid4().hex[:8]}-"
+        try:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix)
+        except FileNotFoundError:  # the folder was removed since (gc, a user): make it again
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix)
         try:
             with os.fdopen(fd, "wb") as fh:
                 for chunk in chunks:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..errors import AmbiguousRunId, ExperimentNotFound, InvalidParam, RunNotFound
 from . import _schema as t
+from . import run_keys
 from ._engine import (
     describe,
     make_engine,
@@ -106,6 +107,28 @@ def _latest_is_newer(stmt):
 _KIND_OF = {"params": "params", "latest_metrics": "metrics", "tags": "tags"}
 
 
+def _neighbours(conn: Connection, run_id: str, names: Sequence[str]) -> list[str]:
+    """The run's artifacts that new ``names`` could clash with: their parent folders as
+    files, and files inside them as folders. An index lookup per name, whatever the number
+    of artifacts the run already has."""
+    a = t.artifacts.c
+    found: list[str] = []
+    names = list(names)
+    for start in range(0, len(names), 200):  # keeps each statement's expression small
+        chunk = names[start : start + 200]
+        parents = {"/".join(n.split("/")[:i]) for n in chunk for i in range(1, n.count("/") + 1)}
+        conds = [a.name.in_(sorted(parents))] if parents else []
+        for name in chunk:
+            if conn.dialect.name == "sqlite":
+                # Binary collation: the names inside "name/" sort between "name/" and "name0".
+                conds.append(and_(a.name >= name + "/", a.name < name + "0"))
+            else:  # a database collation may not sort bytewise: compare the prefix exactly
+                conds.append(func.substr(a.name, 1, len(name) + 1) == name + "/")
+        query = select(a.name).where(a.run_id == run_id, or_(*conds))
+        found += conn.execute(query).scalars().all()
+    return found
+
+
 def _nan_to_none(value: float) -> float | None:
     return None if math.isnan(value) else value
 
@@ -169,8 +192,15 @@ class MetadataStore:
 
         self._write(fn)
 
-    def create_run(self, row: dict, experiment: str, tags: dict[str, str] | None = None) -> None:
-        """Insert a RUNNING run (and its experiment when new) in one transaction."""
+    def create_run(
+        self,
+        row: dict,
+        experiment: str,
+        tags: dict[str, str] | None = None,
+        artifacts: Sequence[dict] = (),
+    ) -> None:
+        """Insert a RUNNING run (and its experiment when new) in one transaction, with the
+        ``artifacts`` rows it starts with (their blobs already stored)."""
 
         def fn(conn):
             experiment_id = self._experiment_id(conn, experiment, create=True)
@@ -179,6 +209,13 @@ class MetadataStore:
                 conn.execute(
                     _INSERT_TAGS,
                     [{"run_id": row["run_id"], "key": k, "value": v} for k, v in tags.items()],
+                )
+                run_keys.note_keys(conn, "tags", ((row["run_id"], k) for k in tags))
+            if artifacts:
+                names = [a["name"] for a in artifacts]
+                check_no_clash([], names)
+                conn.execute(
+                    insert(t.artifacts), [{**a, "run_id": row["run_id"]} for a in artifacts]
                 )
 
         self._write(fn)
@@ -210,12 +247,18 @@ class MetadataStore:
             ]
             if new:
                 conn.execute(_INSERT_PARAMS, new)
+                run_keys.note_keys(conn, "params", ((run_id, r["key"]) for r in new))
 
         self._write(fn)
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         rows = [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
-        self._write(lambda conn: _upsert(conn, t.tags, rows, ["run_id", "key"]))
+
+        def fn(conn):
+            _upsert(conn, t.tags, rows, ["run_id", "key"])
+            run_keys.note_keys(conn, "tags", ((run_id, k) for k in tags))
+
+        self._write(fn)
 
     @staticmethod
     def _write_metrics(conn: Connection, rows: list[tuple[str, str, float, int, float]]) -> None:
@@ -244,6 +287,7 @@ class MetadataStore:
             ["run_id", "key"],
             where=_latest_is_newer,
         )
+        run_keys.note_keys(conn, "metrics", latest)
 
     def log_metrics(self, rows: list[tuple[str, str, float, int, float]]) -> None:
         """Append ``(run_id, key, value, step, timestamp)`` rows in one transaction."""
@@ -274,13 +318,17 @@ class MetadataStore:
             row["run_id"] = run_id
 
         def fn(conn):
-            existing = conn.execute(
-                select(t.artifacts.c.name).where(t.artifacts.c.run_id == run_id)
-            ).scalars()
-            check_no_clash(existing, [r["name"] for r in rows])
+            names = [r["name"] for r in rows]
+            check_no_clash(_neighbours(conn, run_id, names), names)
             _upsert(conn, t.artifacts, rows, ["run_id", "name"])
 
         self._write(fn)
+
+    def check_artifact_names(self, run_id: str, names: Sequence[str]) -> None:
+        """Raise ``InvalidArtifactName`` if ``names`` would clash with the run's artifacts,
+        reading only the artifacts that could clash (not all of the run's)."""
+        with read_transaction(self.engine) as conn:
+            check_no_clash(_neighbours(conn, run_id, names), names)
 
     def artifact_names(self, run_id: str) -> list[str]:
         with read_transaction(self.engine) as conn:
@@ -563,23 +611,20 @@ class MetadataStore:
             }
 
     def run_keys(self, experiment: str | None = None) -> dict[str, list[str]]:
-        """The distinct param, metric and tag keys of the runs (of ``experiment``), sorted."""
-        out: dict[str, list[str]] = {}
+        """The distinct param, metric and tag keys of the runs (of ``experiment``), sorted.
+
+        Read from the ``run_keys`` table kept on write (see :mod:`.run_keys`); keys of
+        deleted runs stay listed until :meth:`rebuild_run_keys`.
+        """
         with read_transaction(self.engine) as conn:
+            experiment_id = None
             if experiment is not None:
                 experiment_id = self._experiment_id(conn, experiment, create=False)
-            for kind, table in (
-                ("params", t.params),
-                ("metrics", t.latest_metrics),
-                ("tags", t.tags),
-            ):
-                query = select(table.c.key).distinct()
-                if experiment is not None:
-                    query = query.join(t.runs, t.runs.c.run_id == table.c.run_id).where(
-                        t.runs.c.experiment_id == experiment_id
-                    )
-                out[kind] = sorted(conn.execute(query).scalars())
-        return out
+            return run_keys.read_keys(conn, experiment_id)
+
+    def rebuild_run_keys(self) -> None:
+        """Recompute the keys of every experiment from its runs (drops keys of deleted runs)."""
+        self._write(run_keys.rebuild_run_keys)
 
     def page_run_ids(
         self,

@@ -19,6 +19,7 @@ from .._version import __version__
 from ..errors import SchemaVersionError
 from . import _schema
 from ._engine import describe, read_transaction, run_with_retry, write_transaction
+from .run_keys import rebuild_run_keys
 
 
 def _v1_initial(conn: Connection) -> None:
@@ -54,6 +55,9 @@ def _v8_governance(conn: Connection) -> None:
     # The chain starts at the genesis hash (64 zeros); see nbmlops.store.audit.
     if conn.execute(select(_schema.audit_head.c.id)).first() is None:
         conn.execute(_schema.audit_head.insert().values(id=1, seq=0, hash="0" * 64))
+def _v9_run_keys(conn: Connection) -> None:
+    _schema.metadata.create_all(conn, tables=list(_schema.V9_TABLES), checkfirst=True)
+    rebuild_run_keys(conn)
 
 
 # Append new steps here; never edit a released one. Each runs inside the upgrade transaction.
@@ -66,6 +70,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (6, "model transitions record the gates a promotion passed", _v6_transition_gates),
     # 7 is taken by another branch of this round (renumbered at merge).
     (8, "governance: audit log, policies, promotion requests", _v8_governance),
+    (9, "run_keys: the param, metric and tag keys of each experiment, kept on write", _v9_run_keys),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -25,7 +25,15 @@ from ..errors import NoActiveRun
 from ..store import Store, get_store
 from . import _validate as v
 from ._writer import writer
-from .environment import current_environment, git_state, process_identity, source_of_process
+from .environment import (
+    Environment,
+    git_state,
+    process_identity,
+    ready_environment,
+    source_of_process,
+    start_reading_environment,
+    when_environment_ready,
+)
 from .run import FAILED, FINISHED, KILLED, RUNNING, Run, end_status, format_exception
 
 # The runs opened in this context, outermost first. A tuple: a context copied into an asyncio
@@ -86,8 +94,7 @@ class ActiveRun(Run):
             _stack.set(tuple(r for r in stack[: stack.index(self)] if r.is_open))
 
 
-def _ensure_environment(store: Store) -> str:
-    env = current_environment()
+def _ensure_environment(store: Store, env: Environment) -> str:
     known = _known_envs.setdefault(store, set())
     if env.env_id not in known:
         digest, _size = store.artifacts.put_bytes(env.packages_text.encode())
@@ -104,6 +111,11 @@ def _ensure_environment(store: Store) -> str:
         )
         known.add(env.env_id)
     return env.env_id
+
+
+def _record_environment(store: Store, run_id: str, env: Environment) -> None:
+    """Link a run written before the package list was known to its environment."""
+    store.meta.update_run(run_id, env_id=_ensure_environment(store, env))
 
 
 def start_run(
@@ -138,7 +150,9 @@ def start_run(
     store = get_store(settings)
     if parent_run_id is not None:
         parent_run_id = store.meta.resolve_run_id(parent_run_id)  # RunNotFound if unknown
-    env_id = _ensure_environment(store)
+    start_reading_environment()  # in a background thread, once per process
+    env = ready_environment()
+    env_id = _ensure_environment(store, env) if env is not None else None
     git = git_state()
     source, source_kind = source_of_process()
     host, user = process_identity()
@@ -148,6 +162,19 @@ def start_run(
         current.run_id if current else os.environ.get("NBMLOPS_PARENT_RUN_ID") or None
     )
     run_id = uuid.uuid4().hex
+    artifacts = []
+    if git and git.diff:
+        # Stored before the run row, and recorded in the same transaction as the run.
+        digest, size = store.artifacts.put_bytes(git.diff.encode("utf-8", "surrogateescape"))
+        artifacts.append(
+            {
+                "name": "git.diff",
+                "digest": digest,
+                "size": size,
+                "media_type": "text/plain; charset=utf-8",
+                "created_at": now,
+            }
+        )
     store.meta.create_run(
         {
             "run_id": run_id,
@@ -169,15 +196,16 @@ def start_run(
         },
         experiment,
         encoded_tags,
+        artifacts,
     )
     run = ActiveRun(store, run_id)
     with _open_lock:
         _open_runs[run_id] = run
     _stack.set((*_stack.get(), run))
     writer.open_run(store, run_id)
+    if env_id is None:
+        when_environment_ready(lambda env: _record_environment(store, run_id, env))
     _install_exit_handlers()
-    if git and git.diff:
-        run.log_text(git.diff, "git.diff")
     return run
 
 

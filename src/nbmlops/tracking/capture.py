@@ -27,7 +27,7 @@ from .estimators import (
 )
 from .figures import is_matplotlib_figure, is_plotly_figure, open_matplotlib_figures
 from .files import FileReads
-from .fingerprint import fingerprint, is_data
+from .fingerprint import input_fingerprint, is_data
 from .frameworks import describe, optimizer_params, trained_modules
 from .inherited import ARTIFACT as INHERITED_ARTIFACT
 from .inherited import TAG as INHERITED_TAG
@@ -176,8 +176,10 @@ class CellCapture:
     def _data_row(
         self, direction: str, name: str, value: Any, now: float, info: dict | None = None
     ) -> dict:
-        fp = fingerprint(value)
+        fp = input_fingerprint(value)
         assert fp is not None  # callers check is_data first
+        if fp.sampled_rows is not None:  # a large frame: say its digest covers a sample
+            info = {**(info or {}), "sampled_rows": fp.sampled_rows}
         return {
             "direction": direction,
             "name": name,

@@ -1,7 +1,8 @@
 """What a run ran on: Python, platform, installed packages, git state and source file.
 
 The interpreter and package list are read once per process (they do not change under a
-running kernel in any way we can trust to detect cheaply); git state is re-read for every run.
+running kernel in any way we can trust to detect cheaply); git state is read once per
+repository and again only when the repository changed (``HEAD``, index, tracked files).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import platform
 import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 GIT_TIMEOUT_S = 5
@@ -75,9 +78,7 @@ def _installed_packages() -> tuple[str, ...]:
     return tuple(f"{name}=={version}" for name, version in sorted(seen.items()))
 
 
-@functools.lru_cache(maxsize=1)
-def current_environment() -> Environment:
-    """The environment of this process, computed once."""
+def _compute_environment() -> Environment:
     packages = _installed_packages()
     python = platform.python_version()
     implementation = platform.python_implementation()
@@ -90,6 +91,101 @@ def current_environment() -> Environment:
         platform=plat,
         packages=packages,
     )
+
+
+class _EnvironmentReader:
+    """Lists the installed packages once per process, in a background thread.
+
+    Reading a few hundred metadata files takes 0.4-0.9 s; the first run of a process should
+    not wait for it. :meth:`start` begins the reading (``%load_ext nbmlops`` and the first
+    ``start_run`` call it); :meth:`ready` answers without waiting; :meth:`when_ready` queues
+    work for the moment the list is known; :meth:`get` waits for it. The thread is not a
+    daemon, so a short script still records its environment before the interpreter exits.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._value: Environment | None = None
+        self._waiting: list[Callable[[Environment], None]] = []
+
+    def start(self) -> None:
+        with self._lock:
+            if self._value is not None or self._thread is not None:
+                return
+            self._thread = threading.Thread(
+                target=self._read, name="nbmlops-environment", daemon=False
+            )
+            self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            value = _compute_environment()
+        except Exception:  # noqa: BLE001 - get() computes again in the caller and raises there
+            with self._lock:
+                self._thread = None
+            return
+        with self._lock:
+            self._value = value
+            waiting, self._waiting = self._waiting, []
+        for fn in waiting:
+            _call_quietly(fn, value)
+
+    def ready(self) -> Environment | None:
+        return self._value
+
+    def when_ready(self, fn: Callable[[Environment], None]) -> None:
+        """Call ``fn(environment)`` now if it is known, else from the thread once it is."""
+        with self._lock:
+            value = self._value
+            if value is None:
+                self._waiting.append(fn)
+        if value is None:
+            self.start()
+        else:
+            fn(value)
+
+    def get(self) -> Environment:
+        self.start()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        if self._value is None:  # the thread failed: compute here, so the error is seen
+            value = _compute_environment()
+            with self._lock:
+                self._value = value
+        return self._value
+
+    def settle(self) -> None:
+        """Wait until queued work (runs waiting for their environment) is done."""
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+
+def _call_quietly(fn: Callable[[Environment], None], value: Environment) -> None:
+    try:
+        fn(value)
+    except Exception as exc:  # noqa: BLE001 - a background thread has nobody to raise to
+        import warnings
+
+        warnings.warn(
+            f"nbmlops could not record the environment of a run ({type(exc).__name__}: {exc})",
+            RuntimeWarning,
+            stacklevel=1,
+        )
+
+
+_reader = _EnvironmentReader()
+settle_environment = _reader.settle
+start_reading_environment = _reader.start
+ready_environment = _reader.ready
+when_environment_ready = _reader.when_ready
+
+
+def current_environment() -> Environment:
+    """The environment of this process, computed once (waits for the background reading)."""
+    return _reader.get()
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
@@ -107,21 +203,120 @@ def _git(args: list[str], cwd: Path) -> str | None:
     return out.stdout if out.returncode == 0 else None
 
 
-def git_state(cwd: str | os.PathLike | None = None) -> GitState | None:
-    """Commit, branch and uncommitted diff of the repository holding ``cwd`` (None outside one)."""
-    here = Path(cwd or Path.cwd()).resolve()
-    if not any((p / ".git").exists() for p in (here, *here.parents)):
-        return None  # cheap exit: no git process at all
-    commit = _git(["rev-parse", "HEAD"], here)
-    if commit is None:
+def _git_dirs(root: Path) -> tuple[Path, Path]:
+    """``(git dir, common dir)`` of the work tree at ``root`` (they differ in a linked worktree)."""
+    dot = root / ".git"
+    gitdir = dot
+    if dot.is_file():  # a linked worktree or a submodule: "gitdir: <path>"
+        text = dot.read_text(errors="replace").strip()
+        if text.startswith("gitdir:"):
+            gitdir = (root / text[len("gitdir:") :].strip()).resolve()
+    common = gitdir
+    commondir = gitdir / "commondir"
+    if commondir.is_file():
+        common = (gitdir / commondir.read_text().strip()).resolve()
+    return gitdir, common
+
+
+def _stat_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+class _RepoWatch:
+    """The last git state of one repository and what it was read from.
+
+    A repository's state changes only through its ``HEAD`` (and the ref it points to), its
+    index, or a tracked file of its work tree; all three are compared by ``stat`` (modification
+    time in nanoseconds and size), so an unchanged repository costs a few hundred ``stat``
+    calls and no git process. The tracked files are listed again only when the index changed.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.gitdir, self.common = _git_dirs(root)
+        self.tracked: list[str] = []
+        self.tracked_for: tuple | None = None  # (index stat,) the list was read at
+        self.key: tuple | None = None
+        self.state: GitState | None = None
+
+    def _refs_key(self) -> tuple:
+        head = self.gitdir / "HEAD"
+        try:
+            text = head.read_text(errors="replace").strip()
+        except OSError:
+            text = ""
+        ref = text[len("ref:") :].strip() if text.startswith("ref:") else None
+        return (
+            text,
+            _stat_key(self.common / ref) if ref else None,
+            _stat_key(self.common / "packed-refs"),
+        )
+
+    def _worktree_key(self, index: tuple[int, int] | None) -> tuple:
+        if self.tracked_for is None or index != self.tracked_for[0]:
+            listed = _git(["ls-files", "-z"], self.root)
+            self.tracked = [p for p in (listed or "").split("\0") if p]
+            self.tracked_for = (index,)
+        root = str(self.root)
+        out = []
+        for rel in self.tracked:
+            try:
+                st = os.stat(os.path.join(root, rel))
+                out.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append(None)  # deleted: a change too
+        return tuple(out)
+
+    def current(self) -> GitState | None:
+        index = _stat_key(self.gitdir / "index")
+        key = (self._refs_key(), index, self._worktree_key(index))
+        if key != self.key:
+            # The key is read before git runs: a change while it runs is seen next time.
+            self.state = _read_git_state(self.root)
+            self.key = key
+        return self.state
+
+
+def _read_git_state(here: Path) -> GitState | None:
+    # Two processes: rev-parse answers commit and branch at once; the diff against HEAD is
+    # empty exactly when no tracked file differs (staged or not), which is what "dirty" means.
+    heads = _git(["rev-parse", "HEAD", "--abbrev-ref", "HEAD"], here)
+    if heads is None:
         return None  # a repository without commits yet
-    branch = (_git(["rev-parse", "--abbrev-ref", "HEAD"], here) or "").strip() or None
-    status = _git(["status", "--porcelain", "--untracked-files=no"], here) or ""
-    dirty = bool(status.strip())
-    diff = (_git(["diff", "HEAD", "--no-color"], here) or "") if dirty else ""
+    commit, _, branch = heads.strip().partition("\n")
+    diff = _git(["diff", "HEAD", "--no-color"], here) or ""
+    branch = branch.strip() or None
     return GitState(
-        commit=commit.strip(), branch=None if branch == "HEAD" else branch, dirty=dirty, diff=diff
+        commit=commit.strip(),
+        branch=None if branch == "HEAD" else branch,
+        dirty=bool(diff.strip()),
+        diff=diff,
     )
+
+
+_watches: dict[Path, _RepoWatch] = {}
+_watch_lock = threading.Lock()
+
+
+def git_state(cwd: str | os.PathLike | None = None) -> GitState | None:
+    """Commit, branch and uncommitted diff of the repository holding ``cwd`` (None outside one).
+
+    Read once per repository and process, then again only when ``HEAD``, the index or a
+    tracked file changed (see :class:`_RepoWatch`); untracked files are not part of the state.
+    """
+    here = Path(cwd or Path.cwd()).resolve()
+    root = next((p for p in (here, *here.parents) if (p / ".git").exists()), None)
+    if root is None:
+        return None  # cheap exit: no git process at all
+    with _watch_lock:
+        watch = _watches.get(root)
+        if watch is None:
+            watch = _watches[root] = _RepoWatch(root)
+        return watch.current()
 
 
 def _notebook_path() -> str | None:

@@ -13,10 +13,10 @@ from typing import Any
 
 from .. import _args
 from ..errors import ArtifactNotFound, InvalidArgument, InvalidArtifactName
-from ..store import Store, check_no_clash, validate_artifact_name
+from ..store import Store, validate_artifact_name
 from . import _validate as v
 from ._writer import writer
-from .fingerprint import fingerprint
+from .fingerprint import input_fingerprint
 
 FINISHED, FAILED, KILLED, RUNNING = "FINISHED", "FAILED", "KILLED", "RUNNING"
 _END_STATUSES = (FINISHED, FAILED, KILLED)
@@ -110,7 +110,7 @@ class Run:
 
     def _log_data(self, direction: str, data: Any, name: str, info: dict | None) -> None:
         v.key(f"{direction} name", name)
-        fp = fingerprint(data)
+        fp = input_fingerprint(data)
         if fp is None:
             raise v.InvalidParam(
                 name,
@@ -125,7 +125,7 @@ class Run:
                     "direction": direction,
                     "name": name,
                     **fp.as_row(),
-                    "info": json.dumps(info) if info else None,
+                    "info": _data_info(info, fp),
                     "created_at": time.time(),
                 }
             ],
@@ -149,7 +149,7 @@ class Run:
             for file in files
         ]
         # Refuse before storing any content, so a refused call leaves no blob behind.
-        check_no_clash(self._store.meta.artifact_names(self.run_id), names)
+        self._store.meta.check_artifact_names(self.run_id, names)
         rows = []
         for file, rel in zip(files, names, strict=True):
             digest, size = self._store.artifacts.put_file(file)
@@ -159,7 +159,7 @@ class Run:
 
     def log_bytes(self, data: bytes, name: str, media_type: str | None = None) -> str:
         name = validate_artifact_name(name)
-        check_no_clash(self._store.meta.artifact_names(self.run_id), [name])
+        self._store.meta.check_artifact_names(self.run_id, [name])
         digest, size = self._store.artifacts.put_bytes(bytes(data))
         self._store.meta.add_artifacts(
             self.run_id, [self._artifact_row(name, digest, size, media_type)]
@@ -339,6 +339,13 @@ class Run:
     def environment(self) -> dict[str, Any]:
         """Python, platform and the installed package lock of the run."""
         row = self._row()
+        if not row["env_id"]:
+            # A first run of this process may be recorded before its package list is read
+            # (in a background thread); wait for it here, where it is asked for.
+            from .environment import settle_environment
+
+            settle_environment()
+            row = self._row()
         env = self._store.meta.get_environment(row["env_id"]) if row["env_id"] else None
         if env is None:
             return {}
@@ -474,6 +481,12 @@ def end_status(status: object) -> str:
     if normal not in _END_STATUSES:
         raise v.InvalidParam("status", status, f"a run ends as one of {', '.join(_END_STATUSES)}")
     return normal
+
+
+def _data_info(info: dict | None, fp: Any) -> str | None:
+    if fp.sampled_rows is not None:  # a large frame: its digest covers a sample of rows
+        info = {**(info or {}), "sampled_rows": fp.sampled_rows}
+    return json.dumps(info) if info else None
 
 
 def _fmt(value: float) -> str:
