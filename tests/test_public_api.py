@@ -8,6 +8,13 @@ import sys
 import nbmlops
 
 EXPECTED = {
+    "serve",
+    "rollout",
+    "rollouts",
+    "get_rollout",
+    "RolloutNotFound",
+    "ServingError",
+    "InvalidRequest",
     "StoreError",
     "ConcurrentUpdate",
     "Monitor",

@@ -132,6 +132,13 @@ _LAZY = {
     "FeatureSchemaViolation": "nbmlops.errors",
     "StoreError": "nbmlops.errors",
     "ConcurrentUpdate": "nbmlops.errors",
+    "serve": "nbmlops.serving",
+    "rollout": "nbmlops.serving",
+    "rollouts": "nbmlops.serving",
+    "get_rollout": "nbmlops.serving",
+    "RolloutNotFound": "nbmlops.errors",
+    "ServingError": "nbmlops.errors",
+    "InvalidRequest": "nbmlops.errors",
 }
 
 __all__ = sorted([*_LAZY, "__version__", "load_ipython_extension"])

@@ -1,6 +1,6 @@
 """The ``nbmlops`` command line: ``run NOTEBOOK``, ``runs ls|show|reproduce``,
 ``models ls|show|promote|rollback|delete|card``, ``features ls|show|materialize``,
-``drift``, ``monitor run|ls|history|alerts``, ``doctor``, ``gc``.
+``drift``, ``monitor run|ls|history|alerts``, ``serve``, ``doctor``, ``gc``.
 
 Every command is a thin face over the Python API; errors print the nbmlops message (no
 traceback) and exit with status 2.
@@ -19,6 +19,7 @@ from .monitor import monitor
 from .pipelines import pipeline, sweep_command
 from .run import reproduce_command, run_command
 from .runs import runs
+from .serve import serve_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,6 +31,7 @@ def main() -> None:
 # One module per command group; each imports what it needs when it runs.
 for command in (runs, models, features, drift, monitor, run_command, pipeline, sweep_command):
     main.add_command(command)
+main.add_command(serve_command)
 main.add_command(doctor)
 main.add_command(gc_command)
 runs.add_command(reproduce_command)

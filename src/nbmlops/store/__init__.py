@@ -19,6 +19,7 @@ from .migrations import LATEST as SCHEMA_VERSION
 from .models import ModelRecords
 from .monitoring import MonitoringRecords
 from .predictions import PredictionRecords
+from .rollouts import RolloutRecords
 
 __all__ = [
     "KILLED_REASON",
@@ -50,6 +51,7 @@ class Store:
         self.features = FeatureRecords(self.meta)
         self.predictions = PredictionRecords(self.meta)
         self.loop = LoopRecords(self.meta)
+        self.rollouts = RolloutRecords(self.meta)
 
     def __repr__(self) -> str:
         return f"Store({self.meta!r}, {self.artifacts!r})"

@@ -49,6 +49,10 @@ def _v6_transition_gates(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE model_transitions ADD COLUMN gates TEXT"))
 
 
+def _v7_rollouts(conn: Connection) -> None:
+    _schema.metadata.create_all(conn, tables=list(_schema.V7_TABLES), checkfirst=True)
+
+
 # Append new steps here; never edit a released one. Each runs inside the upgrade transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "experiments, runs, params, metrics, tags, artifacts, data_io, environments", _v1_initial),
@@ -57,6 +61,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (4, "feature store: feature views, offline writes, materializations", _v4_features),
     (5, "monitoring loop: prediction log writes, model references, monitors, alerts", _v5_loop),
     (6, "model transitions record the gates a promotion passed", _v6_transition_gates),
+    (7, "serving: rollouts of candidate versions and their events", _v7_rollouts),
 ]
 LATEST = MIGRATIONS[-1][0]
 
