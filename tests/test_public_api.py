@@ -10,6 +10,7 @@ import nbmlops
 EXPECTED = {
     "serve",
     "rollout",
+    "ab_report",
     "rollouts",
     "get_rollout",
     "RolloutNotFound",

@@ -134,6 +134,7 @@ _LAZY = {
     "ConcurrentUpdate": "nbmlops.errors",
     "serve": "nbmlops.serving",
     "rollout": "nbmlops.serving",
+    "ab_report": "nbmlops.serving",
     "rollouts": "nbmlops.serving",
     "get_rollout": "nbmlops.serving",
     "RolloutNotFound": "nbmlops.errors",

@@ -51,11 +51,17 @@ def train(frame, flip: bool = False, c: float = 1.0):
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition"):
-    """Poll ``condition`` until it is truthy (returned) or fail after ``timeout`` seconds."""
+    """Poll ``condition`` until it gives something (returned) or fail after ``timeout``
+    seconds."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
-        if value:
+        # None, False and empty containers mean "not yet"; anything else (a frame) is the answer.
+        if (
+            value is not None
+            and value is not False
+            and not (isinstance(value, (dict, list, tuple, str, int, float)) and not value)
+        ):
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")

@@ -1,6 +1,7 @@
 """The ``nbmlops`` command line: ``run NOTEBOOK``, ``runs ls|show|reproduce``,
 ``models ls|show|promote|rollback|delete|card``, ``features ls|show|materialize``,
-``drift``, ``monitor run|ls|history|alerts``, ``serve``, ``doctor``, ``gc``.
+``drift``, ``monitor run|ls|history|alerts``, ``serve``, ``rollout start|status|advance|pause|resume|abort``,
+``doctor``, ``gc``.
 
 Every command is a thin face over the Python API; errors print the nbmlops message (no
 traceback) and exit with status 2.
@@ -17,6 +18,7 @@ from .gc import gc_command
 from .models import models
 from .monitor import monitor
 from .pipelines import pipeline, sweep_command
+from .rollout import rollout
 from .run import reproduce_command, run_command
 from .runs import runs
 from .serve import serve_command
@@ -32,6 +34,7 @@ def main() -> None:
 for command in (runs, models, features, drift, monitor, run_command, pipeline, sweep_command):
     main.add_command(command)
 main.add_command(serve_command)
+main.add_command(rollout)
 main.add_command(doctor)
 main.add_command(gc_command)
 runs.add_command(reproduce_command)

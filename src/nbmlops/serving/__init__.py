@@ -10,7 +10,8 @@ prometheus-client load only when a server starts (``pip install nbmlops[serve]``
 >>> nbmlops.rollout("churn", candidate=4, mode="canary", steps=[5, 20, 100])  # doctest: +SKIP
 """
 
+from .abtest import ab_report
 from .handle import Server, serve
 from .rollouts import Rollout, get_rollout, rollout, rollouts
 
-__all__ = ["Rollout", "Server", "get_rollout", "rollout", "rollouts", "serve"]
+__all__ = ["Rollout", "ab_report", "Server", "get_rollout", "rollout", "rollouts", "serve"]

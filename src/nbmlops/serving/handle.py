@@ -148,6 +148,7 @@ def serve(
         log_predictions=log_predictions,
         evaluate_every=evaluate_every,
         trusted=trusted,
+        id_columns=list(id_columns or []),
     )
     state = ServingState(options)
     sock = _bind(host, port)
