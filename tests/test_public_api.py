@@ -11,6 +11,7 @@ EXPECTED = {
     "serve",
     "rollout",
     "ab_report",
+    "measure_latency",
     "rollouts",
     "get_rollout",
     "RolloutNotFound",

@@ -52,6 +52,7 @@ _LAZY = {
     "evaluate": "nbmlops.registry",
     "get_model": "nbmlops.registry",
     "load_model": "nbmlops.registry",
+    "measure_latency": "nbmlops.registry",
     "model_card": "nbmlops.registry",
     "model_history": "nbmlops.registry",
     "model_versions": "nbmlops.registry",
