@@ -11,6 +11,7 @@ EXPECTED = {
     "serve",
     "rollout",
     "ab_report",
+    "score_file",
     "measure_latency",
     "rollouts",
     "get_rollout",

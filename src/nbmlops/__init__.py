@@ -136,6 +136,7 @@ _LAZY = {
     "serve": "nbmlops.serving",
     "rollout": "nbmlops.serving",
     "ab_report": "nbmlops.serving",
+    "score_file": "nbmlops.serving",
     "rollouts": "nbmlops.serving",
     "get_rollout": "nbmlops.serving",
     "RolloutNotFound": "nbmlops.errors",

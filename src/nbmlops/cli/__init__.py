@@ -1,6 +1,6 @@
 """The ``nbmlops`` command line: ``run NOTEBOOK``, ``runs ls|show|reproduce``,
 ``models ls|show|promote|rollback|delete|card``, ``features ls|show|materialize``,
-``drift``, ``monitor run|ls|history|alerts``, ``serve``, ``rollout start|status|advance|pause|resume|abort``,
+``drift``, ``monitor run|ls|history|alerts``, ``serve``, ``score``, ``rollout start|status|advance|pause|resume|abort``,
 ``doctor``, ``gc``.
 
 Every command is a thin face over the Python API; errors print the nbmlops message (no
@@ -21,6 +21,7 @@ from .pipelines import pipeline, sweep_command
 from .rollout import rollout
 from .run import reproduce_command, run_command
 from .runs import runs
+from .score import score_command
 from .serve import serve_command
 
 
@@ -35,6 +36,7 @@ for command in (runs, models, features, drift, monitor, run_command, pipeline, s
     main.add_command(command)
 main.add_command(serve_command)
 main.add_command(rollout)
+main.add_command(score_command)
 main.add_command(doctor)
 main.add_command(gc_command)
 runs.add_command(reproduce_command)

@@ -11,7 +11,17 @@ prometheus-client load only when a server starts (``pip install nbmlops[serve]``
 """
 
 from .abtest import ab_report
+from .batch import score_file
 from .handle import Server, serve
 from .rollouts import Rollout, get_rollout, rollout, rollouts
 
-__all__ = ["Rollout", "ab_report", "Server", "get_rollout", "rollout", "rollouts", "serve"]
+__all__ = [
+    "Rollout",
+    "ab_report",
+    "Server",
+    "get_rollout",
+    "rollout",
+    "rollouts",
+    "score_file",
+    "serve",
+]
