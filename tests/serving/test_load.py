@@ -52,6 +52,7 @@ def _client(url: str, worker: int, sent, events, out: str) -> None:
 
 
 @pytest.mark.load
+@pytest.mark.timeout(1800)  # 8,000 requests: about a minute on a quiet 2-core machine
 def test_four_clients_across_switch_canary_and_abort(served_workspace, tmp_path):
     frame = make_frame()
     v3 = nbmlops.register_model(
