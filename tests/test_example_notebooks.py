@@ -155,11 +155,27 @@ def check_feature_store() -> None:
     assert features.check_skew("card_profile", latest[["card_id"]]).ok
 
 
+def check_serving_rollout() -> None:
+    # Shadow and canary of v2 completed (the canary promoted it); v3's canary was aborted by
+    # its psi.max guard, with an alert.
+    rollouts = nbmlops.rollouts("cancer")
+    assert list(rollouts["mode"]) == ["shadow", "canary", "canary"]
+    assert list(rollouts["status"]) == ["completed", "completed", "aborted"]
+    assert "psi.max < 0.5" in rollouts["reason"].iloc[2]
+    assert nbmlops.get_model("cancer@production").version == 2
+    [alert] = nbmlops.alerts(model="cancer").to_dict("records")
+    assert alert["monitor"] == "rollout:cancer" and alert["model_version"] == 3
+    log = nbmlops.prediction_log("cancer")
+    arms = set(zip(log["model_version"], log["rollout_arm"].fillna(""), strict=True))
+    assert {(1, "champion"), (2, "shadow"), (2, "candidate"), (3, "candidate")} <= arms
+
+
 CHECKS: dict[str, Callable[[], None]] = {
     "01_track_experiments": check_track_experiments,
     "02_model_registry": check_model_registry,
     "04_drift_report": check_drift_report,
     "05_feature_store": check_feature_store,
+    "07_serving_rollout": check_serving_rollout,
 }
 
 

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("records", ["tracking", "predictions"]),
     ("capabilities", ["registry", "features", "pipelines", "interop"]),
     ("monitoring", ["monitoring"]),
-    ("views", ["widgets", "server"]),
+    ("views", ["widgets", "server", "serving"]),
     ("faces", ["magics", "cli"]),
     ("entry points", ["nbmlops", "__main__"]),
 ]

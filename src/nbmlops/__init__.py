@@ -54,6 +54,7 @@ _LAZY = {
     "import_mlflow": "nbmlops.interop",
     "export_mlflow": "nbmlops.interop",
     "load_model": "nbmlops.registry",
+    "measure_latency": "nbmlops.registry",
     "model_card": "nbmlops.registry",
     "model_history": "nbmlops.registry",
     "model_versions": "nbmlops.registry",
@@ -149,6 +150,15 @@ _LAZY = {
     "FeatureSchemaViolation": "nbmlops.errors",
     "StoreError": "nbmlops.errors",
     "ConcurrentUpdate": "nbmlops.errors",
+    "serve": "nbmlops.serving",
+    "rollout": "nbmlops.serving",
+    "ab_report": "nbmlops.serving",
+    "score_file": "nbmlops.serving",
+    "rollouts": "nbmlops.serving",
+    "get_rollout": "nbmlops.serving",
+    "RolloutNotFound": "nbmlops.errors",
+    "ServingError": "nbmlops.errors",
+    "InvalidRequest": "nbmlops.errors",
 }
 
 __all__ = sorted([*_LAZY, "__version__", "load_ipython_extension"])

@@ -515,5 +515,32 @@ class UnsupportedData(DataSourceError, TypeError):
             "or a Dask DataFrame (a Dask DataFrame needs engine='dask', a DuckDB relation "
             "engine='duckdb')"
         )
+
+
 class MlflowUnavailable(NbmlopsError, ImportError):
     """Moving runs to or from MLflow needs mlflow, which is not installed."""
+
+
+# -- serving ----------------------------------------------------------------------------------
+
+
+class ServingError(NbmlopsError, ValueError):
+    """A model server or rollout cannot be set up as asked (an unknown option, a public
+    address without a token, a rollout that conflicts with one already running)."""
+
+
+class InvalidRequest(ServingError):
+    """A request to a model server cannot be scored as sent; ``status`` is the HTTP status
+    returned (400, 404, 413, 415) and ``column`` the offending column, when there is one."""
+
+    def __init__(self, message: str, status: int = 400, column: str | None = None):
+        self.status = status
+        self.column = column
+        super().__init__(message)
+
+
+class RolloutNotFound(ServingError, KeyError):
+    """No rollout matches: the model has none running, or the id is unknown."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

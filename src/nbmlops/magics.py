@@ -353,6 +353,49 @@ class RegistryMagics(Magics):
 
 
 @magics_class
+class ServingMagics(Magics):
+    """``%rollout``."""
+
+    @magic_arguments()
+    @argument("name", help="Model name (or rollout id for actions).")
+    @argument("--candidate", type=int, default=None, help="Start rolling out this version.")
+    @argument("--mode", default="canary", choices=["shadow", "canary", "ab"])
+    @argument("--steps", nargs="+", type=float, default=None, help="Percent per step.")
+    @argument("--every", default="30m", help="Duration of each step (30m, 10s).")
+    @argument("--key", default=None, help="Request column making the split sticky.")
+    @argument("--guard", action="append", default=None, help="e.g. 'error_rate < 0.01'.")
+    @argument("--min-requests", type=int, default=100)
+    @argument("--advance", action="store_true", help="Move to the next step now.")
+    @argument("--pause", action="store_true", help="Hold the current split.")
+    @argument("--resume", action="store_true", help="Let a paused rollout advance.")
+    @argument("--abort", action="store_true", help="All traffic back to the champion.")
+    @line_magic
+    def rollout(self, line: str):
+        """``%rollout NAME --candidate 4 --mode canary --steps 5 20 100 --guard "..."`` starts
+        a rollout; ``%rollout NAME`` shows it; ``--advance``, ``--pause``, ``--resume``,
+        ``--abort`` act on it."""
+        args = parse_args(self.rollout, line)
+        from . import serving
+
+        if args.candidate is not None:
+            return serving.rollout(
+                args.name,
+                args.candidate,
+                mode=args.mode,
+                steps=args.steps,
+                every=args.every,
+                key=args.key,
+                guards=args.guard,
+                min_requests=args.min_requests,
+            )
+        current = serving.get_rollout(args.name)
+        for action in ("advance", "pause", "resume", "abort"):
+            if getattr(args, action):
+                getattr(current, action)()
+        return current
+
+
+@magics_class
 class MonitoringMagics(Magics):
     """``%drift``."""
 
@@ -546,6 +589,7 @@ def load_ipython_extension(ipython) -> None:
     ipython.register_magics(TrackingMagics)
     ipython.register_magics(RegistryMagics)
     ipython.register_magics(MonitoringMagics)
+    ipython.register_magics(ServingMagics)
     ipython.register_magics(MonitorMagics)
     ipython.register_magics(FeatureMagics)
     ipython.register_magics(GateMagics)

@@ -12,11 +12,15 @@ functions (``nbmlops.score``, ``nbmlops.set_reference``) live in :mod:`nbmlops.m
 """
 
 from .log import (
+    ARM,
     ID,
     LABEL,
     LABEL_TIME,
+    LATENCY_MS,
     PREDICTION,
+    REQUEST_ID,
     RESERVED,
+    SERVING,
     TIME,
     VERSION,
     apply_retention,
@@ -33,11 +37,15 @@ from .log import (
 from .reference import load_reference, record_reference, reference_digest, reference_parquet
 
 __all__ = [
+    "ARM",
     "ID",
     "LABEL",
     "LABEL_TIME",
+    "LATENCY_MS",
     "PREDICTION",
+    "REQUEST_ID",
     "RESERVED",
+    "SERVING",
     "TIME",
     "VERSION",
     "apply_retention",

@@ -34,7 +34,11 @@ if TYPE_CHECKING:
 
 ID, VERSION, TIME, PREDICTION = "prediction_id", "model_version", "predicted_at", "prediction"
 LABEL, LABEL_TIME = "label", "labelled_at"
-RESERVED = (ID, VERSION, TIME, PREDICTION, LABEL, LABEL_TIME)
+# Written by a model server beside each prediction: which request, which rollout arm
+# (champion, candidate, shadow), and how long the request took.
+REQUEST_ID, ARM, LATENCY_MS = "request_id", "rollout_arm", "latency_ms"
+SERVING = (REQUEST_ID, ARM, LATENCY_MS)
+RESERVED = (ID, VERSION, TIME, PREDICTION, LABEL, LABEL_TIME, *SERVING)
 LABELS_DIR = "_labels"
 _HASH_BUCKETS = 10_000
 
@@ -150,10 +154,12 @@ def log_predictions(
     ids: Any = None,
     at: Any = None,
     redact: Any = None,
+    serving: dict[str, Any] | None = None,
 ) -> Any:
     """Append ``data`` and ``predictions`` of version ``version`` of model ``name`` to the
     prediction log; return the ids of the rows (``ids``: a column of ``data``, one id per row,
-    or None for random ones)."""
+    or None for random ones). ``serving`` adds the model server's columns (``request_id``,
+    ``rollout_arm``, ``latency_ms``), one value per row, after the prediction."""
     import numpy as np
     import pyarrow as pa
 
@@ -172,6 +178,13 @@ def log_predictions(
     out.insert(1, VERSION, np.full(len(out), version, dtype="int64"))
     out.insert(2, TIME, np.full(len(out), epoch, dtype="float64"))
     out[PREDICTION] = pred
+    for column, values in (serving or {}).items():
+        if column not in SERVING:
+            raise PredictionLogError(f"serving columns are {list(SERVING)}, got {column!r}")
+        values = np.asarray(values)
+        if values.shape != (len(out),):
+            raise PredictionLogError(f"{column}: one value per row, got shape {values.shape}")
+        out[column] = values
     files = _files()
     if len(out):
         path = _new_path(files, name, epoch)

@@ -13,7 +13,8 @@ from ..store.backoff import backoff_delays
 from ..store.models import ChampionChanged
 from ._context import check_text, current_store, current_user
 from ._names import alias_name, model_name, stage_name, version_number
-from .gates import evaluate_gates, validate_gates
+from .gates import evaluate_gates, mentions_latency, validate_gates
+from .latency import measure as measure_latency
 from .record import VersionRecord
 
 if TYPE_CHECKING:
@@ -38,6 +39,11 @@ def gate_table(
     champion = None
     if champion_version is not None and champion_version != version:
         champion = VersionRecord(store, name, champion_version).metrics
+    candidate_latency = champion_latency = None
+    if mentions_latency(gates):
+        candidate_latency = measure_latency(name, version)
+    if champion is not None and mentions_latency(gates, champion=True):
+        champion_latency = measure_latency(name, champion_version)
     return evaluate_gates(
         gates,
         candidate.metrics,
@@ -45,6 +51,8 @@ def gate_table(
         f"version {version}",
         f"production version {champion_version}",
         store.models.version_metrics(name, version),
+        candidate_latency,
+        champion_latency,
     )
 
 

@@ -546,3 +546,26 @@ def model_card(ref: str | ModelVersion, version: int | None = None) -> ModelCard
     ``"models:/churn/3"``, ``"churn@staging"``, or a :class:`ModelVersion`)."""
     mv = ref if isinstance(ref, ModelVersion) else resolve(ref, version)
     return ModelCard(mv)
+
+
+def measure_latency(
+    ref: str | ModelVersion,
+    version: int | None = None,
+    rows: int = 200,
+    batch: int = 100,
+    repeats: int = 20,
+) -> dict[str, float]:
+    """Latency of the version ``ref`` names (``"models:/churn/3"``, ``"churn"`` with
+    ``version=``, a :class:`ModelVersion`) on its reference rows, in milliseconds: the
+    signature check plus ``predict``, one row at a time over up to ``rows`` rows (``p50_ms``,
+    ``p99_ms``) and ``batch`` rows at a time, ``repeats`` times (``batch_p50_ms``,
+    ``batch_p99_ms``). Gates read them as ``latency.p99_ms`` (see :func:`nbmlops.promote`).
+
+    >>> import nbmlops
+    >>> nbmlops.measure_latency("models:/churn/3")  # doctest: +SKIP
+    {'p50_ms': 0.61, 'p99_ms': 1.9, 'batch_p50_ms': 2.4, 'batch_p99_ms': 3.1, 'batch': 100}
+    """
+    from .latency import measure
+
+    mv = ref if isinstance(ref, ModelVersion) else resolve(ref, version)
+    return measure(mv.name, mv.version, rows=rows, batch=batch, repeats=repeats)

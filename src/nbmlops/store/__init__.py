@@ -21,6 +21,7 @@ from .migrations import LATEST as SCHEMA_VERSION
 from .models import ModelRecords
 from .monitoring import MonitoringRecords
 from .predictions import PredictionRecords
+from .rollouts import RolloutRecords
 
 __all__ = [
     "KILLED_REASON",
@@ -56,6 +57,7 @@ class Store:
         self.loop = LoopRecords(self.meta)
         self.audit = AuditRecords(self.meta)
         self.governance = GovernanceRecords(self.meta, self.models)
+        self.rollouts = RolloutRecords(self.meta)
 
     def __repr__(self) -> str:
         return f"Store({self.meta!r}, {self.artifacts!r})"

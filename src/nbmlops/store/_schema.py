@@ -458,6 +458,60 @@ alerts = Table(
 
 V5_TABLES = (prediction_writes, model_references, monitors, monitor_runs, alerts)
 
+# -- rollouts (schema version 7) ---------------------------------------------------------------
+
+# One row per rollout of a candidate version: routing (mode, share, key) is read by every
+# server; steps advance by conditional updates (expected step and status), so when several
+# servers evaluate the same guards only one of them moves the rollout.
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("name", String(MODEL_NAME_LEN), nullable=False),
+    Column("champion", Integer, nullable=True),  # production version when it started
+    Column("candidate", Integer, nullable=False),
+    Column("mode", String(16), nullable=False),  # shadow | canary | ab
+    Column("steps", Text, nullable=False),  # JSON list of percentages
+    Column("step", Integer, nullable=False),  # index into steps
+    Column("share", Float, nullable=False),  # percent of keys sent to the candidate now
+    Column("every_s", Float, nullable=False),
+    Column("key", String(KEY_LEN), nullable=True),
+    Column("guards", Text, nullable=False),  # JSON list of guard strings
+    Column("min_requests", Integer, nullable=False),
+    Column("gates", Text, nullable=False),  # JSON list: promotion gates at the last step
+    Column("status", String(16), nullable=False),  # running | paused | aborted | completed
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("step_started_at", Float, nullable=False),
+    Column("user_name", String(KEY_LEN), nullable=True),
+    Column("reason", Text, nullable=True),  # why it ended
+    Column("alert_id", BigInteger, nullable=True),
+    Index("ix_rollouts_name_status", "name", "status"),
+)
+
+# What happened to a rollout (start, advance, pause, resume, abort, complete) and the
+# requests a server saw fail per arm (kind "errors": count), for the error_rate guard.
+rollout_events = Table(
+    "rollout_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("rollout_id", BigInteger, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("arm", String(16), nullable=True),
+    Column("count", BigInteger, nullable=True),
+    Column("server_id", String(64), nullable=True),
+    Column("detail", Text, nullable=True),  # JSON
+    Index("ix_rollout_events_rollout", "rollout_id", "at"),
+)
+
+V7_TABLES = (rollouts, rollout_events)
+
+
 # -- governance: audit log, policies, promotion requests (schema version 8) -------------------
 
 HASH_LEN = 64

@@ -50,11 +50,17 @@ def _v6_transition_gates(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE model_transitions ADD COLUMN gates TEXT"))
 
 
+def _v7_rollouts(conn: Connection) -> None:
+    _schema.metadata.create_all(conn, tables=list(_schema.V7_TABLES), checkfirst=True)
+
+
 def _v8_governance(conn: Connection) -> None:
     _schema.metadata.create_all(conn, tables=list(_schema.V8_TABLES), checkfirst=True)
     # The chain starts at the genesis hash (64 zeros); see nbmlops.store.audit.
     if conn.execute(select(_schema.audit_head.c.id)).first() is None:
         conn.execute(_schema.audit_head.insert().values(id=1, seq=0, hash="0" * 64))
+
+
 def _v9_run_keys(conn: Connection) -> None:
     _schema.metadata.create_all(conn, tables=list(_schema.V9_TABLES), checkfirst=True)
     rebuild_run_keys(conn)
@@ -68,6 +74,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (4, "feature store: feature views, offline writes, materializations", _v4_features),
     (5, "monitoring loop: prediction log writes, model references, monitors, alerts", _v5_loop),
     (6, "model transitions record the gates a promotion passed", _v6_transition_gates),
+    (7, "serving: rollouts of candidate versions and their events", _v7_rollouts),
     # 7 is taken by another branch of this round (renumbered at merge).
     (8, "governance: audit log, policies, promotion requests", _v8_governance),
     (9, "run_keys: the param, metric and tag keys of each experiment, kept on write", _v9_run_keys),

@@ -1,0 +1,376 @@
+"""Serving: ``nbmlops serve`` against ``mlflow models serve``, side by side in one run.
+
+Run from the repository root::
+
+    python benchmarks/bench_serving.py             # about 5 minutes
+    python benchmarks/bench_serving.py --quick     # shorter load, 1M-row batch scoring
+    python benchmarks/bench_serving.py --check     # exit 1 if a target is missed
+
+The same scikit-learn pipeline (StandardScaler + LogisticRegression on breast_cancer, 30
+float columns) is registered in nbmlops and saved as an MLflow model; each server runs with the
+same number of uvicorn workers (``--workers``, default 1). Load comes from ``wrk`` (Debian's
+package: ``apt-get install wrk``), 8 connections, 2 threads, posting MLflow's
+``dataframe_split`` JSON with 1 row and with 100 rows per request. nbmlops runs as users run
+it: every prediction goes to the prediction log. Then a shadow rollout of a second version is
+started and the 1-row load repeated (the candidate scores a copy of every request off the
+response path). Last, ``nbmlops score`` streams a generated Parquet file of ``--batch-rows``
+rows (10M by default) and its peak memory (max RSS of the process) is recorded.
+
+Targets (issue 15): nbmlops ≥ 3× MLflow's requests/s and ≤ 1/3 of its p99; shadow adds ≤ 10 %
+to the champion's p50; batch scoring of 10M rows under 2 GiB. Results go to
+``benchmarks/RESULTS.md`` (``--no-write`` to skip).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from _results import write_section  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 300) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} not ready after {timeout:g} s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def run_wrk(url: str, body_file: Path, seconds: int, connections: int = 8) -> dict:
+    """Requests/s and latency percentiles (ms) of ``wrk`` posting ``body_file`` to ``url``."""
+    script = body_file.with_suffix(".lua")
+    script.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f"local f = io.open({json.dumps(str(body_file))}, 'rb')\n"
+        "wrk.body = f:read('*a')\nf:close()\n"
+        "done = function(summary, latency, requests)\n"
+        "  io.write(string.format('ERRORS %d %d\\n', summary.errors.status, "
+        "summary.errors.connect + summary.errors.read + summary.errors.write + "
+        "summary.errors.timeout))\nend\n"
+    )
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
+    pct = {
+        m[1]: float(m[2]) * _UNIT[m[3]]
+        for m in re.finditer(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    }
+    errors = re.search(r"ERRORS (\d+) (\d+)", out)
+    return {
+        "rps": rps,
+        "p50_ms": pct.get("50"),
+        "p99_ms": pct.get("99"),
+        "non_2xx": int(errors[1]),
+        "socket_errors": int(errors[2]),
+    }
+
+
+def setup(workdir: Path) -> dict:
+    """Train, register (nbmlops) and save (MLflow) the same pipeline; write request bodies."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    import nbmlops
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, y)
+    other = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=1000)).fit(X, y)
+    v1 = nbmlops.register_model(model, "bench", input_example=X.head(50), reference=X)
+    nbmlops.register_model(other, "bench", input_example=X.head(50), reference=X)
+    nbmlops.promote("bench", v1.version)
+
+    import mlflow.sklearn
+
+    mlflow_path = workdir / "mlflow_model"
+    mlflow.sklearn.save_model(model, str(mlflow_path), input_example=X.head(5))
+    bodies = {}
+    for rows in (1, 100):
+        sample = X.head(rows)
+        path = workdir / f"body_{rows}.json"
+        path.write_text(
+            json.dumps({"dataframe_split": json.loads(sample.to_json(orient="split", index=False))})
+        )
+        bodies[rows] = path
+    return {"mlflow_model": mlflow_path, "bodies": bodies, "columns": list(X.columns)}
+
+
+def start_nbmlops(port: int, workers: int, env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nbmlops",
+            "serve",
+            "bench",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--poll",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def start_mlflow(model: Path, port: int, workers: int, env: dict) -> subprocess.Popen:
+    mlflow_cli = shutil.which("mlflow") or "mlflow"
+    return subprocess.Popen(
+        [
+            mlflow_cli,
+            "models",
+            "serve",
+            "-m",
+            str(model),
+            "-p",
+            str(port),
+            "-h",
+            "127.0.0.1",
+            "--env-manager",
+            "local",
+            "-w",
+            str(workers),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def batch_memory(rows: int, workdir: Path, columns: list[str], env: dict) -> dict:
+    """Peak RSS of ``nbmlops score`` over a generated file of ``rows`` rows."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = workdir / "batch_in.parquet"
+    rng = np.random.default_rng(0)
+    chunk = 500_000
+    writer = None
+    for start in range(0, rows, chunk):
+        n = min(chunk, rows - start)
+        table = pa.table({c: rng.normal(10, 3, n) for c in columns})
+        writer = writer or pq.ParquetWriter(source, table.schema)
+        writer.write_table(table, row_group_size=100_000)
+    writer.close()
+    code = (
+        "import resource, sys, time; from nbmlops.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+        "print('MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    started = time.perf_counter()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "score",
+            "bench",
+            str(source),
+            "-o",
+            str(workdir / "batch_out.parquet"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds = time.perf_counter() - started
+    kb = int(re.search(r"MAXRSS_KB (\d+)", out.stdout)[1])
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "peak_mib": kb / 1024,
+        "input_mib": source.stat().st_size / 2**20,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seconds", type=int, default=None, help="wrk duration per run")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--batch-rows", type=int, default=None)
+    parser.add_argument("--check", action="store_true")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    seconds = args.seconds or (10 if args.quick else 30)
+    batch_rows = args.batch_rows or (1_000_000 if args.quick else 10_000_000)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+
+    workdir = Path(tempfile.mkdtemp(prefix="nbmlops-bench-serving-"))
+    env = {
+        **os.environ,
+        "NBMLOPS_HOME": str(workdir / "workspace"),
+        "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
+    for key in [k for k in env if k.startswith("NBMLOPS_") and k != "NBMLOPS_HOME"]:
+        del env[key]
+    os.environ.update({"NBMLOPS_HOME": env["NBMLOPS_HOME"]})
+    prepared = setup(workdir)
+    results: dict = {"nbmlops": {}, "mlflow": {}}
+
+    servers = {
+        "nbmlops": (start_nbmlops, "/health"),
+        "mlflow": (lambda port, w, e: start_mlflow(prepared["mlflow_model"], port, w, e), "/ping"),
+    }
+    for tool, (start, health) in servers.items():
+        port = free_port()
+        proc = start(port, args.workers, env)
+        try:
+            wait_ready(f"http://127.0.0.1:{port}{health}", proc)
+            url = f"http://127.0.0.1:{port}/invocations"
+            run_wrk(url, prepared["bodies"][1], 3)  # warm-up
+            for rows, body in prepared["bodies"].items():
+                results[tool][rows] = run_wrk(url, body, seconds)
+                print(tool, rows, results[tool][rows], flush=True)
+            if tool == "nbmlops":
+                import nbmlops
+
+                r = nbmlops.rollout(
+                    "bench", candidate=2, mode="shadow", every="1d", min_requests=10**9
+                )
+                import urllib.request
+
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health") as h:
+                        if "rollout" in json.loads(h.read())["models"]["bench"]:
+                            break
+                    time.sleep(0.2)
+                results["shadow"] = run_wrk(url, prepared["bodies"][1], seconds)
+                print("shadow", results["shadow"], flush=True)
+                r.abort(reason="benchmark done")
+        finally:
+            stop(proc)
+    results["batch"] = batch_memory(batch_rows, workdir, prepared["columns"], env)
+    print("batch", results["batch"], flush=True)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+    n, m = results["nbmlops"], results["mlflow"]
+    checks = []
+    for rows in (1, 100):
+        checks.append(
+            (
+                f"{rows}-row requests/s ≥ 3× MLflow",
+                n[rows]["rps"] >= 3 * m[rows]["rps"],
+                f"{n[rows]['rps'] / m[rows]['rps']:.2f}×",
+            )
+        )
+        checks.append(
+            (
+                f"{rows}-row p99 ≤ 1/3 of MLflow's",
+                n[rows]["p99_ms"] <= m[rows]["p99_ms"] / 3,
+                f"{n[rows]['p99_ms'] / m[rows]['p99_ms']:.2f}×",
+            )
+        )
+    shadow_ratio = results["shadow"]["p50_ms"] / n[1]["p50_ms"]
+    checks.append(("shadow adds ≤ 10 % to p50", shadow_ratio <= 1.10, f"{shadow_ratio:.2f}×"))
+    batch_ok = results["batch"]["peak_mib"] < 2048
+    checks.append(
+        (
+            f"batch scoring of {batch_rows:,} rows < 2 GiB",
+            batch_ok,
+            f"{results['batch']['peak_mib']:.0f} MiB",
+        )
+    )
+
+    command = "python benchmarks/bench_serving.py" + "".join(
+        f" {a}" for a in sys.argv[1:] if a not in ("--no-write",)
+    )
+    lines = [
+        "## Serving: `nbmlops serve` vs `mlflow models serve` (`bench_serving.py`)",
+        "",
+        f"`{command}` on {dt.date.today()}, {platform.platform()}, Python "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs, load "
+        f"{os.getloadavg()[0]:.1f}. Same scikit-learn pipeline (breast_cancer, 30 columns), "
+        f"{args.workers} uvicorn worker(s) each, `wrk -t2 -c8 -d{seconds}s`, MLflow "
+        "`dataframe_split` JSON; nbmlops logs every prediction.",
+        "",
+        "| server | rows/request | requests/s | p50 ms | p99 ms | non-2xx |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for tool in ("nbmlops", "mlflow"):
+        for rows in (1, 100):
+            r = results[tool][rows]
+            lines.append(
+                f"| {tool} | {rows} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | "
+                f"{r['p99_ms']:.2f} | {r['non_2xx']} |"
+            )
+    s = results["shadow"]
+    lines.append(
+        f"| nbmlops + shadow rollout | 1 | {s['rps']:,.0f} | {s['p50_ms']:.2f} | "
+        f"{s['p99_ms']:.2f} | {s['non_2xx']} |"
+    )
+    b = results["batch"]
+    lines += [
+        "",
+        f"Batch scoring (`nbmlops score`, logged): {b['rows']:,} rows "
+        f"({b['input_mib']:.0f} MiB of Parquet) in {b['seconds']:.1f} s, peak RSS "
+        f"{b['peak_mib']:.0f} MiB.",
+        "",
+        "| target | met | value |",
+        "| --- | --- | --- |",
+        *[f"| {name} | {'yes' if ok else 'no'} | {value} |" for name, ok, value in checks],
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        write_section("bench_serving", text)
+    if args.check and not all(ok for _, ok, _ in checks):
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
