@@ -125,7 +125,10 @@ def test_tracked_cells_are_child_runs_and_their_metrics_roll_up(tmp_path):
     assert [c.name for c in children] == ["first", "second"]
     assert all(c.parent_run_id == result.run_id for c in children)
     assert all(c.experiment == run.experiment for c in children)
-    assert children[1].params == {}  # lr came from the parameters cell, f1 is computed
+    # lr came from the parameters cell: an inherited param with the injected value; f1 is
+    # computed, so a metric.
+    assert children[1].params == {"lr": 0.05}
+    assert children[1].tags["nbmlops.inherited"] == "lr"
     # Roll-up: the latest value per key, later runs winning.
     assert result.metrics == pytest.approx({"f1": 0.85, "loss": 2.0})
     assert run.metrics == pytest.approx({"f1": 0.85, "loss": 2.0})
