@@ -330,11 +330,13 @@ def _page_ids(
                 f"cannot use {what}: no run has a column {unknown[0]!r}"
                 + (f"; did you mean {', '.join(close)}?" if close else "")
             )
-        narrow = (
-            apply_order(narrow, order_by)
-            if order_by
-            else narrow.sort_values("start_time", ascending=False, kind="stable")
+        # Newest first, then the order asked for (stable): ties stay newest first, as they
+        # do when SQL sorts the page and in runs().
+        narrow = narrow.sort_values(
+            ["start_time", "run_id"], ascending=[False, True], kind="stable"
         )
+        if order_by:
+            narrow = apply_order(narrow, order_by)
         if filter is not None:
             narrow = apply_filter(narrow, filter)
         total = len(narrow)
