@@ -387,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores when it started",
         "",
     ]
+    home = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="nbmlops-costs-") as tmp_name:
         tmp = Path(tmp_name).resolve()
         os.chdir(tmp)  # outside any git repository unless a case says otherwise
@@ -400,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             lines += [*case_text(tmp, args.texts), ""]
         if "keys" in cases:
             lines += [*case_keys(tmp, args.runs, args.reps), ""]
+        os.chdir(home)  # the folder is removed next; IPython's exit hook reads the cwd
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
