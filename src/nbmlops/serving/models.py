@@ -52,7 +52,9 @@ class Loaded:
         import pandas as pd
 
         specs = {c.name: c for c in self.signature.columns}
-        frame = frame.rename(columns=str)
+        original = frame
+        if not all(isinstance(c, str) for c in frame.columns):
+            frame = frame.rename(columns=str)  # a copy: only when a name is not text
         if specs:
             unknown = [c for c in frame.columns if c not in specs and c not in allowed_extra]
             if unknown:
@@ -65,6 +67,8 @@ class Loaded:
                 if name not in frame.columns or frame[name].dtype != object:
                     continue
                 column = frame[name]
+                if frame is original:
+                    frame = frame.copy()  # never change the caller's frame (it is logged)
                 # JSON has no dates and no typed nulls: read them the way the signature says.
                 if spec.family == "datetime":
                     try:
