@@ -278,3 +278,30 @@ def test_bad_rollouts_are_refused(served_workspace, kwargs, message):
     with pytest.raises(nbmlops.ServingError, match=message):
         nbmlops.rollout("churn", **{"candidate": 2, **kwargs})
     assert not len(nbmlops.rollouts().query("status == 'running'"))
+
+
+def test_serving_tab_of_the_panel_shows_and_aborts_a_rollout(served_workspace, server, client):
+    from nbmlops.widgets.panel import Panel
+
+    r = nbmlops.rollout(
+        "churn",
+        candidate=2,
+        mode="canary",
+        steps=[25, 100],
+        every="1h",
+        key="customer_id",
+        guards=["error_rate < 0.5"],
+        min_requests=10_000,
+    )
+    app = Panel()
+    tab = app.serving
+    assert app.get_title(5) == "Serving"
+    assert "v2 vs v1" in tab.listing.value and "v1 75% · v2 25%" in tab.listing.value
+    assert tab.rollout.options[0][1] == r.id
+    tab.rollout.value = r.id
+    tab.show_guards()
+    assert "error_rate &lt; 0.5" in tab.guards.value or "error_rate < 0.5" in tab.guards.value
+    tab.act("abort")
+    assert r.state == "aborted" and "[aborted]" in tab.message.value
+    assert tab.rollout.options == () or list(tab.rollout.options) == []
+    assert "aborted" in app.to_html()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequest, SchemaViolation
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("nbmlops.serving")
 
 _KEEP_LOADED = 4  # versions kept in memory per served name
+_AS_IS = object()  # a request whose columns are already the model's, in order
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,10 @@ class Loaded:
     version: int
     model: Any
     signature: Signature
+    # (columns, dtypes, extra) of requests that passed the check -> the columns to pass on.
+    # Only kept when the verdict cannot depend on the values (no category levels, no
+    # coercion), so the check costs a dict lookup for every request shaped like an earlier one.
+    _passed: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def uri(self) -> str:
@@ -51,8 +56,14 @@ class Loaded:
         """``frame`` as the model takes it, or :class:`InvalidRequest` naming the column."""
         import pandas as pd
 
+        shape = (tuple(frame.columns), tuple(map(str, frame.dtypes)), allowed_extra)
+        known = self._passed.get(shape)
+        if known is not None:
+            return frame if known is _AS_IS else frame[known]
         specs = {c.name: c for c in self.signature.columns}
-        frame = frame.rename(columns=str)
+        original = frame
+        if not all(isinstance(c, str) for c in frame.columns):
+            frame = frame.rename(columns=str)  # a copy: only when a name is not text
         if specs:
             unknown = [c for c in frame.columns if c not in specs and c not in allowed_extra]
             if unknown:
@@ -65,6 +76,8 @@ class Loaded:
                 if name not in frame.columns or frame[name].dtype != object:
                     continue
                 column = frame[name]
+                if frame is original:
+                    frame = frame.copy()  # never change the caller's frame (it is logged)
                 # JSON has no dates and no typed nulls: read them the way the signature says.
                 if spec.family == "datetime":
                     try:
@@ -76,10 +89,17 @@ class Loaded:
                 elif spec.family in ("float", "integer") and column.isna().all():
                     frame[name] = column.astype("float64")
         try:
-            return self.signature.check(frame, self.uri)
+            checked = self.signature.check(frame, self.uri)
         except SchemaViolation as exc:
             column = next(iter([*exc.missing, *exc.mistyped, *exc.unknown_categories]), None)
             raise InvalidRequest(str(exc), column=column) from None
+        cacheable = frame is original and not any(
+            c.categories is not None for c in self.signature.columns
+        )
+        if cacheable and len(self._passed) < 64:
+            names = list(checked.columns)
+            self._passed[shape] = _AS_IS if names == list(frame.columns) else names
+        return checked
 
     def predict(self, checked: pd.DataFrame) -> Any:
         """``model.predict``; the model refusing the values (NaN it cannot take, text in a

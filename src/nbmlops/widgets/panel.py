@@ -1,7 +1,8 @@
 """``nbmlops.panel()`` / ``%nbmlops panel``: one tabbed app over the workspace.
 
 Runs (filter, sort, page, select → Compare), Compare, Models (promote/rollback/delete),
-Features (catalog search) and Reports (saved drift reports). The panel refreshes itself after
+Features (catalog search), Reports (saved drift reports) and Serving (rollouts: traffic shares,
+guards, advance and abort). The panel refreshes itself after
 every cell of the same kernel that may have changed the workspace (``%%track``, ``%register``,
 code naming ``nbmlops``); a refresh that fails shows the error in the tab and never in the
 notebook. Its static HTML (nbconvert, GitHub) shows the first page of runs, the models and
@@ -21,11 +22,12 @@ from .features_panel import FeaturesPanel
 from .models_panel import ModelsPanel
 from .reports_panel import ReportsPanel
 from .runs_table import RunsTable
+from .serving_panel import ServingPanel
 
-TABS = ["Runs", "Compare", "Models", "Features", "Reports"]
+TABS = ["Runs", "Compare", "Models", "Features", "Reports", "Serving"]
 # A cell that may have changed the workspace: a tracked cell, an nbmlops magic, or code
 # that names nbmlops (promote, register_model, …). Other cells do not re-read the store.
-MAGICS = ("%%track", "%register", "%drift", "%monitor")
+MAGICS = ("%%track", "%register", "%drift", "%monitor", "%rollout")
 
 
 def touches_workspace(source: str) -> bool:
@@ -35,7 +37,7 @@ def touches_workspace(source: str) -> bool:
 
 class Panel(w.Tab):
     """The tabbed app. Its tabs are attributes: ``runs``, ``compare``, ``models``,
-    ``features``, ``reports``."""
+    ``features``, ``reports``, ``serving``."""
 
     def __init__(self, experiment: str | None = None, page_size: int = 25):
         self.runs = RunsTable(experiment=experiment, page_size=page_size)
@@ -43,8 +45,16 @@ class Panel(w.Tab):
         self.models = ModelsPanel()
         self.features = FeaturesPanel()
         self.reports = ReportsPanel()
+        self.serving = ServingPanel()
         super().__init__(
-            children=[self.runs, self.compare, self.models, self.features, self.reports]
+            children=[
+                self.runs,
+                self.compare,
+                self.models,
+                self.features,
+                self.reports,
+                self.serving,
+            ]
         )
         for i, title in enumerate(TABS):
             self.set_title(i, title)
@@ -74,6 +84,7 @@ class Panel(w.Tab):
             ("Models", self.models),
             ("Features", self.features),
             ("Reports", self.reports),
+            ("Serving", self.serving),
         ):
             try:
                 tab.refresh()
@@ -130,7 +141,8 @@ class Panel(w.Tab):
             + h.section("Runs", self.runs.to_html())
             + h.section("Models", self.models.to_html())
             + h.section("Features", self.features.to_html())
-            + h.section("Reports", self.reports.to_html()),
+            + h.section("Reports", self.reports.to_html())
+            + h.section("Serving", self.serving.to_html()),
             "nbmlops-panel",
         )
 
