@@ -243,7 +243,8 @@ def join_dask(
         paths = [w["path"] for w in writes]
         stored.append(dd.read_parquet(paths, columns=columns, filesystem=fs.offline.fs))
         plan.append((req, kinds))
-    n = max(frame.npartitions, *(s.npartitions for s in stored))
+    # at least four partitions per worker: one partition's join must fit a worker's memory
+    n = max(frame.npartitions, *(s.npartitions for s in stored), 4 * workers)
     for key in keys:
         as_int = plan[0][1][key] == "int"
         frame = frame.assign(**{key: frame[key].astype("int64" if as_int else "string")})
