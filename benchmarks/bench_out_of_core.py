@@ -13,8 +13,9 @@ only: Dask workers reserve address space they never touch).
 A sample check (``--check-rows``, default min(rows, 5M)) compares the out-of-core results on
 the first rows of both frames with the in-memory ones: verdicts and exact statistics equal,
 Wasserstein within its stated bound, validation counts equal. Evidently and Feast take pandas
-DataFrames, so on the full dataset they would need the whole frame in memory; ``--peers`` runs
-Evidently (its own venv, as ``bench_drift.py``) on the sample only.
+DataFrames, so on the full dataset they would need the whole frame in memory; they are not run
+here (not installed in this environment; ``bench_drift.py`` and ``bench_features.py`` compare
+them in memory).
 
     python benchmarks/bench_out_of_core.py --rows 100_000_000 --memory-limit 4GiB
 """
