@@ -360,11 +360,14 @@ def section(
                 f"{c['approximate_error_over_bound']:.3f}; validation counts equal "
                 f"{c['validation_equal']}"
             )
+    frame_bytes = args.rows * 20 * 8
     lines += [
         "",
-        "Evidently and Feast take pandas DataFrames: on the full dataset they need the frame "
-        f"in memory ({args.rows * 20 * 8 / 2**30:,.1f} GiB as float64 at least), beyond the "
-        "limit, so they are not run on it.",
+        "Evidently and Feast take pandas DataFrames: the full frame needs at least "
+        f"{frame_bytes / 2**30:,.1f} GiB in memory (float64)"
+        + (", beyond the limit" if frame_bytes > limit else "")
+        + ". Neither is installed in this environment, so neither was run here "
+        "(`bench_drift.py` and `bench_features.py` compare them in memory).",
     ]
     return "\n".join(lines)
 
