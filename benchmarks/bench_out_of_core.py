@@ -13,8 +13,9 @@ only: Dask workers reserve address space they never touch).
 A sample check (``--check-rows``, default min(rows, 5M)) compares the out-of-core results on
 the first rows of both frames with the in-memory ones: verdicts and exact statistics equal,
 Wasserstein within its stated bound, validation counts equal. Evidently and Feast take pandas
-DataFrames, so on the full dataset they would need the whole frame in memory; ``--peers`` runs
-Evidently (its own venv, as ``bench_drift.py``) on the sample only.
+DataFrames, so on the full dataset they would need the whole frame in memory; they are not run
+here (not installed in this environment; ``bench_drift.py`` and ``bench_features.py`` compare
+them in memory).
 
     python benchmarks/bench_out_of_core.py --rows 100_000_000 --memory-limit 4GiB
 """
@@ -359,11 +360,14 @@ def section(
                 f"{c['approximate_error_over_bound']:.3f}; validation counts equal "
                 f"{c['validation_equal']}"
             )
+    frame_bytes = args.rows * 20 * 8
     lines += [
         "",
-        "Evidently and Feast take pandas DataFrames: on the full dataset they need the frame "
-        f"in memory ({args.rows * 20 * 8 / 2**30:,.1f} GiB as float64 at least), beyond the "
-        "limit, so they are not run on it.",
+        "Evidently and Feast take pandas DataFrames: the full frame needs at least "
+        f"{frame_bytes / 2**30:,.1f} GiB in memory (float64)"
+        + (", beyond the limit" if frame_bytes > limit else "")
+        + ". Neither is installed in this environment, so neither was run here "
+        "(`bench_drift.py` and `bench_features.py` compare them in memory).",
     ]
     return "\n".join(lines)
 
