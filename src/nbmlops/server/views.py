@@ -207,10 +207,8 @@ def promote(
     name: str, version: int, to: str, reason: str, gates: list[str] | None
 ) -> dict[str, Any]:
     """The promoted version, or under a policy ``{"request": …}``, the pending request."""
-    from ..registry import PromotionRequest
+    from ..registry import PromotionRequest, get_model
     from ..registry import promote as promote_version
-
-    from ..registry import get_model
 
     done = promote_version(name, version, to=to, reason=reason, gates=gates)
     if isinstance(done, PromotionRequest):
