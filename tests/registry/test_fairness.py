@@ -76,3 +76,10 @@ def test_fairness_gate_in_a_policy_and_its_errors(workspace, data):
         nbmlops.promote("credit", mv.version, gates=["fairness.gap(recall, by=sex) < 1"])
     with pytest.raises(InvalidModel, match=r"write fairness.max_gap\(METRIC, by=COLUMN\)"):
         nbmlops.set_policy("credit", production={"gates": ["fairness.max_gap(recall) < 1"]})
+
+
+def test_fairness_columns_are_what_a_monitor_evaluates_by():
+    from nbmlops.registry.fairness import fairness_columns
+
+    gates = [GAP, RATIO, "metrics.f1 >= champion.metrics.f1", GAP.replace("sex", "`age band`")]
+    assert fairness_columns(gates) == ["sex", "age_band", "age band"]

@@ -91,6 +91,7 @@ def champion_vs_challenger(
     """Evaluate both versions on the window's held-out labelled rows and check the gates."""
     from ..predictions.log import LABEL, inputs_of, prediction_log
     from ..registry import ModelVersion, evaluate
+    from ..registry.fairness import fairness_columns
     from ..registry.lifecycle import check_gates
 
     store = get_store(get_settings())
@@ -108,9 +109,12 @@ def champion_vs_challenger(
             "champion and challenger on; log labels with nbmlops.log_labels first"
         )
     X, y = held[inputs_of(held)], held[LABEL].to_numpy()
+    # Fairness gates compare groups of logged input columns: evaluate by those groups too.
+    groups = [c for c in fairness_columns(m.gates or []) if c in X.columns] or None
     scores = {}
     for role, version in (("champion", champion), ("challenger", challenger)):
-        scores[role] = evaluate(ModelVersion(store, m.model_name, version), X, y)
+        mv = ModelVersion(store, m.model_name, version)
+        scores[role] = evaluate(mv, X, y, sensitive_features=groups)
     gates = m.gates or (
         CLASSIFICATION_GATES if "f1" in scores["champion"].columns else REGRESSION_GATES
     )

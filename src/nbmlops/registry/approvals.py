@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..display import html as h
-from ..errors import ApprovalError, GateFailed, InvalidModel, RequestExpired
+from ..errors import ApprovalError, GateFailed, InvalidModel, NbmlopsError, RequestExpired
 from ..store.models import STAGES
 from ._context import check_text, current_store, current_user
 from ._names import model_name
@@ -227,6 +227,13 @@ def decide(
         table = gate_table(info["name"], int(info["version"]), info["gates"], champion)
         return table_records(table), bool(table["passed"].all())
 
+    if decision == "approve" and info["gates"]:
+        # Reading metrics writes the metrics a run of this process still buffers; do it now,
+        # not inside the decision's write transaction (on SQLite it would wait for itself).
+        try:
+            check(store.models.production_version(info["name"]))
+        except NbmlopsError:
+            pass  # e.g. the candidate was deleted: the decision below says so (expired)
     result = store.governance.decide(request_id, user, decision, reason, check)
     out = PromotionRequest(request_id)
     subject = f"request {request_id} ({info['name']} v{info['version']} to {info['to_stage']})"

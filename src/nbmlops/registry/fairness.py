@@ -11,11 +11,21 @@ own, segments ``sex=F``, ``sex=M`` …) or ``segments="sex"``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 
 from ..tracking._gates import GateDataMissing
 
 FUNCTIONS = ("fairness.max_gap", "fairness.min_ratio")
+_BY = re.compile(r"\bfairness\.\w+\([^)]*\bby\s*=\s*(`[^`]+`|[A-Za-z_]\w*)")
+
+
+def fairness_columns(gates: list[str]) -> list[str]:
+    """The ``by=`` columns the fairness gates among ``gates`` compare groups of, in order:
+    what an evaluation must be segmented by for them (the retraining loop passes them to
+    ``evaluate(..., sensitive_features=...)``)."""
+    found = [m.group(1).strip("`") for g in gates for m in _BY.finditer(g)]
+    return list(dict.fromkeys(found))
 
 
 def _groups(rows: list[dict], metric: str, by: str, label: str) -> dict[str, float]:
