@@ -483,3 +483,7 @@ class NotReproducible(NbmlopsError, ValueError):
 
 class MlflowUnavailable(NbmlopsError, ImportError):
     """Moving runs to or from MLflow needs mlflow, which is not installed."""
+
+
+class MlflowStoreError(NbmlopsError, RuntimeError):
+    """The MLflow tracking store of a migration cannot be read or written."""
