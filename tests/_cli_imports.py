@@ -14,6 +14,7 @@ from pathlib import Path
 HEAVY = (
     "IPython",
     "jsonschema",
+    "mlflow",
     "nbformat",
     "numpy",
     "pandas",

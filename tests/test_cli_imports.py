@@ -22,6 +22,8 @@ NEVER_FOR_HELP = {"pandas", "sqlalchemy", "jsonschema", "nbformat", "papermill",
         ["runs", "--help"],
         ["models", "delete", "--help"],
         ["pipeline", "run", "--help"],
+        ["import", "mlflow", "--help"],
+        ["export", "mlflow", "--help"],
     ],
     ids=lambda a: " ".join(a),
 )

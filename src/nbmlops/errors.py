@@ -544,3 +544,7 @@ class RolloutNotFound(ServingError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class MlflowStoreError(NbmlopsError, RuntimeError):
+    """The MLflow tracking store of a migration cannot be read or written."""

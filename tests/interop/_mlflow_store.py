@@ -90,7 +90,15 @@ def build_store(folder: Path) -> dict:
     search = client.create_experiment("search", artifact_location=(folder / "art-s").as_uri())
     # The runs of MLflow's own search tests (key1, my_param, tag1), plus keys that need
     # quoting, LIKE targets, ties on start time and on metric values, and missing values.
-    run(search, "run-0", T0 + 10_000, "FAILED", {"my_param": "A"}, [("key1", 121, T0, 0)])
+    run(  # started first, ended last: end_time orders differently from start_time
+        search,
+        "run-0",
+        T0 + 10_000,
+        "FAILED",
+        {"my_param": "A"},
+        [("key1", 121, T0, 0)],
+        end=T0 + 30_000,
+    )
     run(
         search,
         "Run-1",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import warnings
 
 # Tags the importer turns into fields (or drops) instead of keeping them as tags.
 RUN_NAME_TAG = "mlflow.runName"
@@ -43,7 +44,9 @@ def param_value(text: str):
     if len(text) > 2000 or not text or text != text.strip():
         return text
     try:
-        value = ast.literal_eval(text)
+        with warnings.catch_warnings():  # "1abc" warns "invalid decimal literal"
+            warnings.simplefilter("ignore")  # SyntaxWarning, DeprecationWarning (3.11)
+            value = ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
         return text
     if isinstance(value, float) and not math.isfinite(value):

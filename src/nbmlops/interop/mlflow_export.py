@@ -19,7 +19,7 @@ from ..config import get_settings
 from ..store import get_store
 from ..store.imports import ImportRecords
 from . import _values as v
-from ._client import client_for, paged, progress
+from ._client import check_arguments, client_for, mlflow_errors, paged, progress
 from ._model_files import write_sklearn_model
 from ._report import MigrationReport
 
@@ -39,13 +39,18 @@ def export_mlflow(
     >>> import nbmlops
     >>> print(nbmlops.export_mlflow("sqlite:///mlflow.db"))  # doctest: +SKIP
     """
+    wanted = check_arguments("export_mlflow", tracking_uri, experiment, models, progress_bar)
+    with mlflow_errors(tracking_uri):
+        return _export_mlflow(tracking_uri, wanted, models, progress_bar)
+
+
+def _export_mlflow(tracking_uri: str, wanted, models: bool, progress_bar) -> MigrationReport:
     from mlflow.entities import ViewType
 
     client = client_for(tracking_uri)
     store = get_store(get_settings())
     records = ImportRecords(store.meta)
     report = MigrationReport("export to MLflow")
-    wanted = [experiment] if isinstance(experiment, str) else experiment
     names = [e["name"] for e in store.meta.experiments()]
     if wanted is not None:
         for name in wanted:

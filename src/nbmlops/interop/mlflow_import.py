@@ -21,7 +21,7 @@ from ..errors import InvalidArtifactName, InvalidModel, NbmlopsError
 from ..store import get_store, validate_artifact_name
 from ..store.imports import ImportRecords
 from . import _values as v
-from ._client import client_for, paged, progress
+from ._client import check_arguments, client_for, mlflow_errors, paged, progress
 from ._model_files import NotSklearn, read_sklearn_model
 from ._report import MigrationReport
 
@@ -39,11 +39,16 @@ def import_mlflow(
     >>> report = nbmlops.import_mlflow("sqlite:///mlflow.db")  # doctest: +SKIP
     >>> print(report)  # doctest: +SKIP
     """
+    wanted = check_arguments("import_mlflow", tracking_uri, experiment, models, progress_bar)
+    with mlflow_errors(tracking_uri):
+        return _import_mlflow(tracking_uri, wanted, models, progress_bar)
+
+
+def _import_mlflow(tracking_uri: str, wanted, models: bool, progress_bar) -> MigrationReport:
     client = client_for(tracking_uri)
     store = get_store(get_settings())
     records = ImportRecords(store.meta)
     report = MigrationReport("import from MLflow")
-    wanted = [experiment] if isinstance(experiment, str) else experiment
     ids: dict[str, str] = {}  # MLflow run id -> nbmlops run id
     experiments = _experiments(client, wanted, report)
     runs = []

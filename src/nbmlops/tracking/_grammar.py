@@ -38,6 +38,7 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Union
 
@@ -476,7 +477,9 @@ def _unquote(tok: _Token) -> str:
 
 def _string(literal: str, fail) -> str:
     try:
-        return ast.literal_eval(literal)
+        with warnings.catch_warnings():  # '\d' warns "invalid escape sequence"
+            warnings.simplefilter("ignore")  # SyntaxWarning, DeprecationWarning (3.11)
+            return ast.literal_eval(literal)
     except (ValueError, SyntaxError):
         raise fail(f"{literal} is not a valid quoted text", literal) from None
 

@@ -314,7 +314,9 @@ def _page_ids(
 
     known = BASE_COLUMNS + dynamic
     # An order on a column no run has orders nothing, as in MLflow.
-    terms = [(n, d) for n, d in order_terms(order_by) if n in known] if order_by else []
+    terms = (
+        [(n, d) for n, d in order_terms(order_by) if n in known or n in DERIVED] if order_by else []
+    )
     read = {name for name, _ in terms} | (filter_columns(filter) if filter is not None else set())
     unknown = sorted(read - set(known) - DERIVED - (null_tests(filter) if filter else set()))
     sql_orderable = all(name in _SQL_ORDER or name.startswith("metrics.") for name, _ in terms)
