@@ -228,6 +228,23 @@ def test_cli_status_pause_advance_abort(served_workspace, server):
     again = runner.invoke(main, ["rollout", "abort", "churn"])
     assert again.exit_code == 2 and "already aborted" in again.output
 
+    # Every change of the rollout's state is in the audit chain, in order, with the candidate
+    # as subject; the chain still verifies, and the candidate's lineage shows the rollout.
+    rollout_id = body["id"]
+    events = nbmlops.audit_log("churn", kind="rollout.")
+    ours = events[[p["rollout"] == rollout_id for p in events["payload"]]]
+    assert list(ours["kind"]) == [
+        "rollout.start",
+        "rollout.pause",
+        "rollout.resume",
+        "rollout.advance",
+        "rollout.abort",
+    ]
+    assert set(ours["subject"]) == {"models:/churn/2"}
+    assert nbmlops.verify_audit().ok
+    lineage = nbmlops.lineage("models:/churn/2")
+    assert "rollout" in set(lineage.nodes["kind"])
+
 
 def test_rollout_magic(ip, served_workspace, server):
     ip.run_line_magic("load_ext", "nbmlops")

@@ -14,9 +14,30 @@ from sqlalchemy import func, insert, select, update
 
 from ..errors import ServingError
 from . import _schema as t
+from . import audit
 from ._engine import read_transaction
 
 ACTIVE = ("running", "paused")
+
+
+def _audit(conn, rollout: dict[str, Any], event: dict[str, Any]) -> None:
+    """Append a rollout's change of state to the audit log, in the transaction that makes it
+    (subject: the candidate version, as lineage reads it)."""
+    audit.append(
+        conn,
+        f"rollout.{event['kind']}",
+        f"models:/{rollout['name']}/{rollout['candidate']}",
+        {
+            "rollout": rollout["id"],
+            "name": rollout["name"],
+            "mode": rollout["mode"],
+            "champion": rollout["champion"],
+            "share": rollout["share"],
+            "status": rollout["status"],
+            "detail": event.get("detail"),
+        },
+        rollout.get("user_name"),
+    )
 
 
 class RolloutRecords:
@@ -47,6 +68,7 @@ class RolloutRecords:
                 )
             rollout_id = int(conn.execute(insert(t.rollouts).values(**row)).inserted_primary_key[0])
             conn.execute(insert(t.rollout_events).values(**event, rollout_id=rollout_id))
+            _audit(conn, {**row, "id": rollout_id}, event)
             return rollout_id
 
         return self.meta._write(fn)
@@ -95,6 +117,10 @@ class RolloutRecords:
             ).rowcount
             if changed:
                 conn.execute(insert(t.rollout_events).values(**event, rollout_id=rollout_id))
+                rollout = (
+                    conn.execute(select(t.rollouts).where(r.id == rollout_id)).mappings().one()
+                )
+                _audit(conn, dict(rollout), event)
             return bool(changed)
 
         return self.meta._write(fn)
