@@ -74,5 +74,10 @@ def test_orders_sql_cannot_match_still_go_through_pandas(populated):
     for order_by in ("name", "params.p DESC", "tags.t"):
         expected = nbmlops.runs(order_by=order_by).head(5).reset_index(drop=True)
         pd.testing.assert_frame_equal(nbmlops.runs(order_by=order_by, limit=5), expected)
-    with pytest.raises(nbmlops.errors.InvalidFilter, match="no such column"):
-        nbmlops.runs(order_by="metrics.nope", limit=3)
+    # A key no run has orders nothing, as in MLflow: newest first, on both paths.
+    pd.testing.assert_frame_equal(
+        nbmlops.runs(order_by="metrics.nope", limit=3),
+        nbmlops.runs(order_by="metrics.nope").head(3).reset_index(drop=True),
+    )
+    with pytest.raises(nbmlops.errors.InvalidFilter, match="no attribute"):
+        nbmlops.runs(order_by="nope", limit=3)

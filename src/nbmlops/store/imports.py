@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import insert, select
 
 from . import _schema as t
+from . import run_keys
 from ._engine import read_transaction
 from .metadata import MetadataStore, _upsert
 
@@ -51,6 +52,10 @@ class ImportRecords:
                     insert(t.tags),
                     [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
                 )
+            # The run table's columns come from run_keys, kept on every write (metrics note
+            # theirs in _write_metrics).
+            run_keys.note_keys(conn, "params", ((run_id, k) for k in params))
+            run_keys.note_keys(conn, "tags", ((run_id, k) for k in tags))
             rows = [(run_id, k, v, s, ts) for k, v, s, ts in metrics]
             self.meta._write_metrics(conn, rows)
             if artifacts:

@@ -532,6 +532,15 @@ def parse_order_by(order_by: str | list[str]) -> list[OrderTerm]:
                     "metrics.accuracy DESC"
                 )
             column = parser.column()
+            if column.kind == "attribute" and column.key not in set(ATTRIBUTES.values()):
+                # MLflow refuses an unknown attribute too; a key no run has (metrics.x) is fine.
+                close = difflib.get_close_matches(column.key, list(ATTRIBUTES), n=1)
+                raise parser.fail(
+                    f"{column.text!r} is no attribute of a run"
+                    + (f" (did you mean {close[0]}?)" if close else "")
+                    + f"; attributes are {', '.join(ATTRIBUTES)}, or write "
+                    f"metrics.{column.key}, params.{column.key} or tags.{column.key}"
+                )
             descending = False
             if parser.word() in ("ASC", "DESC"):
                 descending = parser.take().text.upper() == "DESC"
