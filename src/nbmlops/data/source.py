@@ -14,6 +14,28 @@ from ._base import DataSource
 
 ENGINES = ("duckdb", "dask")
 
+# The oldest versions the out-of-core engines are tested with. Older DuckDB bins histograms
+# differently (verdicts would differ from the in-memory path) and older pyarrow refuses the
+# filters DuckDB pushes into a dataset; the in-memory path keeps pyproject's lower bounds.
+MINIMUM_VERSIONS = {"duckdb": (2, 0), "pyarrow": (18, 0)}
+
+
+def require_engine_versions() -> None:
+    """Raise :class:`DataSourceError` naming the upgrade when DuckDB or pyarrow is too old for
+    data that is not an in-memory DataFrame."""
+    from importlib.metadata import version
+
+    for package, minimum in MINIMUM_VERSIONS.items():
+        found = version(package)
+        numbers = tuple(int(part) for part in found.split(".")[:2] if part.isdigit())
+        if numbers < minimum:
+            wanted = ".".join(map(str, minimum))
+            raise DataSourceError(
+                f"data given by path, URL, relation, dataset or Dask needs {package} >= "
+                f"{wanted} (installed: {found}); upgrade with pip install -U '{package}>={wanted}'"
+                " or pass a pandas DataFrame"
+            )
+
 
 def is_out_of_core(data: Any) -> bool:
     """True for the inputs that are not an in-memory pandas DataFrame."""
@@ -54,6 +76,7 @@ def as_source(
         engine = "dask" if is_dask or scheduler is not None else "duckdb"
     if engine not in ENGINES:
         raise DataSourceError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+    require_engine_versions()
     show = True if progress is None else bool(progress)
     if engine == "duckdb":
         if scheduler is not None:

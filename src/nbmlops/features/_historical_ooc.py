@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..data import _duck as duck
+from ..data.source import require_engine_versions
 from ..errors import FeatureError
 from .offline import SEQ, key_kind
 from .registry import Request
@@ -137,6 +138,7 @@ def _duck_type(field) -> str:
 
 def join_duckdb(fs, entity: Any, requests: list[Request], timestamp: str, output, progress):
     """The join on DuckDB: a lazy relation, or the written ``output`` as a pyarrow Dataset."""
+    require_engine_versions()
     import duckdb
 
     con = duck.connect()
@@ -208,6 +210,7 @@ def join_dask(
 ):
     """The join on Dask, both sides partitioned by the join key; a lazy Dask DataFrame, or
     ``output`` written as Parquet and returned as a pyarrow Dataset."""
+    require_engine_versions()
     import dask.dataframe as dd
 
     from ..data import _dask
