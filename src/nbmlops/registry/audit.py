@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import _args
 from ..display import html as h
 from ..errors import InvalidArgument
 from ._context import current_store
@@ -25,6 +26,7 @@ COLUMNS = ["seq", "at", "kind", "subject", "actor", "payload", "prev_hash", "has
 
 
 def _rows(model: str | None, kind: str | None) -> list[dict]:
+    kind = _args.text(kind, "audit_log(kind=...)", optional=True)
     return current_store().audit.events(
         kind=kind, model=None if model is None else model_name(model)
     )
@@ -92,12 +94,14 @@ def export_audit(path: str | Path, format: str | None = None, model: str | None 
     """Write the audit log to ``path`` as JSON Lines (``.jsonl``) or CSV (``.csv``), each
     row with its ``prev_hash`` and ``hash`` so an auditor can re-check the chain; return the
     path. ``format`` (``"jsonl"``, ``"csv"``) overrides the file's suffix."""
-    path = Path(path)
+    path = _args.path(path, "export_audit(path=...)")
+    format = _args.text(format, "export_audit(format=...)", optional=True)
     fmt = format or {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv"}.get(path.suffix.lower())
     if fmt not in ("jsonl", "csv"):
         raise InvalidArgument(
+            "export_audit(path=...)",
             f"cannot tell the export format of {str(path)!r}: name it *.jsonl or *.csv, or pass "
-            "format='jsonl' or format='csv'"
+            "format='jsonl' or format='csv'",
         )
     rows = _rows(model, None)
     tmp = path.with_name(path.name + ".tmp")

@@ -10,6 +10,7 @@ import threading
 import time
 from typing import Any
 
+from .._args import flag, integer, number, strings, text
 from ..errors import ServingError
 from .state import ServeOptions, ServingState
 
@@ -137,7 +138,20 @@ def serve(
 
     from .app import build_app
 
-    refs = [models] if isinstance(models, str) else list(models)
+    refs = [models] if isinstance(models, str) else strings(models, "serve(models=...)")
+    if not refs:
+        raise ServingError("serve() needs at least one model: a name, name@alias or models:/ URI")
+    host = text(host, "serve(host=...)")
+    port = integer(port, "serve(port=...)", low=0, high=65535)
+    token = text(token, "serve(token=...)", optional=True)
+    poll = number(poll, "serve(poll=...)", positive=True)
+    max_body_bytes = integer(max_body_bytes, "serve(max_body_bytes=...)", low=1, high=2**40)
+    log_predictions = flag(log_predictions, "serve(log_predictions=...)")
+    evaluate_every = number(evaluate_every, "serve(evaluate_every=...)", positive=True)
+    if not isinstance(trusted, bool):
+        trusted = strings(trusted, "serve(trusted=...)")
+    id_columns = strings(id_columns, "serve(id_columns=...)", optional=True)
+    wait = flag(wait, "serve(wait=...)")
     options = ServeOptions(
         models=refs,
         host=host,

@@ -167,7 +167,8 @@ def get_rollout(ref: str | int) -> Rollout:
     """The rollout with id ``ref``, or the latest rollout of the model named ``ref``."""
     store = current_store()
     if isinstance(ref, int) and not isinstance(ref, bool):
-        if store.rollouts.get(ref) is None:
+        # Ids are database integers: anything outside 64 bits names no rollout.
+        if not 0 < ref < 2**63 or store.rollouts.get(ref) is None:
             raise RolloutNotFound(f"no rollout with id {ref}; list them with nbmlops.rollouts()")
         return Rollout(ref)
     if isinstance(ref, str) and ref.isdigit():

@@ -174,7 +174,9 @@ class GovernanceRecords:
         query = select(t.promotion_requests).where(t.promotion_requests.c.id == request_id)
         if lock:
             query = query.with_for_update()
-        row = conn.execute(query).mappings().first()
+        # Ids are database integers: one outside 64 bits names no request.
+        in_range = isinstance(request_id, int) and 0 < request_id < 2**63
+        row = conn.execute(query).mappings().first() if in_range else None
         if row is None:
             raise RequestNotFound(
                 f"no promotion request {request_id}; list them with nbmlops.promotion_requests()"
