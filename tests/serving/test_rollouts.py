@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -120,7 +121,12 @@ def test_failing_guard_aborts_with_an_alert_and_traffic_returns(server, client):
         _post(client, i)
     wait_for(lambda: r.state == "aborted", what="the guard to abort the rollout")
     assert r.share == 0
-    alert = nbmlops.get_alert(int(nbmlops.rollouts().set_index("id").loc[r.id, "alert_id"]))
+
+    def alert_id():  # the alert is written just after the abort, in its own transaction
+        value = nbmlops.rollouts().set_index("id").loc[r.id, "alert_id"]
+        return None if pd.isna(value) else int(value)
+
+    alert = nbmlops.get_alert(wait_for(alert_id, what="the rollout's alert"))
     assert "latency.p50_ms < 0.000001" in alert["summary"] and "window" in alert["summary"]
     assert alert["monitor"] == "rollout:churn" and alert["model_version"] == 2
     failed = [g for g in alert["context"]["guards"] if not g["passed"]]
