@@ -39,6 +39,7 @@ from ._drift_rules import (
     _choose,
     _fmt,
     _round,
+    note_missing,
 )
 
 GRID_STEPS = 8192
@@ -349,18 +350,7 @@ def _column(plan: _Plan, ref, cur, ref_prof, cur_prof, n_ref_total, n_cur_total)
         null_current=1 - n_cur / n_cur_total if n_cur_total else 0.0,
         notes=list(plan.notes),
     )
-    if col.null_shift:
-        col.notes.append(f"missing values {col.null_reference:.1%} → {col.null_current:.1%}")
-    if n_ref == 0 or n_cur == 0:
-        col.kind = "empty" if n_ref == 0 and n_cur == 0 else col.kind
-        if n_ref == 0 and n_cur == 0:
-            col.notes.append("all values missing in both frames: nothing to compare")
-        elif n_cur == 0:
-            col.drifted = True
-            col.notes.append("all values missing in current (present in reference)")
-        else:
-            col.drifted = True
-            col.notes.append("all values missing in reference (present in current)")
+    if note_missing(col, n_ref, n_cur):
         return col
     col.method = plan.method
     col.threshold = (

@@ -28,6 +28,25 @@ TOP_SEGMENTS = 10
 PROGRESS_CELLS = 5_000_000
 
 
+def note_missing(col: Any, n_ref: int, n_cur: int) -> bool:
+    """Note a shift in missing values on ``col``; when one side has no values at all, say so
+    (drifted unless both are empty) and return True: there is nothing to test."""
+    if col.null_shift:
+        col.notes.append(f"missing values {col.null_reference:.1%} → {col.null_current:.1%}")
+    if n_ref and n_cur:
+        return False
+    if n_ref == 0 and n_cur == 0:
+        col.kind = "empty"
+        col.notes.append("all values missing in both frames: nothing to compare")
+    elif n_cur == 0:
+        col.drifted = True
+        col.notes.append("all values missing in current (present in reference)")
+    else:
+        col.drifted = True
+        col.notes.append("all values missing in reference (present in current)")
+    return True
+
+
 def _choose(method: str, kind: str, n_ref: int, column: str) -> str:
     if method == "auto":
         if kind in ("numeric", "datetime"):

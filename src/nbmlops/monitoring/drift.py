@@ -45,6 +45,7 @@ from ._drift_rules import (
     _choose,
     _fmt,
     _round,
+    note_missing,
 )
 
 # -- preparing a column ------------------------------------------------------------------------
@@ -277,18 +278,7 @@ def column_drift(
         null_current=1 - n_cur / prep.n_cur_total if prep.n_cur_total else 0.0,
         notes=list(prep.notes),
     )
-    if col.null_shift:
-        col.notes.append(f"missing values {col.null_reference:.1%} → {col.null_current:.1%}")
-    if n_ref == 0 or n_cur == 0:
-        col.kind = "empty" if n_ref == 0 and n_cur == 0 else col.kind
-        if n_ref == 0 and n_cur == 0:
-            col.notes.append("all values missing in both frames: nothing to compare")
-        elif n_cur == 0:
-            col.drifted = True
-            col.notes.append("all values missing in current (present in reference)")
-        else:
-            col.drifted = True
-            col.notes.append("all values missing in reference (present in current)")
+    if note_missing(col, n_ref, n_cur):
         return col
     chosen = _choose(method, prep.kind, n_ref, column)
     col.method = chosen
