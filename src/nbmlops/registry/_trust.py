@@ -56,6 +56,20 @@ _METRICS = tuple(
     for bits in ("64", "32")
 )
 
+_LOSSES = (
+    "AbsoluteError",
+    "ExponentialLoss",
+    "HalfBinomialLoss",
+    "HalfGammaLoss",
+    "HalfMultinomialLoss",
+    "HalfPoissonLoss",
+    "HalfSquaredError",
+    "HalfTweedieLoss",
+    "HalfTweedieLossIdentity",
+    "HuberLoss",
+    "PinballLoss",
+)
+
 _HELPERS = (
     # Gaussian process kernels.
     *(
@@ -89,38 +103,8 @@ _HELPERS = (
     # scikit-learn's loss and link objects (plain data: a loss name, a link, an interval),
     # kept by gradient boosting and the GLMs. Newer skops releases trust most of them, older
     # ones (0.9-0.11) none: listed here so a model loads the same with every supported skops.
-    *(
-        f"sklearn._loss.loss.{name}"
-        for name in (
-            "AbsoluteError",
-            "ExponentialLoss",
-            "HalfBinomialLoss",
-            "HalfGammaLoss",
-            "HalfMultinomialLoss",
-            "HalfPoissonLoss",
-            "HalfSquaredError",
-            "HalfTweedieLoss",
-            "HalfTweedieLossIdentity",
-            "HuberLoss",
-            "PinballLoss",
-        )
-    ),
-    *(
-        f"sklearn._loss._loss.Cy{name}"
-        for name in (
-            "AbsoluteError",
-            "ExponentialLoss",
-            "HalfBinomialLoss",
-            "HalfGammaLoss",
-            "HalfMultinomialLoss",
-            "HalfPoissonLoss",
-            "HalfSquaredError",
-            "HalfTweedieLoss",
-            "HalfTweedieLossIdentity",
-            "HuberLoss",
-            "PinballLoss",
-        )
-    ),
+    *(f"sklearn._loss.loss.{name}" for name in _LOSSES),
+    *(f"sklearn._loss._loss.Cy{name}" for name in _LOSSES),  # their compiled halves
     *(
         f"sklearn._loss.link.{name}"
         for name in (
