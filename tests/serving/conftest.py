@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import nbmlops
@@ -50,17 +51,20 @@ def train(frame, flip: bool = False, c: float = 1.0):
     return make_pipeline(pre, LogisticRegression(C=c, max_iter=200)).fit(frame[FEATURES], y)
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition"):
+def wait_for(condition: Callable[[], object], timeout: float = 120.0, what: str = "condition"):
     """Poll ``condition`` until it gives something (returned) or fail after ``timeout``
-    seconds."""
+    seconds (a deadline against hangs, not an expected time)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
-        # None, False and empty containers mean "not yet"; anything else (a frame) is the answer.
+        # None, False (numpy's too) and empty containers mean "not yet"; anything else (a
+        # frame) is the answer.
         if (
             value is not None
             and value is not False
-            and not (isinstance(value, (dict, list, tuple, str, int, float)) and not value)
+            and not (
+                isinstance(value, (dict, list, tuple, str, int, float, np.generic)) and not value
+            )
         ):
             return value
         if time.monotonic() > deadline:
