@@ -158,8 +158,9 @@ def log_predictions(
 ) -> Any:
     """Append ``data`` and ``predictions`` of version ``version`` of model ``name`` to the
     prediction log; return the ids of the rows (``ids``: a column of ``data``, one id per row,
-    or None for random ones). ``serving`` adds the model server's columns (``request_id``,
-    ``rollout_arm``, ``latency_ms``), one value per row, after the prediction."""
+    or None for random ones). ``at`` is one time for every row (default now) or one time per
+    row. ``serving`` adds the model server's columns (``request_id``, ``rollout_arm``,
+    ``latency_ms``), one value per row, after the prediction."""
     import numpy as np
     import pyarrow as pa
 
@@ -171,12 +172,21 @@ def log_predictions(
         raise PredictionLogError(
             f"one prediction per row is logged; got shape {pred.shape} for {len(frame)} rows"
         )
-    epoch = to_epoch(at)
+    if at is not None and not isinstance(at, str) and np.ndim(at) == 1:
+        # One time per row: a server writes many requests at once, each at its own time.
+        times = np.array([to_epoch(t) for t in at], dtype="float64")
+        if len(times) != len(frame):
+            raise PredictionLogError(
+                f"at= gives {len(times)} times for {len(frame)} rows: one time, or one per row"
+            )
+    else:
+        times = np.full(len(frame), to_epoch(at), dtype="float64")
+    epoch = float(times.min()) if len(times) else to_epoch(None)
     kept = [c for c in frame.columns if c not in redacted and c != id_column]
     out = frame[kept].reset_index(drop=True)
     out.insert(0, ID, row_ids)
     out.insert(1, VERSION, np.full(len(out), version, dtype="int64"))
-    out.insert(2, TIME, np.full(len(out), epoch, dtype="float64"))
+    out.insert(2, TIME, times)
     out[PREDICTION] = pred
     for column, values in (serving or {}).items():
         if column not in SERVING:
@@ -198,7 +208,7 @@ def log_predictions(
                 "path": path,
                 "rows": len(out),
                 "min_time": epoch,
-                "max_time": epoch,
+                "max_time": float(times.max()),
                 "columns": json.dumps(kept),
                 "created_at": time.time(),
             }

@@ -175,8 +175,10 @@ def _per_row(frame, metric: str, prediction: str, label: str):
     import numpy as np
     import pandas as pd
 
+    from ..predictions.matching import same_answers
+
     if metric in ("accuracy", "error_rate"):
-        hit = frame[prediction].astype(str).to_numpy() == frame[label].astype(str).to_numpy()
+        hit = same_answers(frame[prediction], frame[label])
         return (hit if metric == "accuracy" else ~hit).astype(float)
     pred = pd.to_numeric(frame[prediction], errors="coerce").to_numpy(dtype=float)
     true = pd.to_numeric(frame[label], errors="coerce").to_numpy(dtype=float)

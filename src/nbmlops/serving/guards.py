@@ -98,6 +98,7 @@ def measure(
     import numpy as np
 
     from ..predictions.log import ARM, ID, LATENCY_MS, PREDICTION, REQUEST_ID, VERSION, inputs_of
+    from ..predictions.matching import same_answers
 
     notes: dict[str, str] = {}
     if ARM not in log.columns:
@@ -122,7 +123,7 @@ def measure(
         both = mine[[ID, PREDICTION]].merge(champion, on=ID, suffixes=("", "_champion"))
         if len(both):
             values["agreement"] = float(
-                (both[PREDICTION].astype(str) == both[f"{PREDICTION}_champion"].astype(str)).mean()
+                same_answers(both[PREDICTION], both[f"{PREDICTION}_champion"]).mean()
             )
         else:
             notes["agreement"] = "no request scored by both yet"

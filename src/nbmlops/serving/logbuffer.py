@@ -163,7 +163,9 @@ def _write(group: list[Entry]) -> int:
         frame.reset_index(drop=True),
         predictions,
         ids=ids,
-        at=max(e.at for e in group),
+        # Each row keeps its request's time: a batch stamped with its newest request would move
+        # older requests past a rollout's start into the rollout's window.
+        at=np.array([e.at for e in group for _ in e.ids], dtype="float64"),
         serving=serving,
     )
     return len(ids)
