@@ -30,6 +30,7 @@ EXPECTED = {
     "measure_latency",
     "rollouts",
     "get_rollout",
+    "servers",
     "RolloutNotFound",
     "ServingError",
     "InvalidRequest",

@@ -151,6 +151,7 @@ _LAZY = {
     "StoreError": "nbmlops.errors",
     "ConcurrentUpdate": "nbmlops.errors",
     "serve": "nbmlops.serving",
+    "servers": "nbmlops.serving",
     "rollout": "nbmlops.serving",
     "ab_report": "nbmlops.serving",
     "score_file": "nbmlops.serving",

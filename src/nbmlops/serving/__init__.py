@@ -13,6 +13,7 @@ prometheus-client load only when a server starts (``pip install nbmlops[serve]``
 from .abtest import ab_report
 from .batch import score_file
 from .handle import Server, serve
+from .presence import servers
 from .rollouts import Rollout, get_rollout, rollout, rollouts
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "rollouts",
     "score_file",
     "serve",
+    "servers",
 ]

@@ -171,12 +171,14 @@ def serve(
         build_app(state), log_level="warning", lifespan="on", timeout_graceful_shutdown=30
     )
     server = uvicorn.Server(config)
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{bound}"
+    state.presence.url = url
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="nbmlops-serve", daemon=True
     )
     thread.start()
-    shown = f"[{host}]" if ":" in host else host
-    handle = Server(state, server, thread, f"http://{shown}:{bound}")
+    handle = Server(state, server, thread, url)
     if wait:
         handle.wait_ready()
     return handle

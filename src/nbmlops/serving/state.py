@@ -23,6 +23,7 @@ from ._plan import CANDIDATE, CHAMPION, SHADOW
 from .logbuffer import Entry, LogBuffer
 from .metrics import ServingMetrics
 from .models import Loaded, ServedModel
+from .presence import Presence
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,6 +96,11 @@ class ServingState:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.started_at = time.time()
+        # The store record that shows this server in nbmlops.servers(), the panel and sidebar.
+        self.presence = Presence(options.server_id, options.poll, self.started_at)
+        if options.port:
+            shown = f"[{options.host}]" if ":" in options.host else options.host
+            self.presence.url = f"http://{shown}:{options.port}"
         self.last_refresh: float | None = None
         self.problems: dict[str, str] = {}
         self._last_evaluation = 0.0
@@ -112,6 +118,7 @@ class ServingState:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(30)
+        self.presence.leave()
         self._shadow.shutdown(wait=True)
         if self.options.log_predictions:
             self.buffer.close()
@@ -151,6 +158,7 @@ class ServingState:
                 self.problems[name] = f"{type(exc).__name__}: {exc}"
                 log.warning("cannot refresh %s: %s", name, exc)
         self.last_refresh = time.time()
+        self.presence.beat(self.status(), self.last_refresh)
         self.metrics.logged.set(self.buffer.pending)
         if time.monotonic() - self._last_evaluation >= self.options.evaluate_every:
             self._last_evaluation = time.monotonic()

@@ -22,6 +22,7 @@ from .models import ModelRecords
 from .monitoring import MonitoringRecords
 from .predictions import PredictionRecords
 from .rollouts import RolloutRecords
+from .servers import ServerRecords
 
 __all__ = [
     "KILLED_REASON",
@@ -36,6 +37,7 @@ __all__ = [
     "ModelRecords",
     "MonitoringRecords",
     "PredictionRecords",
+    "ServerRecords",
     "Store",
     "check_no_clash",
     "get_store",
@@ -58,6 +60,7 @@ class Store:
         self.audit = AuditRecords(self.meta)
         self.governance = GovernanceRecords(self.meta, self.models)
         self.rollouts = RolloutRecords(self.meta)
+        self.servers = ServerRecords(self.meta)
 
     def __repr__(self) -> str:
         return f"Store({self.meta!r}, {self.artifacts!r})"

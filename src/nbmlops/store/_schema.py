@@ -614,3 +614,24 @@ run_keys = Table(
     Column("key", String(KEY_LEN), primary_key=True),
 )
 V9_TABLES = (run_keys,)
+
+# -- servers seen (schema version 11) -------------------------------------------------------------
+
+# One row per running model server (``nbmlops serve`` worker or ``nbmlops.serve`` handle),
+# written when it starts, refreshed on its registry poll (``last_seen``) and deleted when it
+# stops cleanly. A row whose ``last_seen`` is older than a few ``heartbeat_s`` names a server
+# that died without saying so: readers show it as gone.
+servers = Table(
+    "servers",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the server's id (ServeOptions.server_id)
+    Column("host", String(KEY_LEN), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("url", Text, nullable=True),
+    Column("started_at", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("heartbeat_s", Float, nullable=False),
+    Column("models", Text, nullable=False),  # JSON: what each served name answers with now
+    Column("nbmlops_version", String(32), nullable=False),
+)
+V11_TABLES = (servers,)

@@ -66,6 +66,10 @@ def _v9_run_keys(conn: Connection) -> None:
     rebuild_run_keys(conn)
 
 
+def _v11_servers(conn: Connection) -> None:
+    _schema.metadata.create_all(conn, tables=list(_schema.V11_TABLES), checkfirst=True)
+
+
 # Append new steps here; never edit a released one. Each runs inside the upgrade transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "experiments, runs, params, metrics, tags, artifacts, data_io, environments", _v1_initial),
@@ -78,6 +82,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     # 7 is taken by another branch of this round (renumbered at merge).
     (8, "governance: audit log, policies, promotion requests", _v8_governance),
     (9, "run_keys: the param, metric and tag keys of each experiment, kept on write", _v9_run_keys),
+    # 10 is taken by another branch of this round (renumbered at merge).
+    (11, "serving: the model servers seen, with their heartbeat", _v11_servers),
 ]
 LATEST = MIGRATIONS[-1][0]
 
