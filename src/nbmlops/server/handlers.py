@@ -23,7 +23,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from ..errors import NbmlopsError
-from . import views
+from . import serving_views, views
 
 API = "nbmlops/api"
 # One thread: the store is used from a single thread, in the order requests arrive.
@@ -108,6 +108,13 @@ class _Handler(APIHandler):
                 "history with who made it and why"
             )
         return reason.strip()
+
+    @staticmethod
+    def _id_number(text: str, what: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise BadRequest(f"{what} is a positive integer, got {text!r}") from None
 
     @staticmethod
     def _version_number(text: str) -> int:
@@ -271,6 +278,43 @@ class PolicyHandler(_Handler):
         await self._answer(views.policy, name)
 
 
+class RolloutsHandler(_Handler):
+    """``GET rollouts?model=&status=``: rollouts (default: running or paused; ``all`` or one
+    status), newest first, with arms, traffic shares and guard values."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        status = self.get_query_argument("status", "active")
+        await self._answer(
+            serving_views.rollouts,
+            self.get_query_argument("model", None) or None,
+            None if status in ("", "all") else status,
+        )
+
+
+class AbortHandler(_Handler):
+    """``POST rollouts/<id>/abort`` with ``{"reason"}``: every server back on the champion,
+    recorded as the authenticated Jupyter user (409 when the rollout already ended)."""
+
+    @tornado.web.authenticated
+    async def post(self, rollout_id: str) -> None:
+        try:
+            number = self._id_number(rollout_id, "a rollout id")
+            reason = self._required_reason(self._body())
+        except BadRequest as exc:
+            self._error(400, exc)
+            return
+        await self._answer(serving_views.abort_rollout, number, reason)
+
+
+class ServersHandler(_Handler):
+    """``GET servers``: the model servers seen (live or gone) and what each serves now."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        await self._answer(serving_views.servers)
+
+
 class ReportsHandler(_Handler):
     """``GET reports?model=``: saved drift reports, newest first."""
 
@@ -317,6 +361,9 @@ def routes(base_url: str) -> list[tuple[str, type[_Handler]]]:
         (url(f"models/{name}/policy"), PolicyHandler),
         (url("requests"), RequestsHandler),
         (url(r"requests/(?P<request_id>[^/]+)/(?P<decision>approve|reject)"), DecisionHandler),
+        (url("rollouts"), RolloutsHandler),
+        (url(r"rollouts/(?P<rollout_id>[^/]+)/abort"), AbortHandler),
+        (url("servers"), ServersHandler),
         (url("reports"), ReportsHandler),
         (url(r"reports/(?P<report_id>[^/]+)/html"), ReportHtmlHandler),
     ]

@@ -314,6 +314,9 @@ def status_of(exc: NbmlopsError) -> int:
     400 for anything else the request got wrong (a bad filter, an ambiguous id prefix)."""
     from ..errors import AmbiguousRunId, GateFailed, InvalidTransition
 
+    status = getattr(exc, "http_status", None)  # an error of the API's own says its status
+    if isinstance(status, int):
+        return status
     if isinstance(exc, AmbiguousRunId):
         return 400
     if isinstance(exc, GateFailed | InvalidTransition):
