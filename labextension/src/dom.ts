@@ -162,3 +162,63 @@ export function bytes(size: number | null): string {
   }
   return unit === 0 ? `${size} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
+
+/** A titled part of a view. */
+export function section(title: string, ...content: Child[]): HTMLElement {
+  return h('section', { class: 'nbmlops-section' }, h('h4', {}, title), ...content);
+}
+
+/** What an empty list says: its title and how to fill it. */
+export function emptyState(title: string, ...how: (string | Node)[]): HTMLElement {
+  return h(
+    'div',
+    { class: 'nbmlops-empty-state' },
+    h('p', { class: 'nbmlops-empty-title' }, title),
+    h('p', { class: 'nbmlops-empty' }, ...how)
+  );
+}
+
+/** A PASS/FAIL badge. */
+export function passBadge(passed: boolean): HTMLElement {
+  return h(
+    'span',
+    {
+      class: `nbmlops-badge ${passed ? 'nbmlops-status-finished' : 'nbmlops-status-failed'}`
+    },
+    passed ? 'PASS' : 'FAIL'
+  );
+}
+
+/**
+ * Gate or guard rows for a narrow panel: the rule on one line (ellipsized, full on hover),
+ * its value against the threshold and PASS/FAIL right-aligned below it when they do not fit.
+ */
+export function checkList(
+  rows: { gate: string; value: number | null; threshold: number | null; passed: boolean; detail: string | null }[],
+  cls = ''
+): HTMLElement {
+  return h(
+    'div',
+    { class: `nbmlops-checks ${cls}`.trim() },
+    ...rows.map(row =>
+      h(
+        'div',
+        {
+          class: `nbmlops-check ${row.passed ? 'nbmlops-gate-passed' : 'nbmlops-gate-failed'}`,
+          title: row.detail ? `${row.gate}: ${row.detail}` : row.gate
+        },
+        h('span', { class: 'nbmlops-clip nbmlops-check-rule', title: row.gate }, row.gate),
+        h(
+          'span',
+          { class: 'nbmlops-check-result' },
+          h(
+            'span',
+            { class: 'nbmlops-num nbmlops-check-value' },
+            row.value === null ? (row.detail ? 'n/a' : '—') : fmt(row.value)
+          ),
+          passBadge(row.passed)
+        )
+      )
+    )
+  );
+}

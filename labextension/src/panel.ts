@@ -1,7 +1,18 @@
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import { bytes, clip, fmt, h, keyValues, shortWhen, sparkline, when } from './dom';
+import {
+  bytes,
+  clip,
+  emptyState,
+  fmt,
+  h,
+  keyValues,
+  section,
+  shortWhen,
+  sparkline,
+  when
+} from './dom';
 import { IPromoteFailure, IPromoteValue, PromoteForm, ReasonForm } from './forms';
 import {
   ApiError,
@@ -9,35 +20,44 @@ import {
   deleteAPI,
   IModelDetail,
   IModelRow,
+  IPolicy,
   IReportRow,
+  IRequest,
   IRunDetail,
   IRunPage,
   IVersionRow,
+  messageOf,
   postAPI,
   requestAPI
 } from './request';
+import { approvalsView, servingView } from './serving';
 
 const PAGE = 25;
 
-type Tab = 'runs' | 'models' | 'reports';
+type Tab = 'runs' | 'models' | 'reports' | 'serving' | 'approvals';
 
 /** What the panel needs from the application: putting a run's cell into a notebook. */
 export interface IPanelHost {
   insertCell(source: string): Promise<void>;
 }
 
-/** The left-sidebar "MLOps" panel: Runs, Models and Reports of the workspace. */
+/**
+ * The left-sidebar "MLOps" panel: Runs, Models, Reports, Serving (rollouts, servers) and
+ * Approvals (pending promotion requests) of the workspace.
+ */
 export class MlopsPanel extends Widget {
   constructor(private host: IPanelHost) {
     super();
     this.id = 'nbmlops-panel';
     this.addClass('nbmlops-panel');
-    this.title.caption = 'MLOps: runs, models and drift reports';
+    this.title.caption = 'MLOps: runs, models, drift reports, serving and approvals';
     this.tabs = h('div', { class: 'nbmlops-tabs', role: 'tablist' });
     for (const [tab, label] of [
       ['runs', 'Runs'],
       ['models', 'Models'],
-      ['reports', 'Reports']
+      ['reports', 'Reports'],
+      ['serving', 'Serving'],
+      ['approvals', 'Approvals']
     ] as [Tab, string][]) {
       this.tabs.append(
         h(
@@ -103,6 +123,10 @@ export class MlopsPanel extends Widget {
         view = this.openModel
           ? await this.modelView(this.openModel)
           : await this.modelsView();
+      } else if (this.tab === 'serving') {
+        view = await servingView(this);
+      } else if (this.tab === 'approvals') {
+        view = await approvalsView(this);
       } else {
         view = await this.reportsView();
       }
@@ -131,7 +155,8 @@ export class MlopsPanel extends Widget {
     }
   }
 
-  private setStatus(text: string, error = false): void {
+  /** The line under the tabs: what the last action did, or why it failed. */
+  setStatus(text: string, error = false): void {
     this.status.textContent = text;
     this.status.classList.toggle('nbmlops-mod-error', error);
   }
@@ -421,7 +446,10 @@ export class MlopsPanel extends Widget {
   }
 
   private async modelView(name: string): Promise<HTMLElement> {
-    const model = await requestAPI<IModelDetail>(`models/${encodeURIComponent(name)}`);
+    const [model, policy] = await Promise.all([
+      requestAPI<IModelDetail>(`models/${encodeURIComponent(name)}`),
+      requestAPI<IPolicy>(`models/${encodeURIComponent(name)}/policy`)
+    ]);
     this.lastGates.set(name, model.last_gates);
     const metricKeys = Array.from(
       new Set(model.versions.flatMap(v => Object.keys(v.metrics)))
@@ -517,6 +545,7 @@ export class MlopsPanel extends Widget {
       // A disabled button shows no tooltip in some browsers: the wrapper carries it too.
       h('span', { class: 'nbmlops-rollback-wrap', title: rollback.title }, rollback),
       h('div', { class: 'nbmlops-versions' }, ...rows),
+      section('Policy', policyView(policy)),
       section(
         'History',
         h(
@@ -574,7 +603,17 @@ export class MlopsPanel extends Widget {
           gates: value.gates
         });
         await this.refresh();
-        this.setStatus(`${moved.name} v${moved.version} is now ${moved.stage ?? 'registered'}.`);
+        if (moved.request) {
+          // Under a policy nothing moved: a request waits for approval.
+          const r = moved.request;
+          this.setStatus(
+            `Request ${r.id} opened: ${r.name} v${r.version} → ${r.to_stage} waits for ` +
+              `${r.approvals_needed} approval${r.approvals_needed === 1 ? '' : 's'} ` +
+              '(Approvals tab); nothing moved yet.'
+          );
+        } else {
+          this.setStatus(`${moved.name} v${moved.version} is now ${moved.stage ?? 'registered'}.`);
+        }
         return;
       } catch (error) {
         if (!(error instanceof ApiError) || (error.status !== 400 && error.status !== 409)) {
@@ -734,13 +773,6 @@ export class MlopsPanel extends Widget {
   private lastGates = new Map<string, string[]>();
 }
 
-function messageOf(error: unknown): string {
-  if (error instanceof ApiError) {
-    return error.message;
-  }
-  return error instanceof Error ? error.message : String(error);
-}
-
 function statusBadge(status: string): HTMLElement {
   return h(
     'span',
@@ -781,14 +813,37 @@ interface IMoved {
   name: string;
   version: number;
   stage: string | null;
+  /** Under a policy: the request opened instead of moving the version. */
+  request?: IRequest;
 }
 
-function emptyState(title: string, ...how: (string | Node)[]): HTMLElement {
+/** What promoting the model needs, per stage; or that it needs nothing. */
+function policyView(policy: IPolicy): HTMLElement {
+  const stages = Object.entries(policy.policy || {});
+  if (stages.length === 0) {
+    return h(
+      'p',
+      { class: 'nbmlops-empty nbmlops-policy' },
+      'No policy: a promotion moves at once, checked by the gates it is given.'
+    );
+  }
   return h(
     'div',
-    { class: 'nbmlops-empty-state' },
-    h('p', { class: 'nbmlops-empty-title' }, title),
-    h('p', { class: 'nbmlops-empty' }, ...how)
+    { class: 'nbmlops-policy' },
+    ...stages.map(([stage, p]) =>
+      h(
+        'div',
+        { class: 'nbmlops-policy-stage', 'data-stage': stage },
+        keyValues([
+          [
+            stage,
+            `${p.approvals} approval${p.approvals === 1 ? '' : 's'}` +
+              (p.separate_approver ? ', four eyes' : '')
+          ]
+        ]),
+        ...(p.gates || []).map(g => clip(g, 'nbmlops-dim nbmlops-policy-gate', 'div'))
+      )
+    )
   );
 }
 
@@ -796,6 +851,3 @@ function backButton(onclick: () => void): HTMLElement {
   return h('button', { class: 'nbmlops-back jp-mod-styled', onclick }, '‹ Back');
 }
 
-function section(title: string, content: Node): HTMLElement {
-  return h('section', { class: 'nbmlops-section' }, h('h4', {}, title), content);
-}

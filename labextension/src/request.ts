@@ -174,3 +174,89 @@ export interface IReportRow {
   drifted_columns: string;
   model: string | null;
 }
+
+/** The message to show for an error thrown by the API or the browser. */
+export function messageOf(error: unknown): string {
+  if (error instanceof ApiError) {
+    return error.message;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** What promoting a model needs, per stage (``nbmlops.set_policy``). */
+export interface IStagePolicy {
+  approvals: number;
+  separate_approver: boolean;
+  gates: string[];
+}
+
+export interface IPolicy {
+  name: string;
+  policy: Record<string, IStagePolicy>;
+}
+
+/** A promotion request waiting for (or decided by) approvals. */
+export interface IRequest {
+  id: number;
+  name: string;
+  version: number;
+  to_stage: string;
+  status: string;
+  approvals_needed: number;
+  separate_approver: boolean;
+  approvals: string[];
+  decisions: { user: string | null; decision: string; at: string; reason: string | null }[];
+  requested_by: string | null;
+  requested_at: string;
+  reason: string | null;
+  champion_version: number | null;
+  gates: IGateRow[] | null;
+  outcome: string | null;
+}
+
+/** One arm of a rollout: who answers which share of the traffic. */
+export interface IArm {
+  arm: string;
+  version: number | null;
+  share: number;
+}
+
+export interface IRollout {
+  id: number;
+  name: string;
+  champion: number | null;
+  candidate: number;
+  mode: string;
+  steps: number[];
+  step: number;
+  share: number;
+  arms: IArm[];
+  status: string;
+  key: string | null;
+  guard_rules: string[];
+  /** Guard values of an evaluation now (active) or when it ended; null: none evaluated. */
+  guards: IGateRow[] | null;
+  requests: number | null;
+  evaluated_at: string | null;
+  evaluation_problem: string | null;
+  updated_at: string;
+  reason: string | null;
+}
+
+/** A model server seen in the store and what each served name answers with now. */
+export interface IServer {
+  id: string;
+  status: 'live' | 'gone';
+  url: string | null;
+  host: string;
+  pid: number;
+  started_at: string;
+  last_seen: string;
+  models: {
+    name: string;
+    ref: string;
+    version: number | null;
+    rollout?: { id: number; mode: string; candidate: number; share: number };
+    problem?: string;
+  }[];
+}

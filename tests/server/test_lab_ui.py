@@ -128,10 +128,18 @@ def jupyter_lab(tmp_path: Path):
     (config / "labconfig" / "page_config.json").write_text(
         json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
     )
+    # The built sidebar of the nbmlops under test, ahead of whatever copy pip installed (an
+    # editable install copies the bundle once; a worktree has its own).
+    data = tmp_path / "jupyter-data"
+    (data / "labextensions").mkdir(parents=True)
+    (data / "labextensions" / "nbmlops").symlink_to(Path(nbmlops.__file__).parent / "labextension")
     port, token = free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
         "HOME": str(tmp_path / "home"),
+        "JUPYTER_PATH": os.pathsep.join([str(data), os.environ.get("JUPYTER_PATH", "")]).rstrip(
+            os.pathsep
+        ),
         "JUPYTER_CONFIG_DIR": str(config),
         "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
         "NBMLOPS_HOME": os.environ["NBMLOPS_HOME"],  # the workspace of the test
@@ -413,3 +421,149 @@ def test_empty_workspace_says_what_to_do_and_shows_runs_made_while_hidden(empty_
     expect(panel.locator(".nbmlops-empty-state")).to_have_count(0)
     page.close()
     assert not [e for e in errors if "nbmlops" in e], errors
+
+
+def _request_rows(client, url: str, n: int) -> None:
+    from sklearn.datasets import load_iris
+
+    X, _ = load_iris(return_X_y=True, as_frame=True)
+    for i in range(n):
+        body = {"dataframe_split": X.iloc[[i]].to_dict(orient="split")}
+        response = client.post(f"{url}/invocations", json=body)
+        assert response.status_code == 200, response.text
+
+
+def test_sidebar_serving_abort_and_approvals(lab, filled, browser, tmp_path, monkeypatch):
+    """Serving: a real server and a canary with a failing guard (judged only after 10⁶
+    requests, so it stays running); the sidebar shows the server, its versions, the arms and
+    the guard values, and aborts it with a reason. Approvals: a request opened by another
+    user is approved in the sidebar; a promotion from the sidebar under the policy opens a
+    request (nothing moves) that is then rejected."""
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("uvicorn")
+    from playwright.sync_api import expect
+
+    from tests.serving.conftest import wait_for
+
+    base, token = lab
+    shots = screenshot_dir(tmp_path)
+    monkeypatch.setenv("NBMLOPS_USER", "alice")  # this process; the lab acts as its OS user
+    nbmlops.set_policy(
+        "iris",
+        production={
+            "approvals": 1,
+            "separate_approver": True,
+            "gates": ["metrics.accuracy >= 0.5"],
+        },
+    )
+    asked = nbmlops.promote("iris", 2, reason="alice asks for v2")
+    server = nbmlops.serve("iris", poll=0.2, evaluate_every=0.5)
+    try:
+        rollout = nbmlops.rollout(
+            "iris",
+            candidate=2,
+            mode="canary",
+            steps=[50, 100],
+            guards=["error_rate < 0.01", "latency.p99_ms < 0.0001"],
+            min_requests=10**6,
+        )
+        wait_for(lambda: server.status()["iris"].get("rollout"), what="the canary served")
+        with httpx.Client(timeout=30) as client:
+            _request_rows(client, server.url, 40)
+        wait_for(
+            lambda: nbmlops.get_rollout(rollout.id).status()["requests"] > 0,
+            what="candidate requests logged",
+        )
+
+        page, panel, errors = open_lab(browser, base, token)
+        panel.locator('.nbmlops-tab[data-tab="serving"]').click()
+        card = panel.locator(f'.nbmlops-rollout[data-rollout="{rollout.id}"]')
+        expect(card.locator(".nbmlops-card-head")).to_contain_text("iris v2")
+        expect(card.locator(".nbmlops-arm-share")).to_have_text(["50%", "50%"])
+        expect(card.locator(".nbmlops-arm-version")).to_have_text(["v1", "v2"])
+        checks = card.locator(".nbmlops-check")
+        expect(checks).to_have_count(2)
+        expect(checks.nth(0).locator(".nbmlops-badge")).to_have_text("PASS")
+        expect(checks.nth(1).locator(".nbmlops-badge")).to_have_text("FAIL")
+        expect(card.locator(".nbmlops-subhead").first).to_contain_text("1 failing")
+        live = panel.locator(".nbmlops-server", has_text=server.url)
+        expect(live.locator(".nbmlops-server-live")).to_have_text("live")
+        expect(live.locator(".nbmlops-served")).to_contain_text("v1 + v2 50%")
+        assert_readable(page, panel)
+        page.screenshot(path=str(shots / "jupyterlab-serving-1280.png"))
+
+        # Abort: a reason, a confirmation; every server back on v1.
+        card.get_by_role("button", name="Abort…").click()
+        dialog = page.locator(".jp-Dialog")
+        expect(dialog).to_contain_text("Every server sends all traffic back to v1")
+        dialog.locator(".nbmlops-reason").fill("p99 far too high")
+        dialog.get_by_role("button", name="Abort rollout").click()
+        expect(panel.locator(".nbmlops-status")).to_have_text(
+            f"Rollout {rollout.id} aborted: iris is back on v1."
+        )
+        assert rollout.state == "aborted"
+        assert rollout.status()["reason"].endswith(": p99 far too high")
+        wait_for(lambda: "rollout" not in server.status()["iris"], what="the server on v1 alone")
+        ended = panel.locator(f'.nbmlops-rollout[data-rollout="{rollout.id}"]')
+        expect(ended.locator(".nbmlops-status-aborted")).to_have_text("aborted")
+        expect(ended.get_by_role("button", name="Abort…")).to_have_count(0)
+        panel.locator(".nbmlops-refresh").click()
+        expect(live.locator(".nbmlops-served")).to_have_text("irisv1")
+        assert_readable(page, panel)
+
+        # Approvals: alice's request, its gate table; approved here by the lab's user.
+        panel.locator('.nbmlops-tab[data-tab="approvals"]').click()
+        request = panel.locator(f'.nbmlops-request[data-request="{asked.id}"]')
+        expect(request.locator(".nbmlops-card-head")).to_contain_text("iris v2 → production")
+        expect(request).to_contain_text("by alice")
+        expect(request).to_contain_text("four eyes")
+        expect(request.locator(".nbmlops-check .nbmlops-badge")).to_have_text(["PASS"])
+        assert_readable(page, panel)
+        page.screenshot(path=str(shots / "jupyterlab-approvals-1280.png"))
+        request.get_by_role("button", name="Approve…").click()
+        dialog.locator(".nbmlops-reason").fill("gates hold, looked at the card")
+        dialog.get_by_role("button", name="Approve").click()
+        expect(panel.locator(".nbmlops-status")).to_have_text(
+            f"Request {asked.id} approved: iris v2 is now production."
+        )
+        assert asked.status == "approved" and nbmlops.get_model("iris").version == 2
+        expect(panel.locator(".nbmlops-empty-state")).to_contain_text("No request waits")
+
+        # The policy in the model's details; a promotion under it opens a request.
+        panel.locator('.nbmlops-tab[data-tab="models"]').click()
+        panel.locator('.nbmlops-model-row[data-model="iris"]').click()
+        policy = panel.locator(".nbmlops-policy")
+        expect(policy.locator(".nbmlops-kv-row")).to_have_text("production1 approval, four eyes")
+        expect(policy.locator(".nbmlops-policy-gate")).to_have_text("metrics.accuracy >= 0.5")
+        panel.locator('.nbmlops-version-row[data-version="1"]').get_by_role(
+            "button", name="Promote…"
+        ).click()
+        dialog.locator(".nbmlops-gates").fill("")
+        dialog.locator(".nbmlops-reason").fill("back to the deeper tree")
+        dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+        status = panel.locator(".nbmlops-status")
+        expect(status).to_contain_text("opened: iris v1 → production waits for 1 approval")
+        expect(status).to_contain_text("nothing moved yet")
+        assert nbmlops.get_model("iris").version == 2
+        [opened] = nbmlops.promotion_requests("iris")["id"].tolist()
+        assert_readable(page, panel)
+
+        # Rejected in the Approvals tab: nothing moves.
+        panel.locator('.nbmlops-tab[data-tab="approvals"]').click()
+        mine = panel.locator(f'.nbmlops-request[data-request="{opened}"]')
+        mine.get_by_role("button", name="Reject…").click()
+        dialog.locator(".nbmlops-reason").fill("not now")
+        dialog.get_by_role("button", name="Reject").click()
+        expect(status).to_contain_text(f"Request {opened} (iris v1 → production) is rejected")
+        assert nbmlops.get_model("iris").version == 2
+
+        # 1920 px: the same views keep their layout.
+        page.set_viewport_size({"width": 1920, "height": 1080})
+        panel.locator('.nbmlops-tab[data-tab="serving"]').click()
+        expect(live.locator(".nbmlops-served")).to_have_text("irisv2")
+        assert_readable(page, panel)
+        page.screenshot(path=str(shots / "jupyterlab-serving-1920.png"))
+        page.close()
+        assert not [e for e in errors if "nbmlops" in e], errors
+    finally:
+        server.stop()
