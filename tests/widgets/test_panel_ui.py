@@ -210,7 +210,24 @@ def assert_aligned(grid) -> dict:
     return geometry
 
 
-def test_panel_in_jupyterlab(lab, tmp_path):
+def _prepare_approval_and_rollout() -> tuple[int, int]:
+    """In this process, as alice: cancer v1 in production, a v3 asked for production under a
+    four-eyes policy (pending), and a canary of v3. Returns (request id, rollout id)."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    import nbmlops
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    nbmlops.promote("cancer", 1, reason="first")
+    v3 = nbmlops.register_model(LogisticRegression(max_iter=5000).fit(X, y), "cancer")
+    nbmlops.set_policy("cancer", production={"approvals": 1, "separate_approver": True})
+    request = nbmlops.promote("cancer", v3.version, reason="alice asks for v3")
+    rollout = nbmlops.rollout("cancer", candidate=v3.version, mode="canary", steps=[10, 100])
+    return request.id, rollout.id
+
+
+def test_panel_in_jupyterlab(lab, tmp_path, monkeypatch):
     from playwright.sync_api import expect, sync_playwright
 
     base, token = lab
@@ -311,6 +328,40 @@ def test_panel_in_jupyterlab(lab, tmp_path):
         expect(panel.get_by_text("no feature views match")).to_be_visible()
         tabs.filter(has_text="Reports").click()
         expect(panel.get_by_text("no saved drift reports yet")).to_be_visible()
+
+        # Abort and approve from the panel: alice (this process) opened a canary of v3 and
+        # asked for v3 in production; the kernel's user decides. A cell refreshes the panel.
+        import nbmlops
+
+        monkeypatch.setenv("NBMLOPS_USER", "alice")
+        request_id, rollout_id = _prepare_approval_and_rollout()
+        cells.last.locator(".jp-InputPrompt").click()
+        page.keyboard.press("Escape")
+        page.keyboard.press("b")
+        page.keyboard.press("Enter")
+        page.keyboard.type("panel.refresh()")
+        page.keyboard.press("Shift+Enter")
+        tabs.filter(has_text="Serving").click()
+        serving = panel.locator(".nbmlops-rollouts")
+        expect(serving).to_contain_text("v1 90% · v3 10%")
+        panel.locator(".widget-dropdown", has_text="rollout").locator("select").select_option(
+            label=f"{rollout_id}: cancer v3 (canary)"
+        )
+        panel.locator("button.jupyter-button", has_text="Abort").click()
+        expect(panel.get_by_text(f"rollout {rollout_id}: cancer v3 vs v1")).to_contain_text(
+            "[aborted]"
+        )
+        expect(serving).to_contain_text("aborted by")
+        assert nbmlops.get_rollout(rollout_id).state == "aborted"
+        panel.screenshot(path=str(SCREENSHOTS / "widgets-serving.png"))
+        tabs.filter(has_text="Models").click()
+        requests = panel.locator(".nbmlops-requests")
+        expect(requests).to_contain_text("alice asks for v3")
+        panel.locator(".widget-textarea", has_text="reason").locator("textarea").fill("ok")
+        panel.locator("button.jupyter-button", has_text="Approve").click()
+        expect(panel.get_by_text(f"request {request_id} approved")).to_be_visible()
+        assert nbmlops.get_model("cancer").version == 3
+        panel.screenshot(path=str(SCREENSHOTS / "widgets-approved.png"))
 
         # Compare two runs: tick them, press Compare; the tables and both charts render.
         tabs.filter(has_text="Runs").click()

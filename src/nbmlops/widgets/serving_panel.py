@@ -1,6 +1,7 @@
 """``ServingPanel``: the Serving tab of the panel. Rollouts of the workspace (versions, mode,
 arms and traffic shares, status and why it ended), the guard values of the active one picked,
-and the buttons that advance or abort it (abort: every server back on the champion)."""
+the buttons that advance or abort it (abort: every server back on the champion), and the model
+servers seen (live or gone) with the version and rollout arm each serves now."""
 
 from __future__ import annotations
 
@@ -47,12 +48,48 @@ def rollouts_html(frame) -> str:
     return h.table(headers, rows, raw=True, cls="nbmlops-rollouts")
 
 
+def servers_html(frame) -> str:
+    """The servers seen (``nbmlops.servers()``): one row per server and model it serves."""
+    if frame.empty:
+        return (
+            "<p style='color:#57606a'>no model server seen: start one with "
+            "<code>nbmlops.serve('name')</code> or <code>nbmlops serve name</code></p>"
+        )
+    import pandas as pd
+
+    rows = []
+    for r in frame.to_dict("records"):
+        version = r["version"]
+        serves = "loading" if pd.isna(version) else f"v{int(version)}"
+        if r["mode"] == "shadow":
+            serves += f" + shadow v{int(r['candidate'])}"
+        elif isinstance(r["mode"], str):
+            serves += f" + v{int(r['candidate'])} at {float(r['share']):g}%"
+        problem = r["problem"] if isinstance(r["problem"], str) else ""
+        rows.append(
+            [
+                h.esc(r["url"] or r["server"]),
+                h.badge(
+                    r["status"],
+                    _STATUS["completed"] if r["status"] == "live" else ("#57606a", "#eaeef2"),
+                ),
+                h.esc(f"{r['host']} pid {r['pid']}"),
+                h.esc(r["name"]),
+                h.esc(serves),
+                h.esc(problem),
+            ]
+        )
+    headers = ["server", "status", "where", "model", "serves", "problem"]
+    return h.table(headers, rows, raw=True, cls="nbmlops-servers")
+
+
 class ServingPanel(w.VBox):
     """The Serving tab: ``rollout`` picks an active rollout; ``abort``/``advance`` act on it."""
 
     def __init__(self) -> None:
         super().__init__()
         self.listing = w.HTML()
+        self.servers = w.HTML()
         self.rollout = w.Dropdown(description="rollout", layout=w.Layout(width="420px"))
         self.advance_button = w.Button(description="Advance", icon="forward")
         self.abort_button = w.Button(description="Abort", icon="stop", button_style="danger")
@@ -66,6 +103,8 @@ class ServingPanel(w.VBox):
             w.HBox([self.rollout, self.advance_button, self.abort_button]),
             self.guards,
             self.message,
+            w.HTML("<p style='margin:8px 0 2px'><b>servers seen</b></p>"),
+            self.servers,
         ]
         try:
             self.refresh()
@@ -73,8 +112,10 @@ class ServingPanel(w.VBox):
             self.message.value = h.error(exc)
 
     def refresh(self) -> None:
+        from ..serving.presence import servers
         from ..serving.rollouts import rollouts
 
+        self.servers.value = servers_html(servers())
         frame = rollouts()
         self.frame = frame
         self.listing.value = rollouts_html(frame)
@@ -136,4 +177,4 @@ class ServingPanel(w.VBox):
         self.refresh()
 
     def to_html(self) -> str:
-        return self.listing.value
+        return self.listing.value + self.servers.value
