@@ -33,6 +33,9 @@ import {
 import { approvalsView, servingView } from './serving';
 
 const PAGE = 25;
+/** Seconds between reloads of the Serving tab while it is visible: guard values move, servers
+ * come and go, a guard may abort a rollout. */
+const LIVE_S = 5;
 
 type Tab = 'runs' | 'models' | 'reports' | 'serving' | 'approvals';
 
@@ -110,8 +113,11 @@ export class MlopsPanel extends Widget {
     await this.refresh();
   }
 
-  /** Reload what is shown from the server. */
-  async refresh(): Promise<void> {
+  /**
+   * Reload what is shown from the server. ``quiet`` (the Serving tab's periodic reload) keeps
+   * the status line, which may say what the last action did.
+   */
+  async refresh(quiet = false): Promise<void> {
     const token = ++this.generation;
     try {
       let view: HTMLElement;
@@ -132,7 +138,9 @@ export class MlopsPanel extends Widget {
       }
       if (token === this.generation) {
         this.body.replaceChildren(view);
-        this.setStatus('');
+        if (!quiet) {
+          this.setStatus('');
+        }
       }
     } catch (error) {
       if (token === this.generation) {
@@ -145,6 +153,23 @@ export class MlopsPanel extends Widget {
     if (!this.shown) {
       this.shown = true;
       void this.showTab(this.tab);
+    }
+    if (this.timer === null) {
+      this.timer = window.setInterval(() => this.live(), LIVE_S * 1000);
+    }
+  }
+
+  protected onBeforeDetach(): void {
+    if (this.timer !== null) {
+      window.clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+
+  /** The Serving tab, visible and not behind a dialog, reloads itself. */
+  private live(): void {
+    if (this.tab === 'serving' && this.isVisible && !document.querySelector('.jp-Dialog')) {
+      void this.refresh(true);
     }
   }
 
@@ -770,6 +795,7 @@ export class MlopsPanel extends Widget {
   private openModel: string | null = null;
   private generation = 0;
   private shown = false;
+  private timer: number | null = null;
   private lastGates = new Map<string, string[]>();
 }
 

@@ -563,6 +563,13 @@ def test_sidebar_serving_abort_and_approvals(lab, filled, browser, tmp_path, mon
         expect(live.locator(".nbmlops-served")).to_have_text("irisv2")
         assert_readable(page, panel)
         page.screenshot(path=str(shots / "jupyterlab-serving-1920.png"))
+
+        # The visible Serving tab reloads itself: a server that stops leaves the list.
+        server.stop()
+        expect(live).to_have_count(0)
+        expect(
+            panel.locator(".nbmlops-empty-title", has_text="No model server seen.")
+        ).to_have_count(1)
         page.close()
         assert not [e for e in errors if "nbmlops" in e], errors
     finally:

@@ -70,3 +70,24 @@ def test_a_server_that_stopped_beating_shows_as_gone(served_workspace):
     finally:
         presence.leave()
     assert "test-gone-server" not in {r["id"] for r in current_store().servers.list()}
+
+
+def test_the_cli_server_is_seen_at_its_url_and_forgotten_on_sigterm(served_workspace):
+    import signal
+
+    from .test_sigterm import start_cli_server
+
+    proc, url = start_cli_server("churn", "--poll", "0.2")
+    try:
+        row = wait_for(
+            lambda: (lambda f: f.iloc[0] if len(f) and f["version"].iloc[0] == 1 else None)(
+                _live(url)
+            ),
+            what="the CLI server in nbmlops.servers()",
+        )
+        assert row["pid"] == proc.pid and row["name"] == "churn"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(120)
+    # uvicorn re-raises SIGTERM once drained (exit -15); the lifespan's close ran before it.
+    assert url not in set(nbmlops.servers()["url"])
