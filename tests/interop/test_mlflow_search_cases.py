@@ -569,6 +569,14 @@ SUPERSET = {
     "attributes.status < 'my-tag-value'": lambda r: r.info.status < "my-tag-value",
     "attributes.status >= 'my-tag-value'": lambda r: r.info.status >= "my-tag-value",
     "attributes.status <= 'my-tag-value'": lambda r: r.info.status <= "my-tag-value",
+    # params compared with an unquoted number (their typed value), and params and tags
+    # ordered: params.acc and params.abc / tags.abc exist in no run, which matches nothing
+    "params.acc = 5": lambda r: False,
+    **{
+        f"{kind}.abc {op} '{value}'": lambda r: False
+        for kind, value in (("params", "my-param-value"), ("tags", "my-tag-value"))
+        for op in (">", "<", ">=", "<=")
+    },
     # orders: nbmlops' own backtick form, and a trailing space
     "`metrics.A`": ["metrics.A"],
     "params.my_param ": ["params.my_param"],

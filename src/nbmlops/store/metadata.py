@@ -638,7 +638,8 @@ class MetadataStore:
 
         ``order`` holds ``(column, descending)`` pairs; a column is ``run_id``, ``experiment``,
         ``name``, ``status``, ``start_time``, ``duration_s`` or ``metrics.<key>`` (latest
-        value). Missing values sort last either way; ties fall back to newest first.
+        value). Missing values sort last either way (a logged NaN metric before a run without
+        the metric, as in MLflow); ties fall back to newest first.
         """
         query = select(t.runs.c.run_id).join(
             t.experiments, t.experiments.c.experiment_id == t.runs.c.experiment_id
@@ -661,6 +662,10 @@ class MetadataStore:
                     ),
                 )
                 expr = metric.c.value
+                # A logged NaN (NULL value) before the runs without the metric, as MLflow.
+                terms.append((expr.desc() if descending else expr.asc()).nulls_last())
+                terms.append(metric.c.run_id.is_(None).asc())
+                continue
             elif column == "experiment":
                 expr = t.experiments.c.name
             elif column == "duration_s":

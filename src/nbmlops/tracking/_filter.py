@@ -61,7 +61,10 @@ class _Evaluator:
             return end.where(ended).rename(name)
         if self.frame.empty:
             return pd.Series([], dtype=object, index=self.frame.index, name=name)
-        close = difflib.get_close_matches(name, list(self.frame.columns), n=3)
+        close = close_keys(name, self.frame.columns)
+        if column.kind != "attribute" and not close:
+            # MLflow's meaning: a key no run has is missing everywhere, so nothing matches.
+            return pd.Series(np.nan, index=self.frame.index, dtype=object, name=name)
         hint = (
             f"; did you mean {', '.join(close)}?"
             if close
@@ -166,6 +169,19 @@ class _Evaluator:
         raise self.fail(
             f"compare {left.name} with a date in quotes or with milliseconds since the epoch"
         )
+
+
+def close_keys(name: str, columns) -> list[str]:
+    """Columns of the same kind whose key is close to ``name``'s: a likely typo.
+
+    A key no run has matches nothing, as in MLflow (``metrics.rmse > 1`` in an experiment
+    without rmse is empty), but one close to a key the runs have (``metrics.acuracy``) stops
+    with the key it probably means."""
+    kind, dot, key = name.partition(".")
+    if not dot or kind not in ("metrics", "params", "tags"):
+        return difflib.get_close_matches(name, [str(c) for c in columns], n=3)
+    keys = [str(c)[len(kind) + 1 :] for c in columns if str(c).startswith(kind + ".")]
+    return [f"{kind}.{k}" for k in difflib.get_close_matches(key, keys, n=3)]
 
 
 def _like_regex(pattern: str) -> str:
@@ -278,6 +294,7 @@ def apply_order(frame: pd.DataFrame, order_by: str | list[str]) -> pd.DataFrame:
     ties fall back to newest first.
     """
     columns, ascending = [], []
+    logged_nan = dict(frame.attrs.get("logged_nan", {}))
     frame = newest_first(frame)
     for name, descending in order_terms(order_by):
         if name == "end_time" and name not in frame.columns and not frame.empty:
@@ -290,15 +307,34 @@ def apply_order(frame: pd.DataFrame, order_by: str | list[str]) -> pd.DataFrame:
         ascending.append(not descending)
     if not columns:
         return frame
-
-    def key(col: pd.Series) -> pd.Series:
-        if col.dtype == object:
-            numeric = pd.to_numeric(col.map(_number), errors="coerce")
-            return (
-                numeric if numeric.notna().any() else col.map(lambda x: str(x) if _logged(x) else x)
-            )
-        return col
-
+    keys = {}
+    for i, (name, up) in enumerate(zip(columns, ascending, strict=True)):
+        if logged_nan.get(name):
+            keys[f"__order_{i}"] = _nan_last_but_one(frame, name, logged_nan[name], up)
+            columns[i] = f"__order_{i}"
+    if keys:
+        ordered = frame.assign(**keys).sort_values(
+            columns, ascending=ascending, key=_order_key, na_position="last", kind="stable"
+        )
+        return ordered.drop(columns=list(keys))
     return frame.sort_values(
-        columns, ascending=ascending, key=key, na_position="last", kind="stable"
+        columns, ascending=ascending, key=_order_key, na_position="last", kind="stable"
     )
+
+
+def _order_key(col: pd.Series) -> pd.Series:
+    if col.dtype == object:
+        numeric = pd.to_numeric(col.map(_number), errors="coerce")
+        return numeric if numeric.notna().any() else col.map(lambda x: str(x) if _logged(x) else x)
+    return col
+
+
+def _nan_last_but_one(frame: pd.DataFrame, name: str, nan_runs, ascending: bool) -> pd.Series:
+    """A metric's sort key where a logged NaN comes after every number and before the runs
+    without the metric, in either direction (MLflow's order): the numbers' dense ranks, the
+    NaN cells one past the end of the direction, missing values NaN."""
+    values = frame[name].astype(float)
+    rank = values.rank(method="dense")
+    logged = frame["run_id"].isin(set(nan_runs)) & values.isna()
+    past_end = (rank.max() if rank.notna().any() else 0) + 1 if ascending else 0
+    return rank.mask(logged, past_end)

@@ -81,6 +81,7 @@ PREFIXES = {
 ATTRIBUTES = {
     "run_id": "run_id",
     "run_name": "name",
+    "run name": "name",  # MLflow takes attributes.`Run name` too (any case)
     "name": "name",
     "status": "status",
     "start_time": "start_time",
@@ -89,6 +90,10 @@ ATTRIBUTES = {
     "experiment": "experiment",
     "duration_s": "duration_s",
 }
+# Attributes holding text: a number or boolean compared with one is refused, as in MLflow.
+TEXT_ATTRIBUTES = {"run_id", "name", "status", "experiment"}
+# MLflow keeps a run's name in this tag; nbmlops in the name attribute, which it means.
+RUN_NAME_TAG = "mlflow.runName"
 _KEYWORDS = {"AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS", "NULL"}
 _CONSTANT_NAMES = {"True": True, "False": False, "None": None}
 _ACCEPTED = "metrics.<key>, params.<key>, tags.<key> or attributes.<name>"
@@ -371,13 +376,28 @@ class _Parser:
         return self.checked(Comparison(left, op, right))
 
     def checked(self, node: Comparison) -> Comparison:
-        """Metrics are numbers: a quoted value is refused where it is written."""
+        """Metrics are numbers: a quoted value is refused where it is written. Tags and the
+        text attributes are text: a number or boolean is refused (it could never match)."""
         values = node.value if isinstance(node.value, (list, tuple)) else [node.value]
         quoted = [x for x in values if isinstance(x, str)]
-        if node.column.kind == "metrics" and quoted:
+        column = node.column
+        if column.kind == "metrics" and quoted:
             raise self.fail(
-                f"{node.column.text} is a number and {quoted[0]!r} is quoted text; "
-                f"compare it with a number without quotes, e.g. {node.column.text} > 0.9"
+                f"{column.text} is a number and {quoted[0]!r} is quoted text; "
+                f"compare it with a number without quotes, e.g. {column.text} > 0.9"
+            )
+        text = column.kind == "tags" or (
+            column.kind == "attribute" and column.key in TEXT_ATTRIBUTES
+        )
+        bare = [x for x in values if isinstance(x, (bool, int, float))]
+        if text and bare:
+            raise self.fail(
+                f"{column.text} is text and {bare[0]!r} is not quoted; quote the value, "
+                + (
+                    f"e.g. {column.text} {node.op} ('{bare[0]}')"
+                    if node.op.endswith("IN")
+                    else f"e.g. {column.text} {node.op} '{bare[0]}'"
+                )
             )
         return node
 
@@ -468,6 +488,8 @@ class _Parser:
                     + f" attributes are {', '.join(ATTRIBUTES)}"
                 )
             key = ATTRIBUTES.get(key, ATTRIBUTES.get(key.lower()))
+        if kind == "tags" and key == RUN_NAME_TAG:
+            return Column("attribute", "name", text)
         return Column(kind, key, text)
 
 

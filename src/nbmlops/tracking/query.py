@@ -7,7 +7,6 @@ never shows a dead run as RUNNING.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import time
 from typing import TYPE_CHECKING
@@ -127,6 +126,13 @@ def _frame(
     for column in dynamic:
         if column.startswith("metrics."):
             frame[column] = frame[column].astype(float)
+    # A logged NaN and a missing value are both NaN here; ordering tells them apart (MLflow:
+    # numbers, then NaN, then runs without the metric), so the logged ones are noted.
+    nan_cells: dict[str, list[str]] = {}
+    for run_id, key, value in data["metrics"]:
+        if value is None:
+            nan_cells.setdefault(f"metrics.{key}", []).append(run_id)
+    frame.attrs["logged_nan"] = nan_cells
     return frame
 
 
@@ -306,6 +312,7 @@ def _page_ids(
         DERIVED,
         apply_filter,
         apply_order,
+        close_keys,
         filter_columns,
         newest_first,
         null_tests,
@@ -333,12 +340,14 @@ def _page_ids(
             now,
             [c for c in dynamic if c in read],
         )
-        if unknown and not narrow.empty:
-            close = difflib.get_close_matches(unknown[0], known, n=3)
-            raise InvalidFilter(
-                f"cannot use filter {filter!r}: no run has a column {unknown[0]!r}"
-                + (f"; did you mean {', '.join(close)}?" if close else "")
-            )
+        for name in unknown if not narrow.empty else ():
+            # A key no run has matches nothing (MLflow); a near miss of a known key is a typo.
+            close = close_keys(name, known)
+            if close or "." not in name:
+                raise InvalidFilter(
+                    f"cannot use filter {filter!r}: no run has a column {name!r}"
+                    + (f"; did you mean {', '.join(close)}?" if close else "")
+                )
         narrow = apply_order(narrow, order_by) if order_by else newest_first(narrow)
         if filter is not None:
             narrow = apply_filter(narrow, filter)
