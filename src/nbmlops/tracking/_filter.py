@@ -41,6 +41,10 @@ from ._grammar import (
 _ORDERING = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 _TIMES = {"start_time", "end_time"}
 DERIVED = {"end_time"}  # attributes computed from the runs table's columns
+# The column query.py adds when a filter reads datasets.*: per run, a tuple of its inputs'
+# (name, digest, context); a comparison holds when any of them satisfies it (MLflow).
+DATASETS = "datasets"
+_DATASET_FIELD = {"name": 0, "digest": 1, "context": 2}
 
 
 class _Evaluator:
@@ -87,6 +91,8 @@ class _Evaluator:
 
     def compare(self, node: Comparison) -> pd.Series:
         op, right, column = node.op, node.value, node.column
+        if column.kind == DATASETS:
+            return self.datasets(node)
         if node.op in ("IS NULL", "IS NOT NULL"):
             if column.name not in self.frame.columns and column.kind != "attribute":
                 present = pd.Series(False, index=self.frame.index)  # no run has it: all NULL
@@ -132,6 +138,32 @@ class _Evaluator:
                 np.asarray(compare(numbers, right).fillna(False), dtype=bool), index=left.index
             )
         return left.map(lambda x: _safe_order(compare, x, right)).astype(bool)
+
+    def datasets(self, node: Comparison) -> pd.Series:
+        """Whether any input of each run satisfies the comparison (inputs without the field,
+        such as a context, never do), as MLflow's dataset filters."""
+        field = _DATASET_FIELD[node.column.key]
+        op, right = node.op, node.value
+        if op.endswith("LIKE"):
+            regex = re.compile(_like_regex(right), re.S | (re.I if "ILIKE" in op else 0))
+            test = (
+                (lambda x: regex.fullmatch(x) is None)
+                if op.startswith("NOT")
+                else (lambda x: regex.fullmatch(x) is not None)
+            )
+        elif op in ("IN", "NOT IN"):
+            members = set(right)
+            test = (lambda x: x in members) if op == "IN" else (lambda x: x not in members)
+        else:
+            test = (lambda x: x == right) if op == "=" else (lambda x: x != right)
+        inputs = (
+            self.frame[DATASETS]
+            if DATASETS in self.frame.columns
+            else pd.Series([()] * len(self.frame), index=self.frame.index, dtype=object)
+        )
+        return inputs.map(
+            lambda rows: any(r[field] is not None and test(r[field]) for r in rows)
+        ).astype(bool)
 
     def like(self, left: pd.Series, op: str, pattern: str, kind: str) -> pd.Series:
         if kind == "metrics" or left.name in _TIMES or left.name == "duration_s":

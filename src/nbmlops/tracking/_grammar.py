@@ -18,6 +18,7 @@ meaning (docs/tracking.md has the rules with examples)::
                 | "`" prefix "." anything "`"         -- `metrics.f1-macro` (nbmlops' form)
     prefix     := metrics | metric | params | param | parameter | parameters | tags | tag
                 | attributes | attribute | attr | run   -- also in backticks: `metric`.a
+                | datasets | dataset                   -- key: name, digest or context
     key        := word ( "." word )* | "`" anything "`" | '"' anything '"'
     constant   := number | 'text' | "text" | True | False | None | list
     list       := "[" constants "]" | "(" constants ")"
@@ -25,8 +26,10 @@ meaning (docs/tracking.md has the rules with examples)::
 The tree is what another backend (SQL) compiles: :class:`Column` names one column of the
 runs table (``Column.name``: ``metrics.acc``, ``params.C``, ``tags.team``, or an attribute
 ``run_id``, ``name``, ``status``, ``start_time``, ``end_time``, ``experiment``,
-``duration_s``); :class:`Comparison` holds one column, one operator of :data:`OPERATORS` and a
-Python constant (``str`` exactly when the user quoted it; a ``tuple`` for IN; ``None`` for IS
+``duration_s``), or a field of the run's input data (``datasets.name``, ``datasets.digest``,
+``datasets.context``: a comparison holds when any input of the run satisfies it);
+:class:`Comparison` holds one column, one operator of :data:`OPERATORS` and a Python
+constant (``str`` exactly when the user quoted it; a ``tuple`` for IN; ``None`` for IS
 NULL); :class:`And`, :class:`Or`, :class:`Not` combine them; :class:`Everything` is the empty
 filter. A comparison written constant-first (``0.9 < metrics.acc``) is stored column-first
 (``metrics.acc > 0.9``). Every :class:`InvalidFilter` names the offending token and the
@@ -76,7 +79,12 @@ PREFIXES = {
     "attribute": "attribute",
     "attr": "attribute",
     "run": "attribute",
+    "datasets": "datasets",
+    "dataset": "datasets",
 }
+# What datasets.<key> reads of a run's input data (any input matching counts, as in MLflow).
+DATASET_KEYS = ("name", "digest", "context")
+DATASET_OPERATORS = ("=", "!=", "IN", "NOT IN", "LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE")
 # Attribute as written -> the runs table's column. MLflow's names first, then nbmlops' own.
 ATTRIBUTES = {
     "run_id": "run_id",
@@ -96,7 +104,10 @@ TEXT_ATTRIBUTES = {"run_id", "name", "status", "experiment"}
 RUN_NAME_TAG = "mlflow.runName"
 _KEYWORDS = {"AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS", "NULL"}
 _CONSTANT_NAMES = {"True": True, "False": False, "None": None}
-_ACCEPTED = "metrics.<key>, params.<key>, tags.<key> or attributes.<name>"
+_ACCEPTED = (
+    "metrics.<key>, params.<key>, tags.<key>, attributes.<name> or "
+    "datasets.name / datasets.digest / datasets.context"
+)
 
 
 @dataclass(frozen=True)
@@ -311,6 +322,11 @@ class _Parser:
             word = self.word()
         if word == "IS":
             column = self.need_column(left, "IS NULL")
+            if column.kind == "datasets":
+                raise self.fail(
+                    f"IS NULL does not apply to {column.text}: a run's input datasets are "
+                    f"compared with =, !=, IN, LIKE, e.g. {column.text} = 'train'"
+                )
             self.take()
             op = "IS NULL"
             if self.word() == "NOT":
@@ -386,7 +402,13 @@ class _Parser:
                 f"{column.text} is a number and {quoted[0]!r} is quoted text; "
                 f"compare it with a number without quotes, e.g. {column.text} > 0.9"
             )
-        text = column.kind == "tags" or (
+        if column.kind == "datasets" and node.op not in DATASET_OPERATORS:
+            raise self.fail(
+                f"{column.text} {node.op} is not a dataset comparison: compare a run's input "
+                f"datasets with =, !=, IN, NOT IN, LIKE or ILIKE and quoted text, e.g. "
+                f"{column.text} = 'train'"
+            )
+        text = column.kind in ("tags", "datasets") or (
             column.kind == "attribute" and column.key in TEXT_ATTRIBUTES
         )
         bare = [x for x in values if isinstance(x, (bool, int, float))]
@@ -488,6 +510,11 @@ class _Parser:
                     + f" attributes are {', '.join(ATTRIBUTES)}"
                 )
             key = ATTRIBUTES.get(key, ATTRIBUTES.get(key.lower()))
+        if kind == "datasets" and key not in DATASET_KEYS:
+            raise self.fail(
+                f"{text!r} is no dataset key: a run's input datasets have "
+                + ", ".join(f"{prefix}.{k}" for k in DATASET_KEYS)
+            )
         if kind == "tags" and key == RUN_NAME_TAG:
             return Column("attribute", "name", text)
         return Column(kind, key, text)
@@ -562,6 +589,11 @@ def parse_order_by(order_by: str | list[str]) -> list[OrderTerm]:
                     + (f" (did you mean {close[0]}?)" if close else "")
                     + f"; attributes are {', '.join(ATTRIBUTES)}, or write "
                     f"metrics.{column.key}, params.{column.key} or tags.{column.key}"
+                )
+            if column.kind == "datasets":
+                raise parser.fail(
+                    f"cannot order by {column.text!r}: a run has any number of input "
+                    "datasets; order by metrics.<key>, params.<key>, tags.<key> or an attribute"
                 )
             descending = False
             if parser.word() in ("ASC", "DESC"):

@@ -55,7 +55,7 @@ def runs(
     >>> import nbmlops
     >>> nbmlops.runs(filter="metrics.accuracy > 0.9", order_by="metrics.accuracy DESC")  # doctest: +SKIP
     """
-    from ._filter import apply_filter, apply_order, newest_first
+    from ._filter import apply_order, newest_first
 
     _check_selection("runs", experiment, order_by)
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
@@ -70,10 +70,29 @@ def runs(
     frame = _frame(store.meta.list_runs(experiment))
     frame = apply_order(frame, order_by) if order_by else newest_first(frame)
     if filter is not None:
-        frame = apply_filter(frame, filter)
+        frame = _filtered(store, experiment, frame, filter)
     if limit is not None:
         frame = frame.head(limit)
     return frame.reset_index(drop=True)
+
+
+def _filtered(store: Store, experiment: str | None, frame: pd.DataFrame, text: str):
+    """``apply_filter``, with the runs' input data beside them when the filter reads
+    ``datasets.*`` (a column of (name, digest, context) tuples, dropped again after)."""
+    from ._filter import DATASETS, apply_filter, filter_columns
+
+    if not any(c.startswith(DATASETS + ".") for c in filter_columns(text)):
+        return apply_filter(frame, text)
+    inputs: dict[str, list[tuple]] = {}
+    for run_id, name, digest, info in store.meta.list_inputs(experiment):
+        try:
+            extra = json.loads(info) if info else {}
+        except ValueError:
+            extra = {}
+        context = extra.get("context") if isinstance(extra, dict) else None
+        inputs.setdefault(run_id, []).append((name, digest, context))
+    column = [tuple(inputs.get(run_id, ())) for run_id in frame["run_id"]]
+    return apply_filter(frame.assign(**{DATASETS: column}), text).drop(columns=[DATASETS])
 
 
 # Order terms SQL sorts exactly as pandas does: numbers, missing values last. (Text columns
@@ -309,8 +328,8 @@ def _page_ids(
         ids, total = store.meta.page_run_ids(experiment, [], offset, limit, now)
         return ids, total, dynamic
     from ._filter import (
+        DATASETS,
         DERIVED,
-        apply_filter,
         apply_order,
         close_keys,
         filter_columns,
@@ -325,7 +344,10 @@ def _page_ids(
         [(n, d) for n, d in order_terms(order_by) if n in known or n in DERIVED] if order_by else []
     )
     read = {name for name, _ in terms} | (filter_columns(filter) if filter is not None else set())
-    unknown = sorted(read - set(known) - DERIVED - (null_tests(filter) if filter else set()))
+    read_data = {name for name in read if name.startswith(DATASETS + ".")}
+    unknown = sorted(
+        read - set(known) - DERIVED - read_data - (null_tests(filter) if filter else set())
+    )
     sql_orderable = all(name in _SQL_ORDER or name.startswith("metrics.") for name, _ in terms)
     if filter is None and sql_orderable and not unknown:
         ids, total = store.meta.page_run_ids(experiment, terms, offset, limit, now)
@@ -350,7 +372,7 @@ def _page_ids(
                 )
         narrow = apply_order(narrow, order_by) if order_by else newest_first(narrow)
         if filter is not None:
-            narrow = apply_filter(narrow, filter)
+            narrow = _filtered(store, experiment, narrow, filter)
         total = len(narrow)
         ids = list(narrow["run_id"].iloc[offset : offset + limit])
     return ids, total, dynamic
