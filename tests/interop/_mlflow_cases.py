@@ -27,9 +27,13 @@ def build_case_store(folder: Path) -> dict:
     client = MlflowClient(tracking_uri=uri)
     ids: dict[str, list[str]] = {}
 
+    names: dict[str, str] = {}
+
     def experiment(name: str) -> str:
         ids[name] = []
-        return client.create_experiment(name, artifact_location=(folder / name).as_uri())
+        exp_id = client.create_experiment(name, artifact_location=(folder / name).as_uri())
+        names[exp_id] = name
+        return exp_id
 
     def run(
         exp,
@@ -55,7 +59,7 @@ def build_case_store(folder: Path) -> dict:
         if inputs:
             client.log_inputs(rid, inputs)
         client.set_terminated(rid, status, end_time=start + 1 if end is NONE else end)
-        ids[client.get_experiment(exp).name].append(rid)
+        ids[names[exp]].append(rid)
         return rid
 
     def dataset(name, digest, context=None, other_tags=()):

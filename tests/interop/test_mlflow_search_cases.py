@@ -597,12 +597,15 @@ def stores(mlflow_cases):
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=mlflow_cases["uri"])
-    yield client, mlflow_cases
+    experiments = {name: client.get_experiment_by_name(name) for name in mlflow_cases["ids"]}
+    yield (
+        client,
+        {**mlflow_cases, "experiments": {k: e.experiment_id for k, e in experiments.items()}},
+    )
     nbmlops.configure(reset=True)
 
 
-def _mlflow(client, case: Case, order=None) -> list[str]:
-    exp_id = client.get_experiment_by_name(case.experiment).experiment_id
+def _mlflow(client, exp_id: str, case: Case, order=None) -> list[str]:
     order = list(case.order) if order is None and case.order is not None else order
     kwargs = {"filter_string": case.filter or "", "order_by": order}
     if case.page is not None:
@@ -630,18 +633,17 @@ def _ours(home: str, case: Case, paged: bool) -> list[str]:
     return list(nbmlops.runs(case.experiment, case.filter, order, case.limit)["run_id"])
 
 
-def _expected(client, case: Case) -> list[str] | None:
+def _expected(client, exp_id: str, case: Case) -> list[str] | None:
     """MLflow's runs, or None where MLflow refuses the case and nbmlops must too."""
     from mlflow.exceptions import MlflowException
 
     try:
-        return _mlflow(client, case)
+        return _mlflow(client, exp_id, case)
     except MlflowException:
         pass
     if case.order is not None and len(case.order) == 1 and case.order[0] in SUPERSET:
-        return _mlflow(client, case, order=SUPERSET[case.order[0]])
+        return _mlflow(client, exp_id, case, order=SUPERSET[case.order[0]])
     if case.filter in SUPERSET:
-        exp_id = client.get_experiment_by_name(case.experiment).experiment_id
         keep = SUPERSET[case.filter]
         return [r.info.run_id for r in client.search_runs([exp_id]) if keep(r)]
     return None
@@ -651,7 +653,7 @@ def _expected(client, case: Case) -> list[str] | None:
 def test_mlflow_case(stores, case):
     client, built = stores
     case = _text(case, built["ids"])
-    expected = _expected(client, case)
+    expected = _expected(client, built["experiments"][case.experiment], case)
     if expected is None:
         with pytest.raises(InvalidFilter) as info:
             _ours(built["home"], case, paged=False)
