@@ -66,6 +66,7 @@ def runs(
     if filter is None and limit is not None:
         fast = _ordered_page_in_sql(store, experiment, order_by, limit)
         if fast is not None:
+            fast.attrs.pop("logged_nan", None)
             return fast
     frame = _frame(store.meta.list_runs(experiment))
     frame = apply_order(frame, order_by) if order_by else newest_first(frame)
@@ -73,7 +74,9 @@ def runs(
         frame = _filtered(store, experiment, frame, filter)
     if limit is not None:
         frame = frame.head(limit)
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    frame.attrs.pop("logged_nan", None)  # what ordering needed, not part of the answer
+    return frame
 
 
 def _filtered(store: Store, experiment: str | None, frame: pd.DataFrame, text: str):
@@ -410,4 +413,5 @@ def runs_page(
     else:
         position = {run_id: i for i, run_id in enumerate(ids)}
         frame = page.sort_values("run_id", key=lambda s: s.map(position)).reset_index(drop=True)
+    frame.attrs.pop("logged_nan", None)
     return RunPage(frame=frame, total=total, offset=offset, limit=limit, columns=known)
