@@ -84,6 +84,18 @@ def build_store(folder: Path) -> dict:
         [("acc", 0.80, T0 + 3001, 0)],
         {},
     )
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    client.log_inputs(  # logged datasets: two inputs, one with a context
+        ids["svm-a"],
+        [
+            DatasetInput(
+                Dataset("train-set", "d1gest", "local", "/data/train.csv", '{"cols": 2}'),
+                [InputTag("mlflow.data.context", "train"), InputTag("owner", "ana")],
+            ),
+            DatasetInput(Dataset("holdout", "d2gest", "local", "/data/holdout.csv"), []),
+        ],
+    )
     client.log_text(ids["svm-a"], "hello", "notes/readme.txt")
     client.log_dict(ids["svm-a"], {"a": 1}, "config.json")
 

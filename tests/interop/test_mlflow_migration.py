@@ -38,16 +38,29 @@ def _mlflow_runs(uri, experiments=MIGRATED):
     return client, client.search_runs(ids)
 
 
+def _mlflow_names(client, text):
+    ids = [client.get_experiment_by_name(n).experiment_id for n in MIGRATED]
+    return [r.info.run_name for r in client.search_runs(ids, filter_string=text)]
+
+
 def _counts() -> dict[str, int]:
     engine = get_store().meta.engine
     with engine.connect() as conn:
         return {
             table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-            for table in (t.runs, t.params, t.tags, t.metrics, t.artifacts, t.model_versions)
+            for table in (
+                t.runs,
+                t.params,
+                t.tags,
+                t.metrics,
+                t.artifacts,
+                t.model_versions,
+                t.data_io,
+            )
         }
 
 
-def test_import_equals_mlflow_field_by_field(mlflow_store, workspace):
+def test_import_equals_mlflow_field_by_field(mlflow_store, backend):
     uri = mlflow_store["uri"]
     report = nbmlops.import_mlflow(uri, MIGRATED, progress_bar=False)
     client, runs = _mlflow_runs(uri)
@@ -90,6 +103,21 @@ def test_import_equals_mlflow_field_by_field(mlflow_store, workspace):
     child = nbmlops.get_run(mlflow_store["ids"]["SVM-c"])
     assert child.parent_run_id == a.run_id
     assert nbmlops.runs(filter="params.C = '0.5'")["name"].tolist() == ["svm-a"]
+    # logged datasets: input rows with MLflow's name, digest, context and other fields
+    assert set(a.inputs) == {"train-set", "holdout"}
+    train = a.inputs["train-set"]
+    assert train["digest"] == "d1gest" and train["kind"] == "mlflow dataset"
+    assert train["info"] == {
+        "context": "train",
+        "source_type": "local",
+        "source": "/data/train.csv",
+        "schema": '{"cols": 2}',
+        "input_tags": {"owner": "ana"},
+    }
+    assert a.inputs["holdout"]["info"] == {"source_type": "local", "source": "/data/holdout.csv"}
+    for text in ("datasets.context = 'train'", "datasets.digest = 'd2gest'"):
+        assert nbmlops.runs(filter=text)["name"].tolist() == ["svm-a"], text
+        assert _mlflow_names(client, text) == ["svm-a"], text
 
     # registered models: versions, stages, aliases, description, tags, safe loading
     versions = nbmlops.model_versions("churn").set_index("version")
@@ -122,7 +150,7 @@ def test_import_equals_mlflow_field_by_field(mlflow_store, workspace):
     assert _counts() == before
 
 
-def test_kill_mid_import_then_rerun_completes_without_duplicates(mlflow_store, workspace):
+def test_kill_mid_import_then_rerun_completes_without_duplicates(mlflow_store, backend):
     uri = mlflow_store["uri"]
     script = textwrap.dedent(
         f"""
@@ -143,7 +171,8 @@ def test_kill_mid_import_then_rerun_completes_without_duplicates(mlflow_store, w
         nbmlops.import_mlflow({uri!r}, {MIGRATED!r}, progress_bar=False)
         """
     )
-    env = {**os.environ, "NBMLOPS_HOME": str(workspace), "PYTHONPATH": str(ROOT / "src")}
+    # The workspace (and, on PostgreSQL, NBMLOPS_STORE_URL) comes from the environment.
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     done = subprocess.run([sys.executable, "-c", script], env=env, timeout=300)
     assert done.returncode == -9
     nbmlops.configure(reset=True)
@@ -158,6 +187,91 @@ def test_kill_mid_import_then_rerun_completes_without_duplicates(mlflow_store, w
     assert counts["runs"] == 4 and counts["metrics"] == expected_metrics
     assert counts["params"] == sum(len(r.data.params) for r in runs)
     assert counts["model_versions"] == 2
+    assert counts["data_io"] == 2  # svm-a's two logged datasets, once
+
+
+_KILL_EXPORT = """
+import os, signal, sys
+import nbmlops
+from mlflow import MlflowClient
+
+method, nth = sys.argv[1], int(sys.argv[2])
+original = getattr(MlflowClient, method)
+calls = [0]
+
+def die_on_nth(self, *args, **kwargs):
+    calls[0] += 1
+    if calls[0] == nth:  # mid-export: what came before is in MLflow, the rest is not
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(self, *args, **kwargs)
+
+setattr(MlflowClient, method, die_on_nth)
+nbmlops.export_mlflow(sys.argv[3], "kill-exp", progress_bar=False)
+"""
+
+
+def test_kill_mid_export_then_rerun_completes_without_duplicates(workspace, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # outside any git repository
+    from mlflow.entities import ViewType
+    from sklearn.linear_model import LogisticRegression
+
+    ours = {}
+    for i in range(4):
+        with nbmlops.start_run(experiment="kill-exp", name=f"r{i}") as run:
+            nbmlops.log_params({"i": i, "kernel": "rbf"})
+            for step in range(3):
+                nbmlops.log_metric("loss", 1.0 / (i + step + 1), step=step)
+            run.log_text(f"run {i}", "notes.txt")
+            if i == 1:
+                model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 1, 0, 1])
+                nbmlops.register_model(model, "kill-model")
+        ours[run.run_id] = f"r{i}"
+    nbmlops.promote("kill-model", 1, "production", reason="best")
+    nbmlops.set_alias("kill-model", "champion", 1)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+
+    def export_killed(method: str, nth: int) -> None:
+        args = [sys.executable, "-c", _KILL_EXPORT, method, str(nth), uri]
+        assert subprocess.run(args, env=env, timeout=300).returncode == -9
+
+    client = _client(uri)
+    # 1. killed as the third run ends: two runs whole, the third half-written
+    export_killed("set_terminated", 3)
+    exp_id = client.get_experiment_by_name("kill-exp").experiment_id
+    half = [r for r in client.search_runs([exp_id]) if "nbmlops.export.complete" not in r.data.tags]
+    assert len(client.search_runs([exp_id])) == 3 and len(half) == 1
+    assert half[0].data.params and half[0].info.status == "RUNNING"
+    # 2. killed in the models phase: the version is created, its stage not yet applied
+    export_killed("transition_model_version_stage", 1)
+    assert len(client.search_model_versions("name='kill-model'")) == 1
+    # 3. the rerun completes and writes nothing twice
+    report = nbmlops.export_mlflow(uri, "kill-exp", progress_bar=False)
+    assert report.written["runs"] == 0 and report.present["runs"] == 4, report
+    assert report.present["model versions"] == 1 and not report.written["model versions"]
+
+    runs = client.search_runs([exp_id])  # active runs: each nbmlops run exactly once
+    assert sorted(r.data.tags["nbmlops.run_id"] for r in runs) == sorted(ours)
+    for r in runs:
+        assert r.data.tags["nbmlops.export.complete"] == "true"
+        assert r.info.run_name == ours[r.data.tags["nbmlops.run_id"]]
+        assert r.info.status == "FINISHED" and r.data.params["kernel"] == "rbf"
+        assert len(client.get_metric_history(r.info.run_id, "loss")) == 3
+        assert [a.path for a in client.list_artifacts(r.info.run_id)] == ["notes.txt"] or (
+            r.info.run_name == "r1"
+        )
+    # the half-written run was deleted (MLflow's trash, purged by `mlflow gc`), not kept
+    deleted = client.search_runs([exp_id], run_view_type=ViewType.DELETED_ONLY)
+    assert [r.info.run_id for r in deleted] == [half[0].info.run_id]
+    versions = client.search_model_versions("name='kill-model'")
+    assert len(versions) == 1 and versions[0].current_stage == "Production"
+    assert str(client.get_model_version_by_alias("kill-model", "champion").version) == "1"
+    # and importing the store back gives the same runs, once
+    monkeypatch.setenv("NBMLOPS_HOME", str(tmp_path / "back"))
+    nbmlops.configure(reset=True)
+    back = nbmlops.import_mlflow(uri, "kill-exp", progress_bar=False)
+    assert back.written["runs"] == 4 and back.written["model versions"] == 1, back
+    assert sorted(nbmlops.runs("kill-exp")["run_id"]) == sorted(ours)
 
 
 def test_round_trip_nbmlops_mlflow_nbmlops(workspace, tmp_path, monkeypatch):

@@ -437,3 +437,58 @@ def test_quoted_param_filter_finds_exactly_the_runs_with_that_text(workspace, va
     assert names(found) == expected
     others = nbmlops.runs(experiment=experiment, filter=f"params.x != {literal}")
     assert names(others) == {f"r{i}" for i in range(len(values))} - expected
+
+
+def test_datasets_filters_read_the_runs_input_data(backend):
+    """datasets.name / digest / context: any input of the run satisfying the comparison."""
+    frame = pd.DataFrame({"x": [1, 2, 3]})
+    other = pd.DataFrame({"x": [4, 5]})
+    with nbmlops.start_run(name="both") as run:
+        run.log_input(frame, "X_train", info={"context": "train"})
+        run.log_input(other, "X_test")
+    with nbmlops.start_run(name="one") as run:
+        run.log_input(other, "X_test", info={"context": "test"})
+    nbmlops.start_run(name="none").end()
+    digest = nbmlops.get_run(run.run_id).inputs["X_test"]["digest"]
+
+    def found(text):
+        return sorted(nbmlops.runs(filter=text)["name"])
+
+    assert found("datasets.name = 'X_train'") == ["both"]
+    assert found(f"datasets.digest = '{digest}'") == ["both", "one"]
+    assert found("dataset.context = 'test'") == ["one"]
+    assert found("datasets.context != 'test'") == ["both"]  # an input without context: never
+    assert found("datasets.name LIKE 'X_%' AND datasets.context = 'train'") == ["both"]
+    assert found("datasets.name NOT IN ('X_test')") == ["both"]
+    assert found("datasets.name ILIKE 'x_test' OR metrics.nothing > 1") == ["both", "one"]
+    assert sorted(runs_page(filter="datasets.name = 'X_test'").frame["name"]) == ["both", "one"]
+    assert "datasets" not in nbmlops.runs(filter="datasets.name = 'X_test'").columns
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("datasets.profile = 'x'", "datasets.name, datasets.digest, datasets.context"),
+        ("datasets.name > 'a'", "=, !=, IN, NOT IN, LIKE or ILIKE"),
+        ("datasets.name IS NULL", "datasets.name = 'train'"),
+        ("datasets.name = 5", "datasets.name = '5'"),
+        ("tags.team = 5", "tags.team = '5'"),
+        ("status IN (1, 2)", "status IN ('1')"),
+    ],
+)
+def test_datasets_and_text_columns_refuse_what_mlflow_refuses(table, text, says):
+    with pytest.raises(InvalidFilter, match="cannot use filter") as info:
+        nbmlops.runs(filter=text)
+    assert says in str(info.value)
+
+
+def test_a_key_no_run_has_matches_nothing_and_a_near_miss_is_a_typo(table):
+    assert nbmlops.runs(filter="metrics.rmse < 1").empty  # MLflow's meaning
+    assert nbmlops.runs(filter="tags.absent_entirely = 'x' OR tags.team = 'risk'").shape[0] == 2
+    assert runs_page(filter="params.zzz_unrelated = 'a'").total == 0
+    with pytest.raises(InvalidFilter, match="did you mean metrics.accuracy"):
+        runs_page(filter="metrics.acuracy > 0.9")
+    with pytest.raises(InvalidFilter):
+        nbmlops.runs(filter="zzzz = 'a'")  # a bare name that is no attribute, as in MLflow
+    with pytest.raises(InvalidFilter, match="cannot order by"):
+        nbmlops.runs(order_by="datasets.name")

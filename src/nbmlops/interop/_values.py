@@ -18,6 +18,12 @@ MODEL_TAG = "nbmlops.model"  # "name/version" on an exported model version
 # nbmlops' own fields of an exported version, as JSON: they come back on import.
 VERSION_FIELDS_TAG = "nbmlops.version"
 VERSION_FIELDS = ("model_class", "model_digest", "untrusted_types", "packages", "signature", "card")
+# A run's logged MLflow datasets become input data rows of this kind; the context tag goes
+# to the row's info (what datasets.context filters read).
+MLFLOW_DATASET_KIND = "mlflow dataset"
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+MAX_INPUT_NAME = 250  # data_io.name
+MAX_DIGEST = 64  # data_io.digest
 STATUSES = {"RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"}
 STAGES_IN = {"None": None, "Staging": "staging", "Production": "production", "Archived": "archived"}
 STAGES_OUT = {

@@ -108,6 +108,7 @@ def _import_run(client, store, records, experiment, run, ids, report) -> None:
     artifacts = _artifacts(client, store, info.run_id, report)
     end = v.seconds(info.end_time)
     start = v.seconds(info.start_time)
+    inputs = _inputs(run, start, report)
     row = {
         "run_id": our_id,
         "name": info.run_name or data.tags.get(v.RUN_NAME_TAG),
@@ -122,10 +123,52 @@ def _import_run(client, store, records, experiment, run, ids, report) -> None:
         "git_commit": data.tags.get("mlflow.source.git.commit"),
     }
     params = {k: v.param_json(text) for k, text in data.params.items()}
-    records.write_run(row, experiment, params, tags, metrics, artifacts)
+    records.write_run(row, experiment, params, tags, metrics, artifacts, inputs)
     report.written["runs"] += 1
+    if inputs:
+        report.written["dataset inputs"] += len(inputs)
     report.written["metric values"] += len(metrics)
     report.written["artifacts"] += len(artifacts)
+
+
+def _inputs(run, start: float | None, report) -> list[dict]:
+    """The run's logged datasets (``mlflow.log_input``) as input data rows: the name and
+    digest as MLflow has them, the context and the rest of MLflow's fields in ``info``."""
+    rows: dict[str, dict] = {}
+    inputs = getattr(run, "inputs", None)
+    for item in getattr(inputs, "dataset_inputs", None) or []:
+        data = item.dataset
+        tags = {tag.key: tag.value for tag in item.tags or []}
+        label = f"{run.info.run_id}/{data.name}"
+        if data.name in rows:
+            report.skip(
+                "dataset input",
+                label,
+                f"the run has two inputs named {data.name!r} (digests "
+                f"{rows[data.name]['digest']} and {data.digest}); nbmlops keeps the first",
+            )
+            continue
+        if len(data.name) > v.MAX_INPUT_NAME or len(data.digest) > v.MAX_DIGEST:
+            report.skip("dataset input", label, "its name or digest is longer than nbmlops keeps")
+            continue
+        info = {
+            "context": tags.pop(v.DATASET_CONTEXT_TAG, None),
+            "source_type": data.source_type,
+            "source": data.source,
+            "schema": data.schema,
+            "profile": data.profile,
+            "input_tags": tags,
+        }
+        rows[data.name] = {
+            "name": data.name,
+            "kind": v.MLFLOW_DATASET_KIND,
+            "digest": data.digest,
+            "shape": None,
+            "schema": None,
+            "info": json.dumps({k: val for k, val in info.items() if val}, sort_keys=True),
+            "created_at": start or time.time(),
+        }
+    return list(rows.values())
 
 
 def _artifacts(client, store, run_id: str, report) -> list[dict]:

@@ -34,9 +34,11 @@ class ImportRecords:
         tags: dict[str, str],
         metrics: list[tuple[str, float, int, float]],
         artifacts: list[dict],
+        inputs: list[dict] | None = None,
     ) -> None:
         """Insert a finished run with everything it holds. ``params`` values are JSON text;
-        ``metrics`` rows are ``(key, value, step, timestamp)``."""
+        ``metrics`` rows are ``(key, value, step, timestamp)``; ``inputs`` are ``data_io``
+        rows (direction input) without the run id."""
         run_id = row["run_id"]
 
         def fn(conn):
@@ -64,6 +66,11 @@ class ImportRecords:
                     t.artifacts,
                     [{**a, "run_id": run_id} for a in artifacts],
                     ["run_id", "name"],
+                )
+            if inputs:
+                conn.execute(
+                    insert(t.data_io),
+                    [{**row, "run_id": run_id, "direction": "input"} for row in inputs],
                 )
 
         self.meta._write(fn)

@@ -610,6 +610,23 @@ class MetadataStore:
                 "tags": conn.execute(of(t.tags, t.tags.c.key, t.tags.c.value)).all(),
             }
 
+    def list_inputs(
+        self, experiment: str | None = None, run_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, str, str, str | None]]:
+        """``(run_id, name, digest, info)`` of the input data the runs recorded (of
+        ``experiment``, or of ``run_ids``): what ``datasets.*`` filters read."""
+        query = select(t.data_io.c.run_id, t.data_io.c.name, t.data_io.c.digest, t.data_io.c.info)
+        query = query.where(t.data_io.c.direction == "input")
+        if experiment is not None:
+            query = query.join(t.runs, t.runs.c.run_id == t.data_io.c.run_id).join(
+                t.experiments, t.experiments.c.experiment_id == t.runs.c.experiment_id
+            )
+            query = query.where(t.experiments.c.name == experiment)
+        if run_ids is not None:
+            query = query.where(t.data_io.c.run_id.in_(list(run_ids)))
+        with read_transaction(self.engine) as conn:
+            return [tuple(row) for row in conn.execute(query).all()]
+
     def run_keys(self, experiment: str | None = None) -> dict[str, list[str]]:
         """The distinct param, metric and tag keys of the runs (of ``experiment``), sorted.
 
@@ -638,7 +655,8 @@ class MetadataStore:
 
         ``order`` holds ``(column, descending)`` pairs; a column is ``run_id``, ``experiment``,
         ``name``, ``status``, ``start_time``, ``duration_s`` or ``metrics.<key>`` (latest
-        value). Missing values sort last either way; ties fall back to newest first.
+        value). Missing values sort last either way (a logged NaN metric before a run without
+        the metric, as in MLflow); ties fall back to newest first.
         """
         query = select(t.runs.c.run_id).join(
             t.experiments, t.experiments.c.experiment_id == t.runs.c.experiment_id
@@ -661,6 +679,10 @@ class MetadataStore:
                     ),
                 )
                 expr = metric.c.value
+                # A logged NaN (NULL value) before the runs without the metric, as MLflow.
+                terms.append((expr.desc() if descending else expr.asc()).nulls_last())
+                terms.append(metric.c.run_id.is_(None).asc())
+                continue
             elif column == "experiment":
                 expr = t.experiments.c.name
             elif column == "duration_s":

@@ -41,6 +41,10 @@ from ._grammar import (
 _ORDERING = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 _TIMES = {"start_time", "end_time"}
 DERIVED = {"end_time"}  # attributes computed from the runs table's columns
+# The column query.py adds when a filter reads datasets.*: per run, a tuple of its inputs'
+# (name, digest, context); a comparison holds when any of them satisfies it (MLflow).
+DATASETS = "datasets"
+_DATASET_FIELD = {"name": 0, "digest": 1, "context": 2}
 
 
 class _Evaluator:
@@ -61,7 +65,10 @@ class _Evaluator:
             return end.where(ended).rename(name)
         if self.frame.empty:
             return pd.Series([], dtype=object, index=self.frame.index, name=name)
-        close = difflib.get_close_matches(name, list(self.frame.columns), n=3)
+        close = close_keys(name, self.frame.columns)
+        if column.kind != "attribute" and not close:
+            # MLflow's meaning: a key no run has is missing everywhere, so nothing matches.
+            return pd.Series(np.nan, index=self.frame.index, dtype=object, name=name)
         hint = (
             f"; did you mean {', '.join(close)}?"
             if close
@@ -84,6 +91,8 @@ class _Evaluator:
 
     def compare(self, node: Comparison) -> pd.Series:
         op, right, column = node.op, node.value, node.column
+        if column.kind == DATASETS:
+            return self.datasets(node)
         if node.op in ("IS NULL", "IS NOT NULL"):
             if column.name not in self.frame.columns and column.kind != "attribute":
                 present = pd.Series(False, index=self.frame.index)  # no run has it: all NULL
@@ -130,6 +139,32 @@ class _Evaluator:
             )
         return left.map(lambda x: _safe_order(compare, x, right)).astype(bool)
 
+    def datasets(self, node: Comparison) -> pd.Series:
+        """Whether any input of each run satisfies the comparison (inputs without the field,
+        such as a context, never do), as MLflow's dataset filters."""
+        field = _DATASET_FIELD[node.column.key]
+        op, right = node.op, node.value
+        if op.endswith("LIKE"):
+            regex = re.compile(_like_regex(right), re.S | (re.I if "ILIKE" in op else 0))
+            test = (
+                (lambda x: regex.fullmatch(x) is None)
+                if op.startswith("NOT")
+                else (lambda x: regex.fullmatch(x) is not None)
+            )
+        elif op in ("IN", "NOT IN"):
+            members = set(right)
+            test = (lambda x: x in members) if op == "IN" else (lambda x: x not in members)
+        else:
+            test = (lambda x: x == right) if op == "=" else (lambda x: x != right)
+        inputs = (
+            self.frame[DATASETS]
+            if DATASETS in self.frame.columns
+            else pd.Series([()] * len(self.frame), index=self.frame.index, dtype=object)
+        )
+        return inputs.map(
+            lambda rows: any(r[field] is not None and test(r[field]) for r in rows)
+        ).astype(bool)
+
     def like(self, left: pd.Series, op: str, pattern: str, kind: str) -> pd.Series:
         if kind == "metrics" or left.name in _TIMES or left.name == "duration_s":
             raise self.fail(
@@ -166,6 +201,19 @@ class _Evaluator:
         raise self.fail(
             f"compare {left.name} with a date in quotes or with milliseconds since the epoch"
         )
+
+
+def close_keys(name: str, columns) -> list[str]:
+    """Columns of the same kind whose key is close to ``name``'s: a likely typo.
+
+    A key no run has matches nothing, as in MLflow (``metrics.rmse > 1`` in an experiment
+    without rmse is empty), but one close to a key the runs have (``metrics.acuracy``) stops
+    with the key it probably means."""
+    kind, dot, key = name.partition(".")
+    if not dot or kind not in ("metrics", "params", "tags"):
+        return difflib.get_close_matches(name, [str(c) for c in columns], n=3)
+    keys = [str(c)[len(kind) + 1 :] for c in columns if str(c).startswith(kind + ".")]
+    return [f"{kind}.{k}" for k in difflib.get_close_matches(key, keys, n=3)]
 
 
 def _like_regex(pattern: str) -> str:
@@ -278,6 +326,7 @@ def apply_order(frame: pd.DataFrame, order_by: str | list[str]) -> pd.DataFrame:
     ties fall back to newest first.
     """
     columns, ascending = [], []
+    logged_nan = dict(frame.attrs.get("logged_nan", {}))
     frame = newest_first(frame)
     for name, descending in order_terms(order_by):
         if name == "end_time" and name not in frame.columns and not frame.empty:
@@ -290,15 +339,34 @@ def apply_order(frame: pd.DataFrame, order_by: str | list[str]) -> pd.DataFrame:
         ascending.append(not descending)
     if not columns:
         return frame
-
-    def key(col: pd.Series) -> pd.Series:
-        if col.dtype == object:
-            numeric = pd.to_numeric(col.map(_number), errors="coerce")
-            return (
-                numeric if numeric.notna().any() else col.map(lambda x: str(x) if _logged(x) else x)
-            )
-        return col
-
+    keys = {}
+    for i, (name, up) in enumerate(zip(columns, ascending, strict=True)):
+        if logged_nan.get(name):
+            keys[f"__order_{i}"] = _nan_last_but_one(frame, name, logged_nan[name], up)
+            columns[i] = f"__order_{i}"
+    if keys:
+        ordered = frame.assign(**keys).sort_values(
+            columns, ascending=ascending, key=_order_key, na_position="last", kind="stable"
+        )
+        return ordered.drop(columns=list(keys))
     return frame.sort_values(
-        columns, ascending=ascending, key=key, na_position="last", kind="stable"
+        columns, ascending=ascending, key=_order_key, na_position="last", kind="stable"
     )
+
+
+def _order_key(col: pd.Series) -> pd.Series:
+    if col.dtype == object:
+        numeric = pd.to_numeric(col.map(_number), errors="coerce")
+        return numeric if numeric.notna().any() else col.map(lambda x: str(x) if _logged(x) else x)
+    return col
+
+
+def _nan_last_but_one(frame: pd.DataFrame, name: str, nan_runs, ascending: bool) -> pd.Series:
+    """A metric's sort key where a logged NaN comes after every number and before the runs
+    without the metric, in either direction (MLflow's order): the numbers' dense ranks, the
+    NaN cells one past the end of the direction, missing values NaN."""
+    values = frame[name].astype(float)
+    rank = values.rank(method="dense")
+    logged = frame["run_id"].isin(set(nan_runs)) & values.isna()
+    past_end = (rank.max() if rank.notna().any() else 0) + 1 if ascending else 0
+    return rank.mask(logged, past_end)

@@ -18,6 +18,7 @@ meaning (docs/tracking.md has the rules with examples)::
                 | "`" prefix "." anything "`"         -- `metrics.f1-macro` (nbmlops' form)
     prefix     := metrics | metric | params | param | parameter | parameters | tags | tag
                 | attributes | attribute | attr | run   -- also in backticks: `metric`.a
+                | datasets | dataset                   -- key: name, digest or context
     key        := word ( "." word )* | "`" anything "`" | '"' anything '"'
     constant   := number | 'text' | "text" | True | False | None | list
     list       := "[" constants "]" | "(" constants ")"
@@ -25,8 +26,10 @@ meaning (docs/tracking.md has the rules with examples)::
 The tree is what another backend (SQL) compiles: :class:`Column` names one column of the
 runs table (``Column.name``: ``metrics.acc``, ``params.C``, ``tags.team``, or an attribute
 ``run_id``, ``name``, ``status``, ``start_time``, ``end_time``, ``experiment``,
-``duration_s``); :class:`Comparison` holds one column, one operator of :data:`OPERATORS` and a
-Python constant (``str`` exactly when the user quoted it; a ``tuple`` for IN; ``None`` for IS
+``duration_s``), or a field of the run's input data (``datasets.name``, ``datasets.digest``,
+``datasets.context``: a comparison holds when any input of the run satisfies it);
+:class:`Comparison` holds one column, one operator of :data:`OPERATORS` and a Python
+constant (``str`` exactly when the user quoted it; a ``tuple`` for IN; ``None`` for IS
 NULL); :class:`And`, :class:`Or`, :class:`Not` combine them; :class:`Everything` is the empty
 filter. A comparison written constant-first (``0.9 < metrics.acc``) is stored column-first
 (``metrics.acc > 0.9``). Every :class:`InvalidFilter` names the offending token and the
@@ -76,11 +79,17 @@ PREFIXES = {
     "attribute": "attribute",
     "attr": "attribute",
     "run": "attribute",
+    "datasets": "datasets",
+    "dataset": "datasets",
 }
+# What datasets.<key> reads of a run's input data (any input matching counts, as in MLflow).
+DATASET_KEYS = ("name", "digest", "context")
+DATASET_OPERATORS = ("=", "!=", "IN", "NOT IN", "LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE")
 # Attribute as written -> the runs table's column. MLflow's names first, then nbmlops' own.
 ATTRIBUTES = {
     "run_id": "run_id",
     "run_name": "name",
+    "run name": "name",  # MLflow takes attributes.`Run name` too (any case)
     "name": "name",
     "status": "status",
     "start_time": "start_time",
@@ -89,9 +98,16 @@ ATTRIBUTES = {
     "experiment": "experiment",
     "duration_s": "duration_s",
 }
+# Attributes holding text: a number or boolean compared with one is refused, as in MLflow.
+TEXT_ATTRIBUTES = {"run_id", "name", "status", "experiment"}
+# MLflow keeps a run's name in this tag; nbmlops in the name attribute, which it means.
+RUN_NAME_TAG = "mlflow.runName"
 _KEYWORDS = {"AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS", "NULL"}
 _CONSTANT_NAMES = {"True": True, "False": False, "None": None}
-_ACCEPTED = "metrics.<key>, params.<key>, tags.<key> or attributes.<name>"
+_ACCEPTED = (
+    "metrics.<key>, params.<key>, tags.<key>, attributes.<name> or "
+    "datasets.name / datasets.digest / datasets.context"
+)
 
 
 @dataclass(frozen=True)
@@ -306,6 +322,11 @@ class _Parser:
             word = self.word()
         if word == "IS":
             column = self.need_column(left, "IS NULL")
+            if column.kind == "datasets":
+                raise self.fail(
+                    f"IS NULL does not apply to {column.text}: a run's input datasets are "
+                    f"compared with =, !=, IN, LIKE, e.g. {column.text} = 'train'"
+                )
             self.take()
             op = "IS NULL"
             if self.word() == "NOT":
@@ -371,13 +392,34 @@ class _Parser:
         return self.checked(Comparison(left, op, right))
 
     def checked(self, node: Comparison) -> Comparison:
-        """Metrics are numbers: a quoted value is refused where it is written."""
+        """Metrics are numbers: a quoted value is refused where it is written. Tags and the
+        text attributes are text: a number or boolean is refused (it could never match)."""
         values = node.value if isinstance(node.value, (list, tuple)) else [node.value]
         quoted = [x for x in values if isinstance(x, str)]
-        if node.column.kind == "metrics" and quoted:
+        column = node.column
+        if column.kind == "metrics" and quoted:
             raise self.fail(
-                f"{node.column.text} is a number and {quoted[0]!r} is quoted text; "
-                f"compare it with a number without quotes, e.g. {node.column.text} > 0.9"
+                f"{column.text} is a number and {quoted[0]!r} is quoted text; "
+                f"compare it with a number without quotes, e.g. {column.text} > 0.9"
+            )
+        if column.kind == "datasets" and node.op not in DATASET_OPERATORS:
+            raise self.fail(
+                f"{column.text} {node.op} is not a dataset comparison: compare a run's input "
+                f"datasets with =, !=, IN, NOT IN, LIKE or ILIKE and quoted text, e.g. "
+                f"{column.text} = 'train'"
+            )
+        text = column.kind in ("tags", "datasets") or (
+            column.kind == "attribute" and column.key in TEXT_ATTRIBUTES
+        )
+        bare = [x for x in values if isinstance(x, (bool, int, float))]
+        if text and bare:
+            raise self.fail(
+                f"{column.text} is text and {bare[0]!r} is not quoted; quote the value, "
+                + (
+                    f"e.g. {column.text} {node.op} ('{bare[0]}')"
+                    if node.op.endswith("IN")
+                    else f"e.g. {column.text} {node.op} '{bare[0]}'"
+                )
             )
         return node
 
@@ -468,6 +510,13 @@ class _Parser:
                     + f" attributes are {', '.join(ATTRIBUTES)}"
                 )
             key = ATTRIBUTES.get(key, ATTRIBUTES.get(key.lower()))
+        if kind == "datasets" and key not in DATASET_KEYS:
+            raise self.fail(
+                f"{text!r} is no dataset key: a run's input datasets have "
+                + ", ".join(f"{prefix}.{k}" for k in DATASET_KEYS)
+            )
+        if kind == "tags" and key == RUN_NAME_TAG:
+            return Column("attribute", "name", text)
         return Column(kind, key, text)
 
 
@@ -540,6 +589,11 @@ def parse_order_by(order_by: str | list[str]) -> list[OrderTerm]:
                     + (f" (did you mean {close[0]}?)" if close else "")
                     + f"; attributes are {', '.join(ATTRIBUTES)}, or write "
                     f"metrics.{column.key}, params.{column.key} or tags.{column.key}"
+                )
+            if column.kind == "datasets":
+                raise parser.fail(
+                    f"cannot order by {column.text!r}: a run has any number of input "
+                    "datasets; order by metrics.<key>, params.<key>, tags.<key> or an attribute"
                 )
             descending = False
             if parser.word() in ("ASC", "DESC"):

@@ -7,7 +7,6 @@ never shows a dead run as RUNNING.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import time
 from typing import TYPE_CHECKING
@@ -56,7 +55,7 @@ def runs(
     >>> import nbmlops
     >>> nbmlops.runs(filter="metrics.accuracy > 0.9", order_by="metrics.accuracy DESC")  # doctest: +SKIP
     """
-    from ._filter import apply_filter, apply_order, newest_first
+    from ._filter import apply_order, newest_first
 
     _check_selection("runs", experiment, order_by)
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
@@ -67,14 +66,36 @@ def runs(
     if filter is None and limit is not None:
         fast = _ordered_page_in_sql(store, experiment, order_by, limit)
         if fast is not None:
+            fast.attrs.pop("logged_nan", None)
             return fast
     frame = _frame(store.meta.list_runs(experiment))
     frame = apply_order(frame, order_by) if order_by else newest_first(frame)
     if filter is not None:
-        frame = apply_filter(frame, filter)
+        frame = _filtered(store, experiment, frame, filter)
     if limit is not None:
         frame = frame.head(limit)
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    frame.attrs.pop("logged_nan", None)  # what ordering needed, not part of the answer
+    return frame
+
+
+def _filtered(store: Store, experiment: str | None, frame: pd.DataFrame, text: str):
+    """``apply_filter``, with the runs' input data beside them when the filter reads
+    ``datasets.*`` (a column of (name, digest, context) tuples, dropped again after)."""
+    from ._filter import DATASETS, apply_filter, filter_columns
+
+    if not any(c.startswith(DATASETS + ".") for c in filter_columns(text)):
+        return apply_filter(frame, text)
+    inputs: dict[str, list[tuple]] = {}
+    for run_id, name, digest, info in store.meta.list_inputs(experiment):
+        try:
+            extra = json.loads(info) if info else {}
+        except ValueError:
+            extra = {}
+        context = extra.get("context") if isinstance(extra, dict) else None
+        inputs.setdefault(run_id, []).append((name, digest, context))
+    column = [tuple(inputs.get(run_id, ())) for run_id in frame["run_id"]]
+    return apply_filter(frame.assign(**{DATASETS: column}), text).drop(columns=[DATASETS])
 
 
 # Order terms SQL sorts exactly as pandas does: numbers, missing values last. (Text columns
@@ -127,6 +148,13 @@ def _frame(
     for column in dynamic:
         if column.startswith("metrics."):
             frame[column] = frame[column].astype(float)
+    # A logged NaN and a missing value are both NaN here; ordering tells them apart (MLflow:
+    # numbers, then NaN, then runs without the metric), so the logged ones are noted.
+    nan_cells: dict[str, list[str]] = {}
+    for run_id, key, value in data["metrics"]:
+        if value is None:
+            nan_cells.setdefault(f"metrics.{key}", []).append(run_id)
+    frame.attrs["logged_nan"] = nan_cells
     return frame
 
 
@@ -303,9 +331,10 @@ def _page_ids(
         ids, total = store.meta.page_run_ids(experiment, [], offset, limit, now)
         return ids, total, dynamic
     from ._filter import (
+        DATASETS,
         DERIVED,
-        apply_filter,
         apply_order,
+        close_keys,
         filter_columns,
         newest_first,
         null_tests,
@@ -318,7 +347,10 @@ def _page_ids(
         [(n, d) for n, d in order_terms(order_by) if n in known or n in DERIVED] if order_by else []
     )
     read = {name for name, _ in terms} | (filter_columns(filter) if filter is not None else set())
-    unknown = sorted(read - set(known) - DERIVED - (null_tests(filter) if filter else set()))
+    read_data = {name for name in read if name.startswith(DATASETS + ".")}
+    unknown = sorted(
+        read - set(known) - DERIVED - read_data - (null_tests(filter) if filter else set())
+    )
     sql_orderable = all(name in _SQL_ORDER or name.startswith("metrics.") for name, _ in terms)
     if filter is None and sql_orderable and not unknown:
         ids, total = store.meta.page_run_ids(experiment, terms, offset, limit, now)
@@ -333,15 +365,17 @@ def _page_ids(
             now,
             [c for c in dynamic if c in read],
         )
-        if unknown and not narrow.empty:
-            close = difflib.get_close_matches(unknown[0], known, n=3)
-            raise InvalidFilter(
-                f"cannot use filter {filter!r}: no run has a column {unknown[0]!r}"
-                + (f"; did you mean {', '.join(close)}?" if close else "")
-            )
+        for name in unknown if not narrow.empty else ():
+            # A key no run has matches nothing (MLflow); a near miss of a known key is a typo.
+            close = close_keys(name, known)
+            if close or "." not in name:
+                raise InvalidFilter(
+                    f"cannot use filter {filter!r}: no run has a column {name!r}"
+                    + (f"; did you mean {', '.join(close)}?" if close else "")
+                )
         narrow = apply_order(narrow, order_by) if order_by else newest_first(narrow)
         if filter is not None:
-            narrow = apply_filter(narrow, filter)
+            narrow = _filtered(store, experiment, narrow, filter)
         total = len(narrow)
         ids = list(narrow["run_id"].iloc[offset : offset + limit])
     return ids, total, dynamic
@@ -379,4 +413,5 @@ def runs_page(
     else:
         position = {run_id: i for i, run_id in enumerate(ids)}
         frame = page.sort_values("run_id", key=lambda s: s.map(position)).reset_index(drop=True)
+    frame.attrs.pop("logged_nan", None)
     return RunPage(frame=frame, total=total, offset=offset, limit=limit, columns=known)
