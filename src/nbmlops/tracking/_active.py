@@ -164,8 +164,11 @@ def start_run(
     run_id = uuid.uuid4().hex
     artifacts = []
     if git and git.diff:
-        # Stored before the run row, and recorded in the same transaction as the run.
-        digest, size = store.artifacts.put_bytes(git.diff.encode("utf-8", "surrogateescape"))
+        # Stored before the run row, and recorded in the same transaction as the run; synced
+        # with the run's other artifacts (Run.end, the background writer).
+        digest, size = store.artifacts.put_bytes(
+            git.diff.encode("utf-8", "surrogateescape"), durable=False
+        )
         artifacts.append(
             {
                 "name": "git.diff",

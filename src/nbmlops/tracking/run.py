@@ -152,7 +152,7 @@ class Run:
         self._store.meta.check_artifact_names(self.run_id, names)
         rows = []
         for file, rel in zip(files, names, strict=True):
-            digest, size = self._store.artifacts.put_file(file)
+            digest, size = self._store.artifacts.put_file(file, durable=False)
             rows.append(self._artifact_row(rel, digest, size))
         self._store.meta.add_artifacts(self.run_id, rows)
         return names
@@ -160,7 +160,7 @@ class Run:
     def log_bytes(self, data: bytes, name: str, media_type: str | None = None) -> str:
         name = validate_artifact_name(name)
         self._store.meta.check_artifact_names(self.run_id, [name])
-        digest, size = self._store.artifacts.put_bytes(bytes(data))
+        digest, size = self._store.artifacts.put_bytes(bytes(data), durable=False)
         self._store.meta.add_artifacts(
             self.run_id, [self._artifact_row(name, digest, size, media_type)]
         )
@@ -239,6 +239,8 @@ class Run:
         calling ``end`` again writes them all.
         """
         status = end_status(status)
+        # The run's artifacts reach the disk before the status that finishes it commits.
+        self._store.artifacts.sync()
         with writer.flushing():
             rows = writer.take(self._store, self.run_id)
             try:
