@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -40,6 +40,8 @@ _CHUNK = 1 << 20
 # Files being written start with this prefix; ``nbmlops gc`` removes old ones left by a crash.
 TMP_PREFIX = ".tmp-"
 MAX_NAME_LEN = 1024
+# Blobs at least this large are hashed in a thread while the reader parses them.
+_VERIFY_IN_THREAD_FROM = 1 << 20
 # Above this many blobs to sync, one syncfs(2) of the filesystem (Linux) replaces an fsync
 # per blob: about one journal commit instead of one each.
 _SYNCFS_ABOVE = 16
@@ -308,24 +310,47 @@ class ArtifactStore:
 
     def get_bytes(self, digest: str, name: str | None = None) -> bytes:
         """Read a blob and verify it; ``name`` only improves error messages."""
+        data, check = self.read_then_verify(digest, name)
+        check()
+        return data
+
+    def read_then_verify(
+        self, digest: str, name: str | None = None
+    ) -> tuple[bytes, Callable[[], None]]:
+        """The bytes of a blob and ``check``, which raises ``IntegrityError`` unless they hash
+        to ``digest``. A large blob is hashed in a thread meanwhile (hashlib releases the
+        GIL), so the caller can parse the bytes while they are verified; it must call
+        ``check()`` before it builds anything from them."""
         label = name or digest
         try:
             # A local file is opened directly: fsspec's wrapper reads a large file in blocks.
-            with (
-                open(self.path_of(digest), "rb")
-                if self._local
-                else self.fs.open(self.path_of(digest), "rb") as fh
-            ):
+            with open(self.path_of(digest), "rb") if self._local else self.fs.open(
+                self.path_of(digest), "rb"
+            ) as fh:
                 data = fh.read()
         except FileNotFoundError:
             raise ArtifactNotFound(
                 f"the content of artifact {label!r} (sha256 {digest}) is missing from "
                 f"{self.root}; the artifact folder was moved or pruned"
             ) from None
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != digest:
-            raise IntegrityError(label, digest, actual)
-        return data
+        result: list[str] = []
+
+        def check() -> None:
+            if worker is not None:
+                worker.join()
+            actual = result[0] if result else hashlib.sha256(data).hexdigest()
+            if actual != digest:
+                raise IntegrityError(label, digest, actual)
+
+        worker = None
+        if len(data) >= _VERIFY_IN_THREAD_FROM:
+            worker = threading.Thread(
+                target=lambda: result.append(hashlib.sha256(data).hexdigest()),
+                name="nbmlops-verify",
+                daemon=True,
+            )
+            worker.start()
+        return data, check
 
     def _ensure_local_folder(self, folder: str) -> None:
         # One mkdir per folder and process: the 256 blob folders are made once, not per write.
