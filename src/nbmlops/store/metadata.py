@@ -480,6 +480,15 @@ class MetadataStore:
             raise RunNotFound(run_id)
         return dict(row)
 
+    def metric_keys(self, run_id: str) -> set[str]:
+        """The names of the metrics ``run_id`` has (one indexed read, no values)."""
+        with read_transaction(self.engine) as conn:
+            return set(
+                conn.execute(
+                    select(t.latest_metrics.c.key).where(t.latest_metrics.c.run_id == run_id)
+                ).scalars()
+            )
+
     def run_details(self, run_id: str) -> dict[str, Any]:
         """Params, tags, latest metrics, artifacts and data of one run, from one snapshot."""
         with read_transaction(self.engine) as conn:

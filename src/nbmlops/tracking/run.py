@@ -312,6 +312,11 @@ class Run:
         self._flush_pending()
         return self._details()["metrics"]
 
+    def _metric_keys(self) -> set[str]:
+        """The names of the metrics logged so far (pending ones included), without values."""
+        self._flush_pending()
+        return self._store.meta.metric_keys(self.run_id)
+
     @property
     def tags(self) -> dict[str, str]:
         return self._details()["tags"]
