@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, delete, func, insert, or_, select, update
@@ -339,14 +339,23 @@ class MetadataStore:
 
         self._write(fn)
 
-    def add_artifacts(self, run_id: str, rows: list[dict]) -> None:
-        """Record artifacts; a name that would make a file also a folder writes nothing."""
+    def add_artifacts(
+        self, run_id: str, rows: list[dict], store_content: Callable[[], None] | None = None
+    ) -> None:
+        """Record artifacts; a name that would make a file also a folder writes nothing.
+
+        ``store_content()`` (which fills the rows' ``digest`` and ``size``) runs after the
+        names are checked and before the rows commit, in the same transaction: a refused
+        name stores no content, and no reader sees a row before its content exists. It may
+        run again if the transaction is retried (storing content is idempotent)."""
         for row in rows:
             row["run_id"] = run_id
 
         def fn(conn):
             names = [r["name"] for r in rows]
             check_no_clash(_neighbours(conn, run_id, names), names)
+            if store_content is not None:
+                store_content()
             _upsert(conn, t.artifacts, rows, ["run_id", "name"])
 
         self._write(fn)

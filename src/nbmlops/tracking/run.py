@@ -159,11 +159,15 @@ class Run:
 
     def log_bytes(self, data: bytes, name: str, media_type: str | None = None) -> str:
         name = validate_artifact_name(name)
-        self._store.meta.check_artifact_names(self.run_id, [name])
-        digest, size = self._store.artifacts.put_bytes(bytes(data), durable=False)
-        self._store.meta.add_artifacts(
-            self.run_id, [self._artifact_row(name, digest, size, media_type)]
-        )
+        data = bytes(data)
+        row = self._artifact_row(name, "", 0, media_type)
+
+        def store_content() -> None:
+            # Inside the transaction that checks the name: one transaction per call, and a
+            # refused name stores nothing.
+            row["digest"], row["size"] = self._store.artifacts.put_bytes(data, durable=False)
+
+        self._store.meta.add_artifacts(self.run_id, [row], store_content)
         return name
 
     def log_text(self, text: str, name: str) -> str:
