@@ -98,11 +98,15 @@ class Tools:
 
         quiet()
         self.nb, self.mlflow = nbmlops, mlflow
-        nbmlops.configure(home=str(workdir / "nbmlops"), reset=True)
-        mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
+        # An untracked folder of its own: this repository tracks an mlflow.db and mlruns/
+        # (test fixtures), and writing those would make every run see a changed work tree.
+        stores = workdir / "bench-stores"
+        stores.mkdir(exist_ok=True)
+        nbmlops.configure(home=str(stores / "nbmlops"), reset=True)
+        mlflow.set_tracking_uri(f"sqlite:///{stores / 'mlflow.db'}")
         name = f"bench-{workdir.name}"
         if mlflow.get_experiment_by_name(name) is None:
-            mlflow.create_experiment(name, artifact_location=(workdir / "mlruns").as_uri())
+            mlflow.create_experiment(name, artifact_location=(stores / "mlruns").as_uri())
         mlflow.set_experiment(name)
 
     def nb_run(self) -> None:
