@@ -20,6 +20,8 @@ track     ``%%track`` overhead in one IPython shell: the same cell with and with
           RandomForest fit; median of repetitions (the frame is seen unchanged after the first).
 text      2,000 ``log_text`` calls in one run, against MLflow's ``log_text``.
 keys      ``run_keys()`` (what the panel reads after every tracked cell) over ``--runs`` runs.
+imports   ``import nbmlops.tracking`` against ``import mlflow`` in fresh interpreters: wall
+          time and CPU time (user + system; less sensitive to a busy machine), median.
 
 Targets (issue 18): a run >= 10x faster than MLflow in and outside git; ``register_model`` <=
 1/2 and ``load_model`` <= MLflow's; ``%%track`` adds <= 20 ms to the 2M-row cell; 2,000
@@ -96,11 +98,15 @@ class Tools:
 
         quiet()
         self.nb, self.mlflow = nbmlops, mlflow
-        nbmlops.configure(home=str(workdir / "nbmlops"), reset=True)
-        mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
+        # An untracked folder of its own: this repository tracks an mlflow.db and mlruns/
+        # (test fixtures), and writing those would make every run see a changed work tree.
+        stores = workdir / "bench-stores"
+        stores.mkdir(exist_ok=True)
+        nbmlops.configure(home=str(stores / "nbmlops"), reset=True)
+        mlflow.set_tracking_uri(f"sqlite:///{stores / 'mlflow.db'}")
         name = f"bench-{workdir.name}"
         if mlflow.get_experiment_by_name(name) is None:
-            mlflow.create_experiment(name, artifact_location=(workdir / "mlruns").as_uri())
+            mlflow.create_experiment(name, artifact_location=(stores / "mlruns").as_uri())
         mlflow.set_experiment(name)
 
     def nb_run(self) -> None:
@@ -300,6 +306,47 @@ def case_text(tmp: Path, n: int) -> list[str]:
     ]
 
 
+_IMPORT_PROBE = """
+import resource, sys, time
+r0 = resource.getrusage(resource.RUSAGE_SELF)
+t0 = time.perf_counter()
+__import__(sys.argv[1])
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+print(time.perf_counter() - t0, r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
+"""
+
+
+def import_seconds(module: str, reps: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of ``import module`` in ``reps`` fresh interpreters."""
+    wall, cpu = [], []
+    for _ in range(reps):
+        done = subprocess.run(
+            [sys.executable, "-c", _IMPORT_PROBE, module],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        w, c = (float(x) for x in done.stdout.split())
+        wall.append(w)
+        cpu.append(c)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def case_imports(reps: int) -> list[str]:
+    rows = []
+    for label, module in (("nbmlops.tracking", "nbmlops.tracking"), ("mlflow", "mlflow")):
+        wall, cpu = import_seconds(module, reps)
+        rows.append(f"| `import {label}` | {fmt(wall)} | {fmt(cpu)} |")
+        print(rows[-1], flush=True)
+    return [
+        f"### Import time in a fresh interpreter, median of {reps}",
+        "",
+        "| import | wall | CPU (user + system) |",
+        "|---|---:|---:|",
+        *rows,
+    ]
+
+
 def case_keys(tmp: Path, runs: int, reps: int) -> list[str]:
     import nbmlops
     from nbmlops.store import get_store
@@ -364,14 +411,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--only", action="append", choices=["git", "registry", "track", "text", "keys"]
+        "--only",
+        action="append",
+        choices=["git", "registry", "track", "text", "keys", "imports"],
     )
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--texts", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
-    cases = args.only or ["git", "registry", "track", "text", "keys"]
+    cases = args.only or ["git", "registry", "track", "text", "keys", "imports"]
     import nbmlops
 
     lines = [
@@ -401,6 +450,8 @@ def main(argv: list[str] | None = None) -> int:
             lines += [*case_text(tmp, args.texts), ""]
         if "keys" in cases:
             lines += [*case_keys(tmp, args.runs, args.reps), ""]
+        if "imports" in cases:
+            lines += [*case_imports(max(5, args.reps)), ""]
         os.chdir(home)  # the folder is removed next; IPython's exit hook reads the cwd
     text = "\n".join(lines)
     print(text)

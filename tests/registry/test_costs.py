@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,3 +67,42 @@ def test_a_load_reads_the_skops_file_once(workspace, model, monkeypatch):
 def test_a_damaged_file_is_still_named_unreadable(workspace):
     with pytest.raises(nbmlops.errors.InvalidModel, match="not a readable skops"):
         persistence.deserialize("skops", b"PK\x03\x04 damaged", "models:/x/1")
+
+
+def test_register_writes_and_audits_the_skops_file_in_one_pass(workspace, model, monkeypatch):
+    import skops.io as sio
+
+    calls = []
+    for name in ("dumps", "get_untrusted_types"):
+        real = getattr(sio, name)
+        monkeypatch.setattr(
+            sio, name, lambda *a, _n=name, _r=real, **k: calls.append(_n) or _r(*a, **k)
+        )
+    flavor, data, flagged = persistence.serialize(model)
+    assert (flavor, calls) == ("skops", [])  # neither the indented dump nor a second read
+    monkeypatch.undo()
+    # The file is an ordinary skops file: its public reader finds the same types and loads it.
+    assert flagged == sio.get_untrusted_types(data=data) == ["sklearn.tree._tree.Tree"]
+    assert sio.loads(data, trusted=flagged).predict([[3.0, 4.0]]) == model.predict([[3.0, 4.0]])
+
+
+def test_a_large_file_is_verified_before_anything_is_built_from_it(workspace, model, monkeypatch):
+    from nbmlops.errors import IntegrityError
+    from nbmlops.store import artifacts
+
+    monkeypatch.setattr(artifacts, "_VERIFY_IN_THREAD_FROM", 1)  # hashed in a thread
+    mv = nbmlops.register_model(model, "tree")
+    assert nbmlops.load_model("models:/tree/1").predict([[3.0, 4.0]]) == model.predict([[3.0, 4.0]])
+    blob = Path(mv._store.artifacts.path_of(mv._row()["digest"]))
+    data = bytearray(blob.read_bytes())
+    data[-30] ^= 0xFF  # the zip's directory: the file still parses, but it is not the stored one
+    blob.chmod(0o600)
+    blob.write_bytes(bytes(data))
+    built = []
+    real = skops.io._audit.Node.construct
+    monkeypatch.setattr(
+        skops.io._audit.Node, "construct", lambda self: built.append(1) or real(self)
+    )
+    with pytest.raises(IntegrityError):
+        nbmlops.load_model("models:/tree/1")
+    assert built == []

@@ -62,10 +62,8 @@ def serialize(model: Any) -> tuple[str, bytes, list[str]]:
                 stacklevel=3,
             )
     if _is_estimator(model):
-        import skops.io as sio
-
         try:
-            data = sio.dumps(model)
+            data, flagged = _skops_dumps(model)
         except Exception as exc:  # noqa: BLE001 - fall back to pickle below, but say why
             warnings.warn(
                 f"skops cannot save this {type(model).__name__} ({exc}); it is pickled "
@@ -74,7 +72,7 @@ def serialize(model: Any) -> tuple[str, bytes, list[str]]:
                 stacklevel=3,
             )
         else:
-            return SKOPS, data, sorted(sio.get_untrusted_types(data=data))
+            return SKOPS, data, flagged
     try:
         return PICKLE, pickle.dumps(model, protocol=5), []
     except Exception as first:  # noqa: BLE001 - lambdas, notebook-defined classes …
@@ -91,6 +89,43 @@ def serialize(model: Any) -> tuple[str, bytes, list[str]]:
             raise InvalidModel(f"cannot save {type(model).__name__}: {exc}") from None
 
 
+def _skops_dumps(model: Any) -> tuple[bytes, list[str]]:
+    """The skops file of ``model`` and the types skops flags in it, in one pass.
+
+    ``skops.io.dumps`` writes its schema with ``json.dumps(indent=2)`` (Python's pure-Python
+    encoder: most of a forest's save), and ``get_untrusted_types(data=...)`` then re-reads the
+    whole file. This writes the same file with a compact schema (the C encoder; the same JSON
+    to any reader) and audits the schema just written, with skops' own tree and audit. With a
+    skops whose internals differ, the two public calls are used.
+    """
+    import skops.io as sio
+
+    try:
+        import skops
+        from skops.io._audit import get_tree
+        from skops.io._persist import SaveContext, get_state, read_schema
+    except ImportError:
+        data = sio.dumps(model)
+        return data, sorted(sio.get_untrusted_types(data=data))
+    import json
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as zip_file:
+        context = SaveContext(zip_file=zip_file)
+        state = get_state(model, context)
+        context.clear_memo()
+        state["protocol"] = context.protocol
+        state["_skops_version"] = skops.__version__
+        zip_file.writestr("schema.json", json.dumps(state))
+    data = buffer.getvalue()
+    # Audit what a loader reads, as get_untrusted_types does, without copying the bytes again.
+    with zipfile.ZipFile(io.BytesIO(data), "r") as written:
+        schema, load_context = read_schema(written)
+        flagged = sorted(get_tree(schema, load_context, trusted=None).get_unsafe_set())
+    return data, flagged
+
+
 def _flagged_types(data: bytes, uri: str) -> list[str]:
     """Every type skops does not trust by default in the file, or ``InvalidModel`` when the
     bytes are no skops file (not a zip, truncated, a schema skops cannot read)."""
@@ -102,13 +137,19 @@ def _flagged_types(data: bytes, uri: str) -> list[str]:
         raise _unreadable(uri, exc) from None
 
 
-def _audited_load(data: bytes, uri: str, decide: Any) -> Any:
+def _nothing() -> None:
+    return None
+
+
+def _audited_load(data: bytes, uri: str, decide: Any, verify: Any = _nothing) -> Any:
     """Read the skops file's tree once: ``decide(flagged types)`` raises to refuse it, else
     the object is built from that same tree.
 
     ``skops.io.get_untrusted_types`` and ``skops.io.loads`` each parse and audit the whole
     file (for a 300-tree forest, most of a load); this does it once. It uses skops' reading
     functions of 0.10 and later; with any other layout it falls back to the two public calls.
+    ``verify()`` (the check that the bytes are the stored ones) is called before anything is
+    decided or built from them: parsing may overlap it, nothing else.
     """
     import zipfile
 
@@ -116,10 +157,11 @@ def _audited_load(data: bytes, uri: str, decide: Any) -> Any:
         from skops.io._audit import get_tree
         from skops.io._persist import read_schema
     except ImportError:
-        return _two_pass_load(data, uri, decide)
+        return _two_pass_load(data, uri, decide, verify)
     try:
         zip_file = zipfile.ZipFile(io.BytesIO(data), "r")
     except Exception as exc:  # noqa: BLE001 - not a zip file at all
+        verify()  # damaged storage says so (IntegrityError) before "unreadable"
         raise _unreadable(uri, exc) from None
     with zip_file:  # the tree reads its arrays from the open file while it is built
         try:
@@ -127,7 +169,8 @@ def _audited_load(data: bytes, uri: str, decide: Any) -> Any:
             tree = get_tree(schema, load_context, trusted=None)
             flagged = sorted(tree.get_unsafe_set())
         except Exception:  # noqa: BLE001 - damaged, or another skops layout: the public calls
-            return _two_pass_load(data, uri, decide)  # say which
+            return _two_pass_load(data, uri, decide, verify)  # say which
+        verify()
         decide(flagged)  # raises UntrustedModelError before anything is built
         try:
             # skops' own audit_tree(tree, trusted=flagged) would walk the tree again to find
@@ -137,9 +180,10 @@ def _audited_load(data: bytes, uri: str, decide: Any) -> Any:
             raise _unreadable(uri, exc) from None
 
 
-def _two_pass_load(data: bytes, uri: str, decide: Any) -> Any:
+def _two_pass_load(data: bytes, uri: str, decide: Any, verify: Any = _nothing) -> Any:
     import skops.io as sio
 
+    verify()
     flagged = _flagged_types(data, uri)
     decide(flagged)
     try:
@@ -171,13 +215,23 @@ def trusted_names(trusted: object) -> list[str] | bool:
     raise InvalidArgumentType("trusted", "True, False or a list of type names", trusted)
 
 
-def deserialize(flavor: str, data: bytes, uri: str, trusted: bool | list[str] = False) -> Any:
+def deserialize(
+    flavor: str,
+    data: bytes,
+    uri: str,
+    trusted: bool | list[str] = False,
+    verify: Any = _nothing,
+) -> Any:
     """Load bytes written by :func:`serialize`.
 
     ``trusted=True`` loads whatever the file holds; a list of type names trusts those types
-    (skops only); ``False`` refuses pickles and unknown skops types.
+    (skops only); ``False`` refuses pickles and unknown skops types. ``verify()`` raises when
+    ``data`` are not the stored bytes: a skops file is parsed while it runs (it releases the
+    GIL), anything else waits for it.
     """
     trusted = trusted_names(trusted)
+    if flavor != SKOPS:
+        verify()
     if flavor in flavors.NATIVE:
         return flavors.load(flavor, data, uri)  # no pickle: nothing to trust
     if flavor == SKOPS:
@@ -193,7 +247,7 @@ def deserialize(flavor: str, data: bytes, uri: str, trusted: bool | list[str] = 
                     refused,
                 )
 
-        return _audited_load(data, uri, decide)
+        return _audited_load(data, uri, decide, verify)
     if flavor in (PICKLE, CLOUDPICKLE):
         if trusted is not True:
             raise UntrustedModelError(
@@ -222,7 +276,10 @@ def deserialize(flavor: str, data: bytes, uri: str, trusted: bool | list[str] = 
     raise InvalidModel(f"{uri} has an unknown storage format {flavor!r}; upgrade nbmlops")
 
 
+@functools.lru_cache(maxsize=256)
 def _version(dist: str) -> str | None:
+    # Read once per process (each lookup scans the installed distributions, 3-10 ms): the
+    # code a model runs with is the code this process imported.
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:

@@ -83,8 +83,11 @@ class ModelVersion(VersionRecord):
         other types need ``trusted=True`` (or the list of type names to trust).
         """
         row = self._row()
-        data = self._store.artifacts.get_bytes(row["digest"], f"{self.uri} ({row['flavor']})")
-        model = persistence.deserialize(row["flavor"], data, self.uri, trusted)
+        data, verify = self._store.artifacts.read_then_verify(
+            row["digest"], f"{self.uri} ({row['flavor']})"
+        )
+        # skops parses the file while its sha256 is checked; nothing is built before.
+        model = persistence.deserialize(row["flavor"], data, self.uri, trusted, verify)
         persistence.warn_on_version_differences(self.uri, json.loads(row["packages"]))
         return model
 

@@ -188,15 +188,26 @@ model_versions = Table(
     Column("card", Text, nullable=True),  # JSON object: intended_use, limitations, …
     Column("created_at", Float, nullable=False),
     Column("user_name", String(256), nullable=True),
-    # The database itself guarantees at most one production version per name.
-    Index(
+    # + uq_model_versions_one_production: see production_index() below.
+)
+
+
+def production_index() -> Index:
+    """The partial unique index by which the database itself guarantees at most one
+    production version per name, attached to ``model_versions`` on first use: its
+    ``postgresql_where`` option imports SQLAlchemy's PostgreSQL dialect (and asyncio with
+    it, ~0.1 s), which ``import nbmlops.tracking`` need not pay. Migration 2 creates it."""
+    for index in model_versions.indexes:
+        if index.name == "uq_model_versions_one_production":
+            return index
+    return Index(
         "uq_model_versions_one_production",
-        "name",
+        model_versions.c.name,
         unique=True,
         sqlite_where=text("stage = 'production'"),
         postgresql_where=text("stage = 'production'"),
-    ),
-)
+    )
+
 
 model_aliases = Table(
     "model_aliases",

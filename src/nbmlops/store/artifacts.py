@@ -7,6 +7,14 @@ read recomputes the sha256 and raises :class:`~nbmlops.errors.IntegrityError` on
 A file is read once while it is hashed and copied, and the copy is checked before it is
 renamed into place. Storing content that exists checks the stored blob: a damaged one is
 replaced by the new, correct copy (re-logging repairs it).
+
+Durability (local folders): a blob is renamed into place before its call returns, so it
+survives the process (``kill -9``) at once. Reaching the disk itself (surviving an OS crash
+or power loss) needs an fsync: ``durable=True`` (the default) syncs the blob and its folder
+before returning; ``durable=False`` (a run's own artifacts) leaves that to :meth:`sync`, which
+syncs every such blob written since in one batch. Runs call it before their final status
+commits and the background writer every ``flush_s``; see docs/tracking.md, "Durability".
+Object stores have nothing to sync: a PUT is durable once it returns.
 """
 
 from __future__ import annotations
@@ -14,14 +22,13 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import sys
 import tempfile
+import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
-
-import fsspec
-from fsspec.implementations.local import LocalFileSystem
 
 from ..errors import ArtifactNotFound, IntegrityError, InvalidArtifactName, StoreError
 from .faults import disk_error
@@ -30,6 +37,11 @@ _CHUNK = 1 << 20
 # Files being written start with this prefix; ``nbmlops gc`` removes old ones left by a crash.
 TMP_PREFIX = ".tmp-"
 MAX_NAME_LEN = 1024
+# Blobs at least this large are hashed in a thread while the reader parses them.
+_VERIFY_IN_THREAD_FROM = 1 << 20
+# Above this many blobs to sync, one syncfs(2) of the filesystem (Linux) replaces an fsync
+# per blob: about one journal commit instead of one each.
+_SYNCFS_ABOVE = 16
 
 
 # Unicode categories no file name should hold: controls (C0, DEL, C1), format characters
@@ -123,8 +135,31 @@ class ArtifactStore:
 
     def __init__(self, root: str):
         self.root = str(root)
+        local = _local_base(self.root)
+        if local is not None:
+            # A plain folder needs no fsspec (importing it costs ~0.1 s of the first run).
+            self._fs, self._base, self._local = None, local, True
+        else:
+            self._open_fsspec()
+        # Blobs renamed into place but not yet synced to the disk (durable=False writes).
+        self._unsynced: list[str] = []
+        self._sync_lock = threading.Lock()
+
+    @property
+    def fs(self):
+        """The fsspec filesystem of ``root`` (made on first use for a local folder)."""
+        if self._fs is None:
+            from fsspec.implementations.local import LocalFileSystem
+
+            self._fs = LocalFileSystem()
+        return self._fs
+
+    def _open_fsspec(self) -> None:
+        import fsspec
+        from fsspec.implementations.local import LocalFileSystem
+
         try:
-            self.fs, self._base = fsspec.core.url_to_fs(self.root)
+            self._fs, self._base = fsspec.core.url_to_fs(self.root)
         except ImportError as exc:  # fsspec's hint names the package: "Install s3fs to access S3"
             raise StoreError(
                 f"cannot open the artifact store {self.root!r}: {exc}. Install the package "
@@ -135,7 +170,7 @@ class ArtifactStore:
                 f"cannot open the artifact store {self.root!r}: {exc}. Use a local folder or an "
                 "fsspec URL such as s3://bucket/prefix (NBMLOPS_ARTIFACTS)"
             ) from None
-        self._local = isinstance(self.fs, LocalFileSystem)
+        self._local = isinstance(self._fs, LocalFileSystem)
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self.root!r})"
@@ -146,25 +181,28 @@ class ArtifactStore:
     def exists(self, digest: str) -> bool:
         return self.fs.exists(self.path_of(digest))
 
-    def put_bytes(self, data: bytes) -> tuple[str, int]:
+    def put_bytes(self, data: bytes, durable: bool = True) -> tuple[str, int]:
         """Store ``data``; return ``(sha256 hex, size)``.
 
         Content already stored intact is not written again; a stored blob whose bytes no
-        longer match its digest is replaced.
+        longer match its digest is replaced. ``durable=False`` leaves the fsync to
+        :meth:`sync` (the blob survives the process at once, an OS crash once synced).
         """
         digest = hashlib.sha256(data).hexdigest()
         target = self.path_of(digest)
         try:
             if not self._intact(target, digest):
                 if self._local:
-                    self._atomic_local_write(target, [data], digest)
+                    self._atomic_local_write(target, [data], digest, durable)
                 else:
                     self.fs.pipe_file(target, data)
+            elif durable:
+                self._sync_if_pending(target)
         except OSError as exc:
             raise disk_error(exc, self.root) from None
         return digest, len(data)
 
-    def put_file(self, path: str | os.PathLike) -> tuple[str, int]:
+    def put_file(self, path: str | os.PathLike, durable: bool = True) -> tuple[str, int]:
         """Store the file at ``path`` (streamed, any size); return ``(sha256 hex, size)``.
 
         The file is read once: the bytes hashed are the bytes stored, so a file still being
@@ -175,16 +213,16 @@ class ArtifactStore:
         except FileNotFoundError:
             raise ArtifactNotFound(f"cannot store {str(path)!r}: it does not exist") from None
         with source:
-            return self.put_stream(source)
+            return self.put_stream(source, durable)
 
-    def put_stream(self, source: BinaryIO) -> tuple[str, int]:
+    def put_stream(self, source: BinaryIO, durable: bool = True) -> tuple[str, int]:
         """Store everything ``source`` (a binary file object) yields until its end, hashing
         while copying; return ``(sha256 hex, size)``."""
         if self._local:
-            return self._put_local_stream(source)
+            return self._put_local_stream(source, durable)
         return self._put_remote_stream(source)
 
-    def _put_local_stream(self, source) -> tuple[str, int]:
+    def _put_local_stream(self, source, durable: bool) -> tuple[str, int]:
         folder = posixpath.join(self._base, "sha256")
         try:
             Path(folder).mkdir(parents=True, exist_ok=True)
@@ -203,12 +241,15 @@ class ArtifactStore:
                 digest = hasher.hexdigest()
                 target = self.path_of(digest)
                 keep = not self._intact(target, digest)
-                if keep:  # only a copy that is kept needs to reach the disk
+                if keep and durable:  # only a copy that is kept needs to reach the disk
                     os.fsync(fh.fileno())
             if keep:
                 self._commit_local(tmp, target, digest)
+                self._after_rename(target, durable)
             else:
                 Path(tmp).unlink()
+                if durable:
+                    self._sync_if_pending(target)
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)
             raise disk_error(exc, self.root) from None
@@ -286,19 +327,49 @@ class ArtifactStore:
 
     def get_bytes(self, digest: str, name: str | None = None) -> bytes:
         """Read a blob and verify it; ``name`` only improves error messages."""
+        data, check = self.read_then_verify(digest, name)
+        check()
+        return data
+
+    def read_then_verify(
+        self, digest: str, name: str | None = None
+    ) -> tuple[bytes, Callable[[], None]]:
+        """The bytes of a blob and ``check``, which raises ``IntegrityError`` unless they hash
+        to ``digest``. A large blob is hashed in a thread meanwhile (hashlib releases the
+        GIL), so the caller can parse the bytes while they are verified; it must call
+        ``check()`` before it builds anything from them."""
         label = name or digest
         try:
-            with self.fs.open(self.path_of(digest), "rb") as fh:
+            # A local file is opened directly: fsspec's wrapper reads a large file in blocks.
+            with (
+                open(self.path_of(digest), "rb")
+                if self._local
+                else self.fs.open(self.path_of(digest), "rb") as fh
+            ):
                 data = fh.read()
         except FileNotFoundError:
             raise ArtifactNotFound(
                 f"the content of artifact {label!r} (sha256 {digest}) is missing from "
                 f"{self.root}; the artifact folder was moved or pruned"
             ) from None
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != digest:
-            raise IntegrityError(label, digest, actual)
-        return data
+        result: list[str] = []
+
+        def check() -> None:
+            if worker is not None:
+                worker.join()
+            actual = result[0] if result else hashlib.sha256(data).hexdigest()
+            if actual != digest:
+                raise IntegrityError(label, digest, actual)
+
+        worker = None
+        if len(data) >= _VERIFY_IN_THREAD_FROM:
+            worker = threading.Thread(
+                target=lambda: result.append(hashlib.sha256(data).hexdigest()),
+                name="nbmlops-verify",
+                daemon=True,
+            )
+            worker.start()
+        return data, check
 
     def _ensure_local_folder(self, folder: str) -> None:
         # One mkdir per folder and process: the 256 blob folders are made once, not per write.
@@ -307,7 +378,7 @@ class ArtifactStore:
             Path(folder).mkdir(parents=True, exist_ok=True)
             known.add(folder)
 
-    def _atomic_local_write(self, target: str, chunks, digest: str) -> None:
+    def _atomic_local_write(self, target: str, chunks, digest: str, durable: bool) -> None:
         folder = os.path.dirname(target)
         self._ensure_local_folder(folder)
         prefix = f"{TMP_PREFIX}{uuid.uuid4().hex[:8]}-"
@@ -321,19 +392,117 @@ class ArtifactStore:
                 for chunk in chunks:
                     fh.write(chunk)
                 fh.flush()
-                os.fsync(fh.fileno())
+                if durable:
+                    os.fsync(fh.fileno())
             self._commit_local(tmp, target, digest)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self._after_rename(target, durable)
+
+    def _after_rename(self, target: str, durable: bool) -> None:
+        if durable:  # the rename is an entry of the folder: sync it too
+            _fsync_path(os.path.dirname(target))
+        else:
+            with self._sync_lock:
+                self._unsynced.append(target)
+
+    def _sync_if_pending(self, target: str) -> None:
+        # Content stored earlier with durable=False and not synced yet: a durable write of
+        # the same content must not return before it is on the disk.
+        with self._sync_lock:
+            if target not in self._unsynced:
+                return
+            self._unsynced.remove(target)
+        _fsync_path(target)
+        _fsync_path(os.path.dirname(target))
+
+    @property
+    def unsynced(self) -> int:
+        """How many blobs written with ``durable=False`` wait for :meth:`sync`."""
+        return len(self._unsynced)
+
+    def sync(self) -> int:
+        """Make every blob written with ``durable=False`` durable (content and folder entry);
+        return how many were synced. A failure keeps them pending and raises ``StoreError``."""
+        with self._sync_lock:
+            pending, self._unsynced = self._unsynced, []
+        if not pending:
+            return 0
+        try:
+            if not (len(pending) > _SYNCFS_ABOVE and _syncfs(pending[0])):
+                for path in pending:
+                    _fsync_path(path)
+                for folder in {os.path.dirname(p) for p in pending}:
+                    _fsync_path(folder)
+        except OSError as exc:
+            with self._sync_lock:
+                self._unsynced[:0] = pending
+            raise disk_error(exc, self.root) from None
+        return len(pending)
 
     def _commit_local(self, tmp: str, target: str, digest: str) -> None:
         """Check the written copy hashes to ``digest``, then rename it over ``target``."""
         actual = self._hash_of(tmp)
         if actual != digest:
             raise IntegrityError(f"the copy written to {tmp}", digest, actual)
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        self._ensure_local_folder(os.path.dirname(target))
         # Blobs are immutable; read-only files make accidental edits fail loudly. A damaged
         # blob at ``target`` (read-only too) is replaced: rename needs only the folder.
         os.chmod(tmp, 0o444)
         os.replace(tmp, target)
+
+
+def _local_base(root: str) -> str | None:
+    """The absolute POSIX path of a plain local folder (or ``file://`` URL), as fsspec's
+    local filesystem names it; None for any other URL (fsspec then decides)."""
+    path = root[len("file://") :] if root.startswith("file://") else root
+    if "://" in path or "::" in path:
+        return None
+    if path.startswith("~"):
+        path = os.path.expanduser(path)
+    path = os.path.abspath(path).replace(os.sep, "/")
+    return path.rstrip("/") or "/"
+
+
+def _fsync_path(path: str) -> None:
+    """fsync a file or a folder by path (a folder's fsync makes the names in it durable)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:  # removed since (gc of a blob no record names): nothing to keep
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not os.path.isdir(path):
+            raise
+        # Some filesystems refuse fsync on a folder (EINVAL): their entries are durable anyway.
+    finally:
+        os.close(fd)
+
+
+_libc_syncfs = None
+
+
+def _syncfs(path: str) -> bool:
+    """One syncfs(2) of the filesystem holding ``path`` (Linux); False where unavailable."""
+    global _libc_syncfs
+    if not sys.platform.startswith("linux"):
+        return False
+    if _libc_syncfs is None:
+        import ctypes
+
+        try:
+            _libc_syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+        except (AttributeError, OSError):
+            _libc_syncfs = False
+    if not _libc_syncfs:
+        return False
+    try:
+        fd = os.open(os.path.dirname(path), os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        return _libc_syncfs(fd) == 0
+    finally:
+        os.close(fd)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from ..errors import AmbiguousRunId, ExperimentNotFound, InvalidParam, RunNotFound
@@ -107,25 +107,52 @@ def _latest_is_newer(stmt):
 _KIND_OF = {"params": "params", "latest_metrics": "metrics", "tags": "tags"}
 
 
+_neighbour_queries: dict[tuple[str, int, int], Any] = {}
+
+
+def _neighbour_query(dialect: str, parents: int, count: int):
+    """The clash lookup for ``count`` names, built once per shape with bound parameters, so
+    SQLAlchemy reuses its compiled form (building it anew cost ~1 ms per logged artifact)."""
+    shape = (dialect, parents, count)
+    query = _neighbour_queries.get(shape)
+    if query is None:
+        a = t.artifacts.c
+        conds = [a.name.in_([bindparam(f"_p{j}") for j in range(parents)])] if parents else []
+        for i in range(count):
+            if dialect == "sqlite":
+                # Binary collation: the names inside "name/" sort between "name/" and "name0".
+                conds.append(and_(a.name >= bindparam(f"_lo{i}"), a.name < bindparam(f"_hi{i}")))
+            else:  # a database collation may not sort bytewise: compare the prefix exactly
+                conds.append(
+                    func.substr(a.name, 1, bindparam(f"_len{i}", type_=Integer))
+                    == bindparam(f"_lo{i}")
+                )
+        query = select(a.name).where(a.run_id == bindparam("_run_id"), or_(*conds))
+        _neighbour_queries[shape] = query
+    return query
+
+
 def _neighbours(conn: Connection, run_id: str, names: Sequence[str]) -> list[str]:
     """The run's artifacts that new ``names`` could clash with: their parent folders as
     files, and files inside them as folders. An index lookup per name, whatever the number
     of artifacts the run already has."""
-    a = t.artifacts.c
     found: list[str] = []
     names = list(names)
+    dialect = conn.dialect.name
     for start in range(0, len(names), 200):  # keeps each statement's expression small
         chunk = names[start : start + 200]
         parents = {"/".join(n.split("/")[:i]) for n in chunk for i in range(1, n.count("/") + 1)}
-        conds = [a.name.in_(sorted(parents))] if parents else []
-        for name in chunk:
-            if conn.dialect.name == "sqlite":
-                # Binary collation: the names inside "name/" sort between "name/" and "name0".
-                conds.append(and_(a.name >= name + "/", a.name < name + "0"))
-            else:  # a database collation may not sort bytewise: compare the prefix exactly
-                conds.append(func.substr(a.name, 1, len(name) + 1) == name + "/")
-        query = select(a.name).where(a.run_id == run_id, or_(*conds))
-        found += conn.execute(query).scalars().all()
+        values: dict[str, Any] = {"_run_id": run_id}
+        for j, parent in enumerate(sorted(parents)):
+            values[f"_p{j}"] = parent
+        for i, name in enumerate(chunk):
+            values[f"_lo{i}"] = name + "/"
+            if dialect == "sqlite":
+                values[f"_hi{i}"] = name + "0"
+            else:
+                values[f"_len{i}"] = len(name) + 1
+        query = _neighbour_query(dialect, len(parents), len(chunk))
+        found += conn.execute(query, values).scalars().all()
     return found
 
 
@@ -312,14 +339,23 @@ class MetadataStore:
 
         self._write(fn)
 
-    def add_artifacts(self, run_id: str, rows: list[dict]) -> None:
-        """Record artifacts; a name that would make a file also a folder writes nothing."""
+    def add_artifacts(
+        self, run_id: str, rows: list[dict], store_content: Callable[[], None] | None = None
+    ) -> None:
+        """Record artifacts; a name that would make a file also a folder writes nothing.
+
+        ``store_content()`` (which fills the rows' ``digest`` and ``size``) runs after the
+        names are checked and before the rows commit, in the same transaction: a refused
+        name stores no content, and no reader sees a row before its content exists. It may
+        run again if the transaction is retried (storing content is idempotent)."""
         for row in rows:
             row["run_id"] = run_id
 
         def fn(conn):
             names = [r["name"] for r in rows]
             check_no_clash(_neighbours(conn, run_id, names), names)
+            if store_content is not None:
+                store_content()
             _upsert(conn, t.artifacts, rows, ["run_id", "name"])
 
         self._write(fn)
@@ -452,6 +488,15 @@ class MetadataStore:
         if row is None:
             raise RunNotFound(run_id)
         return dict(row)
+
+    def metric_keys(self, run_id: str) -> set[str]:
+        """The names of the metrics ``run_id`` has (one indexed read, no values)."""
+        with read_transaction(self.engine) as conn:
+            return set(
+                conn.execute(
+                    select(t.latest_metrics.c.key).where(t.latest_metrics.c.run_id == run_id)
+                ).scalars()
+            )
 
     def run_details(self, run_id: str) -> dict[str, Any]:
         """Params, tags, latest metrics, artifacts and data of one run, from one snapshot."""

@@ -27,6 +27,7 @@ def _v1_initial(conn: Connection) -> None:
 
 
 def _v2_registry(conn: Connection) -> None:
+    _schema.production_index()  # created with its table
     _schema.metadata.create_all(conn, tables=list(_schema.V2_TABLES), checkfirst=True)
 
 

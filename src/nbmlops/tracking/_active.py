@@ -118,6 +118,28 @@ def _record_environment(store: Store, run_id: str, env: Environment) -> None:
     store.meta.update_run(run_id, env_id=_ensure_environment(store, env))
 
 
+# (artifact store, git state, digest, size) of the last git.diff stored: an unchanged dirty
+# repository (the same GitState object) reuses the blob instead of hashing it again.
+_last_diff: tuple[Any, Any, str, int] | None = None
+
+
+def _stored_diff(store: Store, git: Any) -> tuple[str, int]:
+    global _last_diff
+    last = _last_diff
+    if (
+        last is not None
+        and last[0] is store.artifacts
+        and last[1] is git
+        and os.path.exists(store.artifacts.path_of(last[2]))  # still there (a stat, no hash)
+    ):
+        return last[2], last[3]
+    digest, size = store.artifacts.put_bytes(
+        git.diff.encode("utf-8", "surrogateescape"), durable=False
+    )
+    _last_diff = (store.artifacts, git, digest, size)
+    return digest, size
+
+
 def start_run(
     name: str | None = None,
     experiment: str | None = None,
@@ -164,8 +186,9 @@ def start_run(
     run_id = uuid.uuid4().hex
     artifacts = []
     if git and git.diff:
-        # Stored before the run row, and recorded in the same transaction as the run.
-        digest, size = store.artifacts.put_bytes(git.diff.encode("utf-8", "surrogateescape"))
+        # Stored before the run row, and recorded in the same transaction as the run; synced
+        # with the run's other artifacts (Run.end, the background writer).
+        digest, size = _stored_diff(store, git)
         artifacts.append(
             {
                 "name": "git.diff",

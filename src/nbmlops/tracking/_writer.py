@@ -4,7 +4,9 @@
 transaction every ``flush_s`` (0.5 s by default) and refreshes heartbeats every
 ``heartbeat_s``. Ending a run writes its remaining metrics in the same transaction as its
 final status, so a finished run never misses a metric and a killed process loses at most the
-last ``flush_s`` of them. Rows stay buffered until the transaction writing them commits: a
+last ``flush_s`` of them. The same pass syncs the artifact blobs runs wrote without an fsync
+(``ArtifactStore.sync``), so an OS crash loses at most the last ``flush_s`` of a running
+run's artifacts. Rows stay buffered until the transaction writing them commits: a
 failed write (disk full, database down) keeps them, in order, for the next attempt.
 
 The writer holds a store only while it has open runs or rows to write, so a store replaced
@@ -158,7 +160,18 @@ class BackgroundWriter:
                 self.flush()
             except Exception:  # noqa: BLE001 - already warned; rows kept for the next pass
                 pass
+            self.sync_artifacts()
             self._beat()
+
+    def sync_artifacts(self) -> None:
+        """Sync the artifact blobs the open runs' stores hold unsynced (one batch each)."""
+        with self._lock:
+            stores = set(self._open.values())
+        for store in stores:
+            try:
+                store.artifacts.sync()
+            except Exception as exc:  # noqa: BLE001 - kept pending; Run.end raises it
+                self._warn(f"nbmlops: could not sync artifacts yet ({exc}); will retry")
 
     def _beat(self) -> None:
         now = time.time()
@@ -203,6 +216,7 @@ def _flush_at_exit() -> None:
         writer.flush()
     except Exception:  # noqa: BLE001 - nothing more can be done at exit
         pass
+    writer.sync_artifacts()
 
 
 atexit.register(_flush_at_exit)

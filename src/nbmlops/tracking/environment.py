@@ -239,6 +239,7 @@ class _RepoWatch:
         self.root = root
         self.gitdir, self.common = _git_dirs(root)
         self.tracked: list[str] = []
+        self.paths: list[str] = []
         self.tracked_for: tuple | None = None  # (index stat,) the list was read at
         self.key: tuple | None = None
         self.state: GitState | None = None
@@ -260,15 +261,19 @@ class _RepoWatch:
         if self.tracked_for is None or index != self.tracked_for[0]:
             listed = _git(["ls-files", "-z"], self.root)
             self.tracked = [p for p in (listed or "").split("\0") if p]
+            # Joined once per listing: joining each path on every run cost as much as its stat.
+            root = str(self.root)
+            self.paths = [os.path.join(root, rel) for rel in self.tracked]
             self.tracked_for = (index,)
-        root = str(self.root)
+        stat = os.stat
         out = []
-        for rel in self.tracked:
+        append = out.append
+        for path in self.paths:
             try:
-                st = os.stat(os.path.join(root, rel))
-                out.append((st.st_mtime_ns, st.st_size))
+                st = stat(path)
+                append((st.st_mtime_ns, st.st_size))
             except OSError:
-                out.append(None)  # deleted: a change too
+                append(None)  # deleted: a change too
         return tuple(out)
 
     def current(self) -> GitState | None:

@@ -152,18 +152,22 @@ class Run:
         self._store.meta.check_artifact_names(self.run_id, names)
         rows = []
         for file, rel in zip(files, names, strict=True):
-            digest, size = self._store.artifacts.put_file(file)
+            digest, size = self._store.artifacts.put_file(file, durable=False)
             rows.append(self._artifact_row(rel, digest, size))
         self._store.meta.add_artifacts(self.run_id, rows)
         return names
 
     def log_bytes(self, data: bytes, name: str, media_type: str | None = None) -> str:
         name = validate_artifact_name(name)
-        self._store.meta.check_artifact_names(self.run_id, [name])
-        digest, size = self._store.artifacts.put_bytes(bytes(data))
-        self._store.meta.add_artifacts(
-            self.run_id, [self._artifact_row(name, digest, size, media_type)]
-        )
+        data = bytes(data)
+        row = self._artifact_row(name, "", 0, media_type)
+
+        def store_content() -> None:
+            # Inside the transaction that checks the name: one transaction per call, and a
+            # refused name stores nothing.
+            row["digest"], row["size"] = self._store.artifacts.put_bytes(data, durable=False)
+
+        self._store.meta.add_artifacts(self.run_id, [row], store_content)
         return name
 
     def log_text(self, text: str, name: str) -> str:
@@ -239,6 +243,8 @@ class Run:
         calling ``end`` again writes them all.
         """
         status = end_status(status)
+        # The run's artifacts reach the disk before the status that finishes it commits.
+        self._store.artifacts.sync()
         with writer.flushing():
             rows = writer.take(self._store, self.run_id)
             try:
@@ -309,6 +315,11 @@ class Run:
         """The latest value of every metric (pending buffered values are written first)."""
         self._flush_pending()
         return self._details()["metrics"]
+
+    def _metric_keys(self) -> set[str]:
+        """The names of the metrics logged so far (pending ones included), without values."""
+        self._flush_pending()
+        return self._store.meta.metric_keys(self.run_id)
 
     @property
     def tags(self) -> dict[str, str]:
