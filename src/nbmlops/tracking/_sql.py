@@ -278,7 +278,8 @@ class _Compiler:
             if texts:
                 hits.append(self.param_text(raw).in_(texts))
             if numbers:
-                hits.append(self.param_numbool(raw).in_(numbers))
+                numbool = self.param_numbool(raw)
+                hits.append(and_(numbool.isnot(None), numbool.in_(numbers)))
             if any(x is None for x in value):
                 hits.append(raw == "null")
             hit = and_(present, or_(*hits)) if hits else false()
