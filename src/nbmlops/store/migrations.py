@@ -66,6 +66,20 @@ def _v9_run_keys(conn: Connection) -> None:
     rebuild_run_keys(conn)
 
 
+def _v10_query_indexes(conn: Connection) -> None:
+    # The indexes run queries compiled to SQL use (nbmlops.tracking._sql): the newest-first
+    # page, pages sorted or filtered by a metric's latest value, and the first character of
+    # param values (lists/dicts and numbers are found by it; a whole value can be too long for
+    # a PostgreSQL index entry). Text orders compare by code point: collation "C" there.
+    collate = ' COLLATE "C"' if conn.dialect.name == "postgresql" else ""
+    for statement in (
+        f"CREATE INDEX IF NOT EXISTS ix_runs_start_run ON runs (start_time DESC, run_id{collate})",
+        "CREATE INDEX IF NOT EXISTS ix_latest_metrics_key_value ON latest_metrics (key, value)",
+        "CREATE INDEX IF NOT EXISTS ix_params_key_head ON params (key, substr(value, 1, 1))",
+    ):
+        conn.execute(text(statement))
+
+
 # Append new steps here; never edit a released one. Each runs inside the upgrade transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "experiments, runs, params, metrics, tags, artifacts, data_io, environments", _v1_initial),
@@ -78,6 +92,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     # 7 is taken by another branch of this round (renumbered at merge).
     (8, "governance: audit log, policies, promotion requests", _v8_governance),
     (9, "run_keys: the param, metric and tag keys of each experiment, kept on write", _v9_run_keys),
+    (10, "indexes for run queries in SQL: newest first, metrics, param kinds", _v10_query_indexes),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -58,6 +58,31 @@ _NUMERIC_START = ("-", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
 INF = float("inf")
 
 
+def _head(value):
+    """The first character of a param's JSON: its kind. Written as the index ix_params_key_head
+    is (literal arguments), so the database can use it."""
+    return func.substr(value, literal_column("1"), literal_column("1"))
+
+
+def _raw_forms(text: str) -> list[str]:
+    """Every JSON text (as nbmlops writes params: ``json.dumps(ensure_ascii=False)``) of a
+    scalar whose Python text is ``text``: ``str(value) == text`` is ``raw IN forms``, an
+    equality the database can estimate from its statistics (and lists/dicts fall back)."""
+    import json
+
+    forms = [json.dumps(text, ensure_ascii=False)]
+    forms += {"True": ["true"], "False": ["false"], "None": ["null"]}.get(text, [])
+    forms += {"inf": ["Infinity"], "-inf": ["-Infinity"]}.get(text, [])
+    for kind in (int, float):
+        try:
+            number = kind(text)
+        except ValueError:
+            continue
+        if math.isfinite(number) and json.dumps(number) == text:
+            forms.append(text)
+    return sorted(set(forms))
+
+
 class Fallback(Exception):
     """This query needs the pandas evaluator (see the module docstring for when)."""
 
@@ -276,7 +301,7 @@ class _Compiler:
             numbers = [float(x) for x in value if _is_number(x) or isinstance(x, bool)]
             hits = []
             if texts:
-                hits.append(self.param_text(raw).in_(texts))
+                hits.append(raw.in_(sorted({f for x in texts for f in _raw_forms(x)})))
             if numbers:
                 numbool = self.param_numbool(raw)
                 hits.append(and_(numbool.isnot(None), numbool.in_(numbers)))
@@ -286,8 +311,10 @@ class _Compiler:
             return hit if op == "IN" else and_(present, not_(hit))
         if isinstance(value, str):  # quoted: the param's text, as MLflow stores it
             text = self.param_text(raw)
-            if op in ("=", "!="):
-                return and_(present, text == value if op == "=" else text != value)
+            if op == "=":
+                return raw.in_(_raw_forms(value))
+            if op == "!=":
+                return and_(present, text != value)
             return and_(present, self.text(text).op(op)(value))
         if value is None:
             if op == "=":
@@ -369,8 +396,7 @@ class RunQuery:
         if not keys:
             return
         p = t.params.c
-        value = self.compiler.text(p.value)
-        nested = or_(and_(value >= "[", value < "\\"), and_(value >= "{", value < "|"))
+        nested = _head(p.value).in_(["[", "{"])
         query = self._selection(
             select(literal(1)).select_from(t.params.join(t.runs, t.runs.c.run_id == p.run_id))
         ).where(p.key.in_(keys), nested)
@@ -383,8 +409,7 @@ class RunQuery:
             raw = c.alias(column)
             # pandas sorts a params column by number when any run of the selection has one.
             p = t.params.c
-            value = c.text(p.value)
-            numeric = or_(and_(value >= "-", value < ":"), p.value == "Infinity")
+            numeric = or_(_head(p.value).in_(_NUMERIC_START), p.value == "Infinity")
             query = self._selection(
                 select(literal(1)).select_from(t.params.join(t.runs, t.runs.c.run_id == p.run_id))
             ).where(p.key == column.key, numeric)
