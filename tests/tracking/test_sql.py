@@ -291,10 +291,15 @@ def thousands_of_runs(backend):
 
 def _plan(query) -> str:
     engine = query.engine
-    sql = str(query.statement(0, 25).compile(engine, compile_kwargs={"literal_binds": True}))
+    compiled = query.statement(0, 25).compile(
+        dialect=engine.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    params = compiled.construct_params()
+    if compiled.positional:
+        params = tuple(params[name] for name in compiled.positiontup)
     prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
     with engine.connect() as conn:
-        rows = conn.exec_driver_sql(prefix + sql).all()
+        rows = conn.exec_driver_sql(prefix + str(compiled), params).all()
     return "\n".join(" ".join(str(x) for x in row) for row in rows)
 
 

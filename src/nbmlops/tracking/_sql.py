@@ -110,6 +110,7 @@ class _Compiler:
         self.known = known
         self.now = now
         self.joins: dict[str, object] = {}  # column name -> aliased table, LEFT JOINed
+        self.ordered: set[str] = set()  # columns of the order: always joined
         self.params_read: set[str] = set()
 
     # -- the values of one column --------------------------------------------------------------
@@ -119,10 +120,20 @@ class _Compiler:
         return expr.collate("C") if self.pg else expr
 
     def alias(self, column: Column):
+        if column.kind == "params":
+            self.params_read.add(column.key)
+        if not self.pg and column.name not in self.ordered:
+            # SQLite: a value only the filter reads is looked up per run (primary key), so the
+            # planner walks the order's index and stops after a page instead of starting from
+            # a filter's range (it has no statistics to tell which is cheaper).
+            table = _TABLES[column.kind]
+            return (
+                select(table.c.value)
+                .where(table.c.run_id == t.runs.c.run_id, table.c.key == column.key)
+                .scalar_subquery()
+            )
         if column.name not in self.joins:
             self.joins[column.name] = _TABLES[column.kind].alias(f"j{len(self.joins)}")
-            if column.kind == "params":
-                self.params_read.add(column.key)
         return self.joins[column.name].c.value
 
     def attribute(self, key: str):
@@ -360,15 +371,17 @@ class RunQuery:
         self.experiment = experiment
         compiler = _Compiler(self.engine.dialect.name, set(known), now)
         self.compiler = compiler
-        try:
-            self.where = compiler.truth(parse_filter(filter))
-        except RecursionError:
-            raise Fallback("too deeply nested") from None
+        tree = parse_filter(filter)
         self.terms = []  # (column, descending) as the order reads them
         for term in parse_order_by(order_by) if order_by else []:
             name = term.column.name
             if name in compiler.known or name == "end_time":  # an unknown key orders nothing
                 self.terms.append((term.column, term.descending))
+                compiler.ordered.add(name)
+        try:
+            self.where = compiler.truth(tree)
+        except RecursionError:
+            raise Fallback("too deeply nested") from None
         with read_transaction(self.engine) as conn:
             self._check_params(conn)
             self.order = [self._order_expr(conn, c, d) for c, d in self.terms]
