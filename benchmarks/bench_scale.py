@@ -5,7 +5,8 @@ Each run has 10 params, 10 metrics (one value each: ``metrics`` and ``latest_met
 tags. Workspaces are built by bulk insertion straight into each store's tables (nbmlops: its
 schema created by nbmlops itself, then rows inserted in chunks of 20,000 runs, PostgreSQL
 through COPY; MLflow: its schema created by ``SqlAlchemyStore``, then rows inserted into its
-tables with SQLAlchemy Core). Logging a million runs through either API would take hours and
+tables with SQLAlchemy Core). For both, the tables' secondary indexes are dropped before
+the load and created again after it (the same indexes, built once). Logging a million runs through either API would take hours and
 measures something else (bench_tracking.py does).
 
 Measured, per size and backend:
@@ -71,6 +72,27 @@ def fake_chunk(start: int, count: int, seed: int) -> list[dict]:
 
 # -- building -----------------------------------------------------------------------------------
 
+_TABLES = ("runs", "params", "metrics", "latest_metrics", "tags")
+
+
+def drop_indexes(conn, tables=_TABLES) -> list[str]:
+    """Drop the secondary indexes of ``tables`` and return the DDL that recreates them: a bulk
+    load then builds each index once instead of updating it row by row."""
+    names = ", ".join(f"'{t}'" for t in tables)
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND "
+            f"tablename IN ({names}) AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+        ).all()
+    else:
+        rows = conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            f"AND tbl_name IN ({names})"
+        ).all()
+    for name, _ in rows:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    return [ddl for _, ddl in rows]
+
 
 def build_nbmlops(url: str, home: Path, n: int) -> None:
     env = {"NBMLOPS_HOME": str(home), "NBMLOPS_STORE_URL": url}
@@ -88,6 +110,8 @@ def build_nbmlops(url: str, home: Path, n: int) -> None:
             t.experiments.select().where(t.experiments.c.name == EXPERIMENT)
         ).first()[0]
     pg = engine.dialect.name == "postgresql"
+    with engine.begin() as conn:
+        indexes = drop_indexes(conn)
     for start in range(0, n, CHUNK):
         runs = fake_chunk(start, min(CHUNK, n - start), seed=1)
         rows = {
@@ -134,6 +158,9 @@ def build_nbmlops(url: str, home: Path, n: int) -> None:
                     conn.exec_driver_sql(
                         f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", rows[table]
                     )
+    with engine.begin() as conn:
+        for ddl in indexes:
+            conn.exec_driver_sql(ddl)
     store.meta.rebuild_run_keys()
     if pg:  # what autovacuum does after a bulk load; SQLite stores are measured as written
         with engine.connect() as conn:
@@ -162,6 +189,7 @@ def build_mlflow(path: Path, n: int) -> str:
         conn.exec_driver_sql(sql, [tuple(r.values()) for r in rows])
 
     with store.engine.begin() as conn:
+        indexes = drop_indexes(conn, ("runs", "params", "metrics", "latest_metrics", "tags"))
         for start in range(0, n, CHUNK):
             runs = fake_chunk(start, min(CHUNK, n - start), seed=1)
             insert(
@@ -211,6 +239,8 @@ def build_mlflow(path: Path, n: int) -> str:
                     for k, v in {**r["tags"], "mlflow.runName": r["name"]}.items()
                 ],
             )
+        for ddl in indexes:
+            conn.exec_driver_sql(ddl)
     store.engine.dispose()
     return experiment_id
 
@@ -218,7 +248,7 @@ def build_mlflow(path: Path, n: int) -> str:
 # -- measuring (each in a fresh process) ---------------------------------------------------------
 
 _NBMLOPS_PAGE = """
-import json, resource, statistics, sys, time
+import json, statistics, sys, time
 t0 = time.perf_counter()
 import nbmlops
 times, cpus = [], []
@@ -228,13 +258,13 @@ for _ in range(6):
     times.append(time.perf_counter() - start)
     cpus.append(time.process_time() - cpu)
 assert len(frame) == 25, len(frame)
+hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM"))
 print(json.dumps({"first": times[0], "median": statistics.median(times[1:]),
-                  "cpu": statistics.median(cpus[1:]),
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "cpu": statistics.median(cpus[1:]), "rss_mb": int(hwm.split()[1]) / 1024}))
 """
 
 _MLFLOW_PAGE = """
-import json, logging, os, resource, statistics, sys, time
+import json, logging, os, statistics, sys, time
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 logging.getLogger("mlflow").setLevel(logging.ERROR)
 import mlflow
@@ -245,8 +275,9 @@ for _ in range(int(sys.argv[5])):
     runs = client.search_runs([sys.argv[4]], sys.argv[1], order_by=[sys.argv[2]], max_results=25)
     times.append(time.perf_counter() - start)
 assert len(runs) == 25, len(runs)
+hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM"))
 print(json.dumps({"first": times[0], "median": statistics.median(times[1:] or times),
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "rss_mb": int(hwm.split()[1]) / 1024}))
 """
 
 
@@ -398,11 +429,17 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/nbmlops-bench-scale"))
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     parser.add_argument("--json", type=Path, default=None, help="also save the numbers here")
+    parser.add_argument(
+        "--report-only", type=Path, default=None, help="write the report of a saved --json"
+    )
     args = parser.parse_args()
     from sqlalchemy import create_engine, make_url, text
 
     results: dict[str, dict] = {}
-    for n in args.sizes:
+    if args.report_only:
+        results = json.loads(args.report_only.read_text())
+        args.sizes = sorted({int(k.split("/")[1]) for k in results})
+    for n in args.sizes if not args.report_only else []:
         folder = args.workdir / str(n)
         folder.mkdir(parents=True, exist_ok=True)
         targets = {"sqlite": f"sqlite:///{folder / 'nbmlops.db'}"}
