@@ -163,8 +163,7 @@ def build_nbmlops(url: str, home: Path, n: int) -> None:
             conn.exec_driver_sql(ddl)
     store.meta.rebuild_run_keys()
     if pg:  # what autovacuum does after a bulk load; SQLite stores are measured as written
-        with engine.connect() as conn:
-            conn.exec_driver_sql("COMMIT")
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("ANALYZE")
     nbmlops.configure(reset=True)
 
