@@ -431,6 +431,7 @@ def main() -> int:
     parser.add_argument(
         "--report-only", type=Path, default=None, help="write the report of a saved --json"
     )
+    parser.add_argument("--note", default="", help="a paragraph added below the numbers")
     args = parser.parse_args()
     from sqlalchemy import create_engine, make_url, text
 
@@ -480,6 +481,8 @@ def main() -> int:
         "<server url>" if a.startswith("postgresql") else a for a in sys.argv[1:]
     )
     text_ = report(results, args.sizes, command.strip())
+    if args.note:
+        text_ += "\n" + args.note.strip() + "\n"
     print(text_)
     if not args.no_write:
         from _results import write_section
