@@ -48,7 +48,8 @@ def runs(
     order_by: str | list[str] | None = None,
     limit: int | None = None,
 ) -> pd.DataFrame:
-    """All runs as a DataFrame, newest first.
+    """All runs as a DataFrame, newest first. ``filter``, ``order_by`` and ``limit`` run in
+    SQL, and only the runs returned are read (docs/tracking.md, "What runs in SQL").
 
     Columns: ``run_id, experiment, name, status, start_time, duration_s`` then ``params.*``,
     ``metrics.*`` (latest values) and ``tags.*``.
@@ -190,8 +191,8 @@ def run_records(
     match, and every column of the selection: what ``nbmlops runs ls`` prints.
 
     Params keep their types (``50`` stays an int); ``start_time`` is in epoch seconds; every
-    row has every column, ``None`` where it has no value. Without a filter or order no pandas
-    is imported and only the page's runs are read.
+    row has every column, ``None`` where it has no value. The query runs in SQL and only the
+    page's runs are read; without a filter or order no pandas is imported.
     """
     _check_selection("run_records", experiment, order_by)
     if limit is not None:
@@ -370,9 +371,9 @@ def runs_page(
     limit: int = 50,
 ) -> RunPage:
     """Rows ``offset … offset+limit`` of ``runs(experiment, filter, order_by)``, fast on
-    large workspaces: without a filter, ORDER BY/LIMIT/OFFSET run in SQL; with one, only the
-    columns the filter and the order read are loaded for every run. Either way only the page's
-    runs are read in full.
+    large workspaces: the filter, ORDER BY, LIMIT and OFFSET run in SQL (:mod:`._sql`), and
+    only the page's runs are read in full. A query SQL cannot answer with pandas' meaning
+    loads just the columns it reads for every run and is evaluated in pandas.
 
     >>> import nbmlops
     >>> from nbmlops.tracking.query import runs_page
