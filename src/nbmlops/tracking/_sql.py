@@ -402,7 +402,7 @@ class RunQuery:
 
     def _check_params(self, conn) -> None:
         """Lists and dicts have a Python text SQL does not derive: such selections fall back.
-        An index range on (key, value) finds them without reading the other values."""
+        The index on (key, first character) finds them without reading the other values."""
         keys = sorted(
             self.compiler.params_read | {c.key for c, _ in self.terms if c.kind == "params"}
         )
