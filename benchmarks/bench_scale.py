@@ -395,8 +395,10 @@ def report(results: dict, sizes: list[int], command: str) -> str:
         a, b = results.get(f"{backend}/{lo}"), results.get(f"{backend}/{hi}")
         if a and b and lo != hi:
             lines.append(
-                f"- {backend}: first page {b['median'] / a['median']:.1f}x, "
-                f"`runs ls` {b['runs_ls'] / a['runs_ls']:.1f}x, "
+                f"- {backend}: first page {b['median'] / a['median']:.1f}x "
+                f"(CPU time {b['cpu'] / a['cpu']:.1f}x), "
+                f"`runs ls` {b['runs_ls'] / a['runs_ls']:.1f}x "
+                f"(CPU time {b['runs_ls_cpu'] / a['runs_ls_cpu']:.1f}x), "
                 f"peak memory {b['rss_mb'] / a['rss_mb']:.2f}x"
             )
     a, b = results.get(f"mlflow/{lo}"), results.get(f"mlflow/{hi}")
