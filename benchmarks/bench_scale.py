@@ -434,6 +434,7 @@ def main() -> int:
         "--report-only", type=Path, default=None, help="write the report of a saved --json"
     )
     parser.add_argument("--note", default="", help="a paragraph added below the numbers")
+    parser.add_argument("--command", default=None, help="the command shown (--report-only)")
     args = parser.parse_args()
     from sqlalchemy import create_engine, make_url, text
 
@@ -482,7 +483,7 @@ def main() -> int:
     command = "python benchmarks/bench_scale.py " + " ".join(
         "<server url>" if a.startswith("postgresql") else a for a in sys.argv[1:]
     )
-    text_ = report(results, args.sizes, command.strip())
+    text_ = report(results, args.sizes, (args.command or command).strip())
     if args.note:
         text_ += "\n" + args.note.strip() + "\n"
     print(text_)
