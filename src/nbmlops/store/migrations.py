@@ -67,6 +67,20 @@ def _v9_run_keys(conn: Connection) -> None:
     rebuild_run_keys(conn)
 
 
+def _v10_query_indexes(conn: Connection) -> None:
+    # The indexes run queries compiled to SQL use (nbmlops.tracking._sql): the newest-first
+    # page, pages sorted or filtered by a metric's latest value, and the first character of
+    # param values (lists/dicts and numbers are found by it; a whole value can be too long for
+    # a PostgreSQL index entry). Text orders compare by code point: collation "C" there.
+    collate = ' COLLATE "C"' if conn.dialect.name == "postgresql" else ""
+    for statement in (
+        f"CREATE INDEX IF NOT EXISTS ix_runs_start_run ON runs (start_time DESC, run_id{collate})",
+        "CREATE INDEX IF NOT EXISTS ix_latest_metrics_key_value ON latest_metrics (key, value)",
+        "CREATE INDEX IF NOT EXISTS ix_params_key_head ON params (key, substr(value, 1, 1))",
+    ):
+        conn.execute(text(statement))
+
+
 def _v11_servers(conn: Connection) -> None:
     _schema.metadata.create_all(conn, tables=list(_schema.V11_TABLES), checkfirst=True)
 
@@ -80,10 +94,9 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (5, "monitoring loop: prediction log writes, model references, monitors, alerts", _v5_loop),
     (6, "model transitions record the gates a promotion passed", _v6_transition_gates),
     (7, "serving: rollouts of candidate versions and their events", _v7_rollouts),
-    # 7 is taken by another branch of this round (renumbered at merge).
     (8, "governance: audit log, policies, promotion requests", _v8_governance),
     (9, "run_keys: the param, metric and tag keys of each experiment, kept on write", _v9_run_keys),
-    # 10 is taken by another branch of this round (renumbered at merge).
+    (10, "indexes for run queries in SQL: newest first, metrics, param kinds", _v10_query_indexes),
     (11, "serving: the model servers seen, with their heartbeat", _v11_servers),
 ]
 LATEST = MIGRATIONS[-1][0]

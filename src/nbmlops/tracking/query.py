@@ -47,7 +47,8 @@ def runs(
     order_by: str | list[str] | None = None,
     limit: int | None = None,
 ) -> pd.DataFrame:
-    """All runs as a DataFrame, newest first.
+    """All runs as a DataFrame, newest first. ``filter``, ``order_by`` and ``limit`` run in
+    SQL, and only the runs returned are read (docs/tracking.md, "What runs in SQL").
 
     Columns: ``run_id, experiment, name, status, start_time, duration_s`` then ``params.*``,
     ``metrics.*`` (latest values) and ``tags.*``.
@@ -63,11 +64,11 @@ def runs(
 
         raise InvalidFilter(f"limit must be a non-negative integer, got {limit!r}")
     store = _fresh_store()
-    if filter is None and limit is not None:
-        fast = _ordered_page_in_sql(store, experiment, order_by, limit)
-        if fast is not None:
-            fast.attrs.pop("logged_nan", None)
-            return fast
+    if filter is not None or order_by or limit is not None:
+        frame = _runs_in_sql(store, experiment, filter, order_by, limit)
+        if frame is not None:
+            frame.attrs.pop("logged_nan", None)  # what ordering needed, not part of the answer
+            return frame
     frame = _frame(store.meta.list_runs(experiment))
     frame = apply_order(frame, order_by) if order_by else newest_first(frame)
     if filter is not None:
@@ -98,32 +99,49 @@ def _filtered(store: Store, experiment: str | None, frame: pd.DataFrame, text: s
     return apply_filter(frame.assign(**{DATASETS: column}), text).drop(columns=[DATASETS])
 
 
-# Order terms SQL sorts exactly as pandas does: numbers, missing values last. (Text columns
-# are not among them: pandas' sort key turns a missing name into the text "None".)
-_SQL_NUMERIC_ORDER = {"start_time", "duration_s"}
+_CHUNK = 10_000  # run ids read per statement (SQLite binds at most 32,766 values)
 
 
-def _ordered_page_in_sql(
-    store: Store, experiment: str | None, order_by: str | list[str] | None, limit: int
-) -> pd.DataFrame | None:
-    """``runs(order_by=..., limit=n)`` without a filter: the first ``n`` run ids sorted in
-    SQL, and only those runs read and pivoted (``None`` when the order needs pandas)."""
-    from ._filter import order_terms
-
+def _dynamic(store: Store, experiment: str | None) -> list[str]:
+    """The params, metrics and tags columns of the selection, in the order of runs()."""
     keys = store.meta.run_keys(experiment)
-    terms = order_terms(order_by) if order_by else []
-    metrics = {f"metrics.{k}" for k in keys["metrics"]}
-    if not all(name in _SQL_NUMERIC_ORDER or name in metrics for name, _ in terms):
-        return None  # text columns, params, unknown names: the pandas path (and its errors)
+    return [f"{kind}.{k}" for kind in ("params", "metrics", "tags") for k in keys[kind]]
+
+
+def _runs_in_sql(
+    store: Store,
+    experiment: str | None,
+    filter: str | None,  # noqa: A002 - same name as runs()
+    order_by: str | list[str] | None,
+    limit: int | None,
+) -> pd.DataFrame | None:
+    """``runs(...)`` with the filter, order and limit run in SQL, and only the runs returned
+    read and pivoted, a chunk of ids at a time (``None``: the query needs pandas)."""
+    from ._sql import Fallback, RunQuery
+
+    dynamic = _dynamic(store, experiment)
     now = time.time()
-    ids, _total = store.meta.page_run_ids(experiment, terms, 0, limit, now)
-    if not ids:
-        return None  # an empty answer keeps the columns the pandas path gives it
-    # The columns of every run, as runs() without a limit has them (read from run_keys).
-    columns = [f"{kind}.{k}" for kind in ("params", "metrics", "tags") for k in keys[kind]]
-    frame = _frame(store.meta.list_runs(run_ids=ids), now, columns)
+    try:
+        query = RunQuery(store, experiment, BASE_COLUMNS + dynamic, filter, order_by, now)
+        ids = query.page(0, limit if limit is not None else 2**62)
+    except Fallback:
+        return None
+    return _frame_of(store, ids, now, dynamic)
+
+
+def _frame_of(store: Store, ids: list[str], now: float, dynamic: list[str]) -> pd.DataFrame:
+    """The runs table of ``ids``, in that order, with the ``dynamic`` columns."""
+    data: dict[str, list] = {"runs": [], "params": [], "metrics": [], "tags": []}
+    for start in range(0, len(ids), _CHUNK):
+        part = store.meta.list_runs(run_ids=ids[start : start + _CHUNK])
+        for name, rows in part.items():
+            data[name].extend(rows)
     position = {run_id: i for i, run_id in enumerate(ids)}
-    return frame.sort_values("run_id", key=lambda s: s.map(position)).reset_index(drop=True)
+    data["runs"].sort(key=lambda r: position[r["run_id"]])
+    frame = _frame(data, now, dynamic).reset_index(drop=True)
+    if frame.empty:  # as the times of a non-empty table (pandas 3 makes an empty one µs)
+        frame["start_time"] = frame["start_time"].astype("datetime64[ns, UTC]")
+    return frame
 
 
 def _frame(
@@ -201,8 +219,8 @@ def run_records(
     match, and every column of the selection: what ``nbmlops runs ls`` prints.
 
     Params keep their types (``50`` stays an int); ``start_time`` is in epoch seconds; every
-    row has every column, ``None`` where it has no value. Without a filter or order no pandas
-    is imported and only the page's runs are read.
+    row has every column, ``None`` where it has no value. The query runs in SQL and only the
+    page's runs are read; without a filter or order no pandas is imported.
     """
     _check_selection("run_records", experiment, order_by)
     if limit is not None:
@@ -301,11 +319,6 @@ class RunPage:
         return self.offset // self.limit if self.limit else 0
 
 
-# Columns that ORDER BY can sort in SQL; params and tags are JSON/text there, so they are
-# sorted the way runs() sorts them, in pandas over just that column.
-_SQL_ORDER = {"run_id", "experiment", "name", "status", "start_time", "duration_s"}
-
-
 def _page_ids(
     store: Store,
     experiment: str | None,
@@ -351,33 +364,36 @@ def _page_ids(
     unknown = sorted(
         read - set(known) - DERIVED - read_data - (null_tests(filter) if filter else set())
     )
-    sql_orderable = all(name in _SQL_ORDER or name.startswith("metrics.") for name, _ in terms)
-    if filter is None and sql_orderable and not unknown:
-        ids, total = store.meta.page_run_ids(experiment, terms, offset, limit, now)
-    else:
-        wanted = {kind: [] for kind in ("params", "metrics", "tags")}
-        for name in read:
-            kind, _, key = name.partition(".")
-            if kind in wanted and key:
-                wanted[kind].append(key)
-        narrow = _frame(
-            store.meta.list_runs(experiment, keys=wanted),
-            now,
-            [c for c in dynamic if c in read],
-        )
-        for name in unknown if not narrow.empty else ():
-            # A key no run has matches nothing (MLflow); a near miss of a known key is a typo.
-            close = close_keys(name, known)
-            if close or "." not in name:
-                raise InvalidFilter(
-                    f"cannot use filter {filter!r}: no run has a column {name!r}"
-                    + (f"; did you mean {', '.join(close)}?" if close else "")
-                )
-        narrow = apply_order(narrow, order_by) if order_by else newest_first(narrow)
-        if filter is not None:
-            narrow = _filtered(store, experiment, narrow, filter)
-        total = len(narrow)
-        ids = list(narrow["run_id"].iloc[offset : offset + limit])
+    from ._sql import Fallback, RunQuery
+
+    try:
+        query = RunQuery(store, experiment, known, filter, order_by, now)
+        return query.page(offset, limit), query.count(), dynamic
+    except Fallback:
+        pass  # the pandas evaluator, over just the columns the query reads
+    wanted = {kind: [] for kind in ("params", "metrics", "tags")}
+    for name in read:
+        kind, _, key = name.partition(".")
+        if kind in wanted and key:
+            wanted[kind].append(key)
+    narrow = _frame(
+        store.meta.list_runs(experiment, keys=wanted),
+        now,
+        [c for c in dynamic if c in read],
+    )
+    for name in unknown if not narrow.empty else ():
+        # A key no run has matches nothing (MLflow); a near miss of a known key is a typo.
+        close = close_keys(name, known)
+        if close or "." not in name:
+            raise InvalidFilter(
+                f"cannot use filter {filter!r}: no run has a column {name!r}"
+                + (f"; did you mean {', '.join(close)}?" if close else "")
+            )
+    narrow = apply_order(narrow, order_by) if order_by else newest_first(narrow)
+    if filter is not None:
+        narrow = _filtered(store, experiment, narrow, filter)
+    total = len(narrow)
+    ids = list(narrow["run_id"].iloc[offset : offset + limit])
     return ids, total, dynamic
 
 
@@ -389,9 +405,9 @@ def runs_page(
     limit: int = 50,
 ) -> RunPage:
     """Rows ``offset … offset+limit`` of ``runs(experiment, filter, order_by)``, fast on
-    large workspaces: without a filter, ORDER BY/LIMIT/OFFSET run in SQL; with one, only the
-    columns the filter and the order read are loaded for every run. Either way only the page's
-    runs are read in full.
+    large workspaces: the filter, ORDER BY, LIMIT and OFFSET run in SQL (:mod:`._sql`), and
+    only the page's runs are read in full. A query SQL cannot answer with pandas' meaning
+    loads just the columns it reads for every run and is evaluated in pandas.
 
     >>> import nbmlops
     >>> from nbmlops.tracking.query import runs_page
