@@ -174,6 +174,13 @@ class ServingState:
             return
         from .rollouts import tick
 
+        if self.options.log_predictions:
+            # The guards read the prediction log: write what this server answered so far, so
+            # a window that just filled is judged now, not one log interval later.
+            try:
+                self.buffer.flush()
+            except Exception as exc:  # noqa: BLE001 - the log thread retries; judge what landed
+                log.warning("writing served predictions before evaluating failed: %s", exc)
         for plan in running:
             try:
                 tick(plan.rollout_id)
