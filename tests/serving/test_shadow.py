@@ -30,7 +30,10 @@ class _Calls:
     def __init__(self):
         self.scored, self.failed = [], []
 
-    def on_scored(self, jobs, outs, seconds):
+    def on_scored(self, jobs, frame, predictions, seconds):
+        assert len(frame) == len(predictions) == sum(len(j.ids) for j in jobs)
+        bounds = np.cumsum([0] + [len(j.ids) for j in jobs])
+        outs = [predictions[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
         self.scored.append((jobs, outs, seconds))
 
     def on_failed(self, job, exc):

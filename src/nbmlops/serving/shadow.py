@@ -8,8 +8,10 @@ single frame: the candidate runs once per batch instead of once per request. A b
 candidate refuses (one request's values it cannot take) is scored again request by request,
 so only the bad request counts as a shadow error.
 
-Each request's rows are logged under its own request id; their latency is the time the
-candidate took for the whole batch, an upper bound of what that request alone would take.
+A batch is logged as one entry (its rows keep their own request ids): a one-row entry per
+request would make the prediction log's writer concatenate thousands of one-row frames, which
+costs the champion more than the scoring did. A row's latency is the time the candidate took
+for the whole batch, an upper bound of what that request alone would take.
 """
 
 from __future__ import annotations
@@ -44,15 +46,15 @@ class ShadowJob:
 class ShadowScorer:
     """Queues :class:`ShadowJob` objects and scores them in batches on one thread.
 
-    ``on_scored(jobs, predictions, seconds)`` receives a batch's jobs, each job's predictions
-    and the time the candidate took; ``on_failed(job, exc)`` a job the candidate failed on.
+    ``on_scored(jobs, frame, predictions, seconds)`` receives a batch's jobs, their rows as
+    one frame (in job order), the candidate's predictions for it and the time it took; ``on_failed(job, exc)`` a job the candidate failed on.
     At most ``max_pending_rows`` rows wait: copies beyond that are dropped (counted in
     ``dropped``), since a shadow must never hold memory the champion needs.
     """
 
     def __init__(
         self,
-        on_scored: Callable[[list[ShadowJob], list[Any], float], None],
+        on_scored: Callable[[list[ShadowJob], pd.DataFrame, Any, float], None],
         on_failed: Callable[[ShadowJob, Exception], None],
         interval: float = 0.05,
         max_batch_rows: int = 2_000,
@@ -128,9 +130,7 @@ class ShadowScorer:
                 self.on_failed(batch[0], exc)
                 return 0
             return sum(self._score([job]) for job in batch)
-        seconds = time.perf_counter() - started
-        bounds = np.cumsum([0] + [len(j.ids) for j in batch])
-        self.on_scored(batch, [out[a:b] for a, b in zip(bounds, bounds[1:], strict=False)], seconds)
+        self.on_scored(batch, frame, out, time.perf_counter() - started)
         return len(out)
 
 

@@ -299,24 +299,24 @@ class ServingState:
             self._shadow.submit(ShadowJob(served.name, candidate, frame, key, ids, request_id))
         return predictions, parts[0][0].version
 
-    def _shadow_scored(self, jobs: list[ShadowJob], outs: list, seconds: float) -> None:
-        now = time.time()
-        for job, out in zip(jobs, outs, strict=True):
+    def _shadow_scored(self, jobs: list[ShadowJob], frame, predictions, seconds: float) -> None:
+        for job in jobs:
             self.metrics.observe(job.name, job.candidate.version, SHADOW, len(job.ids), seconds)
-            if self.options.log_predictions:
-                self.buffer.add(
-                    Entry(
-                        job.name,
-                        job.candidate.version,
-                        job.frame,
-                        out,
-                        job.ids,
-                        job.request_id,
-                        SHADOW,
-                        seconds * 1000,
-                        now,
-                    )
+        if self.options.log_predictions:
+            # One entry for the batch, each row under its own request id.
+            self.buffer.add(
+                Entry(
+                    jobs[0].name,
+                    jobs[0].candidate.version,
+                    frame,
+                    predictions,
+                    [i for job in jobs for i in job.ids],
+                    [job.request_id for job in jobs for _ in job.ids],
+                    SHADOW,
+                    seconds * 1000,
+                    time.time(),
                 )
+            )
 
     def _shadow_failed(self, job: ShadowJob, exc: Exception) -> None:
         # The shadow never affects the response: its failures count against its arm.
