@@ -106,3 +106,45 @@ def test_better_challenger_waits_for_a_person_by_default(workspace: Path, tmp_pa
     nbmlops.approve(int(pending), reason="reviewed the gate table")  # the person decides
     assert pending_challengers("churn") == {}
     assert nbmlops.get_model("models:/churn@production").version == 2
+
+
+def test_fairness_gate_of_the_loop_judges_the_recall_gap_between_segments(
+    workspace: Path, tmp_path: Path
+):
+    """A monitor whose retraining gate is a fairness gate over a logged input column: the
+    challenger is evaluated per segment of ``site`` on the window's labelled held-out rows; a
+    recall gap over the limit fails naming the segments at both ends (the challenger stays in
+    staging), and the same comparison with a limit the gap is within passes."""
+    import dataclasses
+
+    from nbmlops.monitoring.retrain import champion_vs_challenger
+
+    strict = "fairness.max_gap(recall, by=site) <= 0.0"
+    result = _alert_week(tmp_path, gates=[strict], auto_promote=True)
+    outcome = result.retrain
+    [row] = outcome["gate_table"]
+    recall = {
+        r["segment"]: r["recall"]
+        for r in outcome["evaluation"]["challenger"]
+        if str(r.get("segment", "")).startswith("site=") and r.get("recall") is not None
+    }
+    assert len(recall) >= 2, outcome["evaluation"]["challenger"]
+    low, high = min(recall, key=recall.get), max(recall, key=recall.get)
+    gap = recall[high] - recall[low]
+    assert gap > 0  # the segments' recall differs: over a limit of 0
+    assert row["gate"] == strict and not row["passed"] and row["value"] == pytest.approx(gap)
+    assert low in row["detail"] and high in row["detail"]  # the worst-off segment is named
+    assert outcome["status"] == "staged", outcome
+    assert nbmlops.get_model("models:/churn@production").version == 1
+    # Within the limit: the loop's comparison of the same versions on the same rows passes.
+    lenient = f"fairness.max_gap(recall, by=site) <= {gap + 0.01:.4f}"
+    watch = dataclasses.replace(nbmlops.get_monitor(result.monitor), gates=[lenient])
+    again = champion_vs_challenger(
+        watch,
+        outcome["champion_version"],
+        outcome["challenger_version"],
+        result.window_start,
+        result.window_end,
+    )
+    [row] = again["gate_table"]
+    assert again["passed"] and row["passed"] and row["value"] == pytest.approx(gap)

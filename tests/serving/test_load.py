@@ -1,12 +1,13 @@
 """Serving under load, over real HTTP: 4 client processes × 2,000 requests across an alias
 switch, a canary start and an abort (no failed request; every logged request's version is
 the one the rollout state allowed at its time), and two servers on one PostgreSQL store
-agreeing on a canary's split over 10,000 keys."""
+agreeing on a canary's split over 10,000 one-row requests."""
 
 from __future__ import annotations
 
 import json
 import multiprocessing
+import signal
 import time
 from pathlib import Path
 
@@ -148,61 +149,110 @@ def test_four_clients_across_switch_canary_and_abort(served_workspace, tmp_path)
     nbmlops.delete_alias("churn", "load")
 
 
+NUMBERS = ["age", "income"]
+KEYS = 5_000  # each key goes to both servers: 10,000 one-row requests in all
+CLIENTS = 4  # threads per server, each with its own keep-alive connection
+
+
+def _send_keys(url: str, server: int, records: list[dict]) -> dict[str, tuple[int, str]]:
+    """Post each record alone to ``url`` from CLIENTS keep-alive connections; return each
+    customer's (status, answering version)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def worker(part: int) -> dict[str, tuple[int, str]]:
+        out = {}
+        with httpx.Client(base_url=url, timeout=60) as c:
+            for record in records[part::CLIENTS]:
+                response = c.post(
+                    "/invocations",
+                    json={"dataframe_records": [record]},
+                    headers={"x-request-id": f"s{server}-{record['customer_id']}"},
+                )
+                out[record["customer_id"]] = (
+                    response.status_code,
+                    response.headers.get("x-model-version"),
+                )
+        return out
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        return {k: v for part in pool.map(worker, range(CLIENTS)) for k, v in part.items()}
+
+
 @pytest.mark.load
 @pytest.mark.postgres
+@pytest.mark.timeout(900)  # ~1 min on a quiet 2-core machine; a deadline against hangs
 def test_two_servers_on_postgres_agree_on_a_canary_split(postgres_database, tmp_path):
+    """Two ``nbmlops serve`` processes on one PostgreSQL store and artifact location: 5,000
+    customers each sent once to both (10,000 one-row requests, 4 keep-alive clients per
+    server at once). Each server sends 20 % ± 2 % of them to the candidate, and every
+    customer gets the same arm from both."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .test_sigterm import start_cli_server
+
     mp = pytest.MonkeyPatch()
     mp.setenv("NBMLOPS_HOME", str(tmp_path / "pg"))
     mp.setenv("NBMLOPS_STORE_URL", postgres_database)
     nbmlops.configure(reset=True)
+    procs = []
     try:
+        # A plain logistic regression on two columns: the split is under test, not the model,
+        # and 10,000 calls of a one-hot pipeline would cost half a minute of CPU.
+        from sklearn.linear_model import LogisticRegression
+
         frame = make_frame()
-        example = frame[FEATURES].head(20)
-        nbmlops.register_model(train(frame), "churn", input_example=example)
-        nbmlops.register_model(train(frame, flip=True), "churn", input_example=example)
+        x, y = frame[NUMBERS], (frame["income"] > 50_000).astype(int)
+        example = x.head(20)
+        nbmlops.register_model(LogisticRegression().fit(x, y), "churn", input_example=example)
+        nbmlops.register_model(LogisticRegression().fit(x, 1 - y), "churn", input_example=example)
         nbmlops.promote("churn", 1)
-        servers = [
-            nbmlops.serve("churn", poll=0.2, evaluate_every=3600, id_columns=["customer_id"])
-            for _ in range(2)
-        ]
-        try:
-            nbmlops.rollout(
-                "churn",
-                candidate=2,
-                mode="canary",
-                steps=[20],
-                every="1h",
-                key="customer_id",
-                min_requests=10**6,
+        args = ("churn", "--poll", "0.2", "--evaluate-every", "3600", "--id-column", "customer_id")
+        with ThreadPoolExecutor(2) as pool:  # both start at once (imports dominate)
+            started = list(pool.map(lambda _: start_cli_server(*args), range(2)))
+        procs = [proc for proc, _ in started]
+        urls = [url for _, url in started]
+        nbmlops.rollout(
+            "churn",
+            candidate=2,
+            mode="canary",
+            steps=[20],
+            every="1h",
+            key="customer_id",
+            min_requests=10**6,
+        )
+        for url in urls:
+            wait_for(
+                lambda url=url: "rollout" in httpx.get(f"{url}/health").json()["models"]["churn"],
+                what="the server to pick up the rollout",
             )
-            for s in servers:
-                wait_for(lambda s=s: "rollout" in s.status()["churn"], what="the rollout")
-            keys = make_frame(10_000, seed=11)
-            keys["age"] = keys["age"].astype(int)
-            for n, s in enumerate(servers):
-                with httpx.Client(base_url=s.url, timeout=60) as c:
-                    for start in range(0, len(keys), 500):
-                        chunk = keys.iloc[start : start + 500][["customer_id", *FEATURES]]
-                        response = c.post(
-                            "/invocations",
-                            json={"dataframe_records": chunk.to_dict("records")},
-                            headers={"x-request-id": f"s{n}-{start}"},
-                        )
-                        assert response.status_code == 200, response.text
-        finally:
-            for s in servers:
-                s.stop()
+        keys = make_frame(KEYS, seed=11)[["customer_id", *NUMBERS]]
+        keys["age"] = keys["age"].astype(int)
+        records = keys.to_dict("records")
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda n: _send_keys(urls[n], n, records), range(2)))
+        for proc in procs:
+            proc.terminate()  # SIGTERM: drain, then write every queued prediction
+        for proc in procs:
+            # uvicorn re-raises the SIGTERM it handled once it has shut down gracefully.
+            assert proc.wait(120) in (0, -signal.SIGTERM), proc.stderr.read()
+        for answer in answers:
+            assert len(answer) == KEYS and {s for s, _ in answer.values()} == {200}
         log = nbmlops.prediction_log("churn")
-        arms = {
-            n: log.loc[log["request_id"].astype(str).str.startswith(f"s{n}-")].set_index(
-                "customer_id"
-            )["rollout_arm"]
-            for n in range(2)
-        }
-        assert len(arms[0]) == len(arms[1]) == 10_000
-        share = [(a == "candidate").mean() for a in arms.values()]
+        arms = {}
+        for n, answer in enumerate(answers):
+            mine = log.loc[log["request_id"].astype(str).str.startswith(f"s{n}-")]
+            arms[n] = mine.set_index("customer_id")["rollout_arm"].sort_index()
+            assert len(arms[n]) == KEYS and arms[n].index.is_unique
+            # What the server logged is what it answered with.
+            answered = {k: "candidate" if v == "2" else "champion" for k, (_, v) in answer.items()}
+            assert (arms[n] == arms[n].index.map(answered)).all()
+        share = [float((a == "candidate").mean()) for a in arms.values()]
         assert all(abs(s - 0.20) <= 0.02 for s in share), share
-        assert (arms[0].sort_index() == arms[1].sort_index()).all()  # the same key, the same arm
+        assert (arms[0] == arms[1]).all()  # every customer got the same arm from both
     finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         nbmlops.configure(reset=True)
         mp.undo()

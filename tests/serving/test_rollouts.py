@@ -121,6 +121,18 @@ def test_failing_guard_aborts_with_an_alert_and_traffic_returns(server, client):
         _post(client, i)
     wait_for(lambda: r.state == "aborted", what="the guard to abort the rollout")
     assert r.share == 0
+    # Within one evaluation window, by the product's own clocks: from the moment the window
+    # held min_requests candidate requests (the 20th one's logged time) to the abort event.
+    log = nbmlops.prediction_log("churn", start=r.events()["at"].iloc[0].timestamp())
+    candidate = log.loc[log["rollout_arm"] == "candidate"].sort_values("predicted_at")
+    complete = candidate["predicted_at"].iloc[20 - 1].timestamp()
+    events = r.events()
+    aborted = events.loc[events["kind"] == "abort", "at"].iloc[0].timestamp()
+    # One evaluation interval (evaluate_every) plus the follower's poll before it notices,
+    # plus 5 s for the evaluation itself on a busy shared 2-core machine (it takes ~0.1 s on
+    # a quiet one).
+    bound = server.state.options.evaluate_every + server.state.options.poll + 5.0
+    assert 0 <= aborted - complete <= bound, (aborted - complete, bound)
 
     def alert_id():  # the alert is written just after the abort, in its own transaction
         value = nbmlops.rollouts().set_index("id").loc[r.id, "alert_id"]

@@ -27,14 +27,15 @@ log = logging.getLogger("nbmlops.serving")
 
 @dataclass
 class Entry:
-    """The rows one request sent to one model version."""
+    """The rows one request sent to one model version (or a batch of requests: then
+    ``request_id`` lists each row's request)."""
 
     name: str
     version: int
     frame: pd.DataFrame
     predictions: Any
     ids: list[str]
-    request_id: str
+    request_id: str | list[str]
     arm: str
     latency_ms: float
     at: float
@@ -153,7 +154,7 @@ def _write(group: list[Entry]) -> int:
     predictions = np.concatenate([np.asarray(e.predictions).reshape(-1) for e in group])
     ids = [i for e in group for i in e.ids]
     serving = {
-        REQUEST_ID: np.array([e.request_id for e in group for _ in e.ids], dtype=object),
+        REQUEST_ID: np.array([r for e in group for r in _request_ids(e)], dtype=object),
         ARM: np.array([e.arm for e in group for _ in e.ids], dtype=object),
         LATENCY_MS: np.array([e.latency_ms for e in group for _ in e.ids], dtype="float64"),
     }
@@ -169,3 +170,9 @@ def _write(group: list[Entry]) -> int:
         serving=serving,
     )
     return len(ids)
+
+
+def _request_ids(entry: Entry) -> list[str]:
+    if isinstance(entry.request_id, list):
+        return entry.request_id
+    return [entry.request_id] * len(entry.ids)

@@ -262,10 +262,13 @@ def evaluation(row: dict, now: float | None = None) -> dict:
     }
 
 
-def tick(rollout_id: int, force: bool = False, now: float | None = None) -> dict:
+def tick(
+    rollout_id: int, force: bool = False, now: float | None = None, lazy: bool = False
+) -> dict:
     """Evaluate the guards of a running (or paused) rollout and act: abort on a failing
     guard, move to the next step once they held long enough (``force``: now, whatever the
-    time and request count). Returns ``{"action", "evaluation"}``."""
+    time and request count). ``lazy`` (servers): skip reading the window when there is no
+    guard to judge and the step has not run its time. Returns ``{"action", "evaluation"}``."""
     store = current_store()
     row = store.rollouts.get(rollout_id)
     if row is None:
@@ -273,6 +276,14 @@ def tick(rollout_id: int, force: bool = False, now: float | None = None) -> dict
     if row["status"] not in ("running", "paused"):
         return {"action": "none", "evaluation": None}
     now = time.time() if now is None else now
+    if (
+        lazy
+        and not force
+        and not json.loads(row["guards"])
+        and now - float(row["step_started_at"]) < float(row["every_s"])
+    ):
+        # Reading the window's prediction log costs the server CPU on its request path.
+        return {"action": "waiting", "evaluation": None}
     result = evaluation(row, now)
     table = result["table"]
     enough = result["requests"] >= int(row["min_requests"])

@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,7 @@ from .logbuffer import Entry, LogBuffer
 from .metrics import ServingMetrics
 from .models import Loaded, ServedModel
 from .presence import Presence
+from .shadow import ShadowJob, ShadowScorer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -92,7 +92,7 @@ class ServingState:
         self.buffer = LogBuffer(options.log_interval, on_flush=self._after_flush)
         self.errors: dict[tuple[int, str], int] = {}  # (rollout id, arm) -> failed requests
         self._errors_lock = threading.Lock()
-        self._shadow = ThreadPoolExecutor(2, thread_name_prefix="nbmlops-shadow")
+        self._shadow = ShadowScorer(self._shadow_scored, self._shadow_failed)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.started_at = time.time()
@@ -110,6 +110,7 @@ class ServingState:
     def start(self) -> None:
         if self.options.log_predictions:
             self.buffer.start()
+        self._shadow.start()
         self._thread = threading.Thread(target=self._follow, name="nbmlops-follow", daemon=True)
         self._thread.start()
 
@@ -119,7 +120,7 @@ class ServingState:
         if self._thread is not None:
             self._thread.join(30)
         self.presence.leave()
-        self._shadow.shutdown(wait=True)
+        self._shadow.close()
         if self.options.log_predictions:
             self.buffer.close()
         self._report_errors()
@@ -182,9 +183,16 @@ class ServingState:
             return
         from .rollouts import tick
 
+        if self.options.log_predictions:
+            # The guards read the prediction log: write what this server answered so far, so
+            # a window that just filled is judged now, not one log interval later.
+            try:
+                self.buffer.flush()
+            except Exception as exc:  # noqa: BLE001 - the log thread retries; judge what landed
+                log.warning("writing served predictions before evaluating failed: %s", exc)
         for plan in running:
             try:
-                tick(plan.rollout_id)
+                tick(plan.rollout_id, lazy=True)
             except Exception as exc:  # noqa: BLE001 - the next evaluation tries again
                 log.warning("evaluating rollout %d failed: %s", plan.rollout_id, exc)
 
@@ -296,38 +304,33 @@ class ServingState:
                     )
                 )
         if plan is not None and plan.mode == "shadow" and candidate is not None:
-            self._shadow.submit(
-                self._score_shadow, served.name, candidate, frame, key, ids, request_id
-            )
+            self._shadow.submit(ShadowJob(served.name, candidate, frame, key, ids, request_id))
         return predictions, parts[0][0].version
 
-    def _score_shadow(
-        self, name: str, candidate: Loaded, frame, key, ids: list[str], request_id: str
-    ) -> None:
-        started = time.perf_counter()
-        try:
-            out = candidate.predict(candidate.check(frame, key))
-        except Exception as exc:  # noqa: BLE001 - the shadow never affects the response
-            log.warning("shadow %s failed on request %s: %s", candidate.uri, request_id, exc)
-            snap = self.served[name].snapshot
-            self._count_error(snap.plan if snap is not None else None, SHADOW)
-            return
-        seconds = time.perf_counter() - started
-        self.metrics.observe(name, candidate.version, SHADOW, len(frame), seconds)
+    def _shadow_scored(self, jobs: list[ShadowJob], frame, predictions, seconds: float) -> None:
+        for job in jobs:
+            self.metrics.observe(job.name, job.candidate.version, SHADOW, len(job.ids), seconds)
         if self.options.log_predictions:
+            # One entry for the batch, each row under its own request id.
             self.buffer.add(
                 Entry(
-                    name,
-                    candidate.version,
+                    jobs[0].name,
+                    jobs[0].candidate.version,
                     frame,
-                    out,
-                    ids,
-                    request_id,
+                    predictions,
+                    [i for job in jobs for i in job.ids],
+                    [job.request_id for job in jobs for _ in job.ids],
                     SHADOW,
                     seconds * 1000,
                     time.time(),
                 )
             )
+
+    def _shadow_failed(self, job: ShadowJob, exc: Exception) -> None:
+        # The shadow never affects the response: its failures count against its arm.
+        log.warning("shadow %s failed on request %s: %s", job.candidate.uri, job.request_id, exc)
+        snap = self.served[job.name].snapshot
+        self._count_error(snap.plan if snap is not None else None, SHADOW)
 
     def status(self) -> dict:
         """What is served now (``/health`` and the notebook handle show it)."""
