@@ -391,6 +391,8 @@ def run_peers(folder: Path, args) -> None:
             if n > args.rows:
                 break
             key = f"{tool}/{n}"
+            if args.deadline and time.time() >= args.deadline:
+                return
             if key in _saved(folder, "peers"):
                 if "error" in _saved(folder, "peers")[key]:
                     break
@@ -578,6 +580,8 @@ def main(argv: list[str] | None = None) -> int:
         for engine in args.engines.split(","):
             if step in _saved(folder, f"results-{engine}"):
                 continue  # measured by an earlier invocation on the same data
+            if args.deadline and time.time() >= args.deadline:
+                continue  # left for a later invocation: reported as not run
             r = measure_step(step, engine, folder, args)
             _save(folder, f"results-{engine}", step, r)
             print(step, engine, r, flush=True)
