@@ -386,7 +386,7 @@ def run_peers(folder: Path, args) -> None:
     growing until the tool fails or goes over the limit (run in ``--peers``' interpreter)."""
     worker = str(HERE / "_ooc_peers.py")
     features = export_features(folder, args.rows)
-    for tool in ("evidently", "feast"):
+    for tool in args.peer_tools.split(","):
         for n in args.peer_sizes:
             if n > args.rows:
                 break
@@ -539,6 +539,7 @@ def main(argv: list[str] | None = None) -> int:
         help="UTC time (YYYY-MM-DDTHH:MM) by which every step stops; later ones are cut",
     )
     parser.add_argument("--peers", help="a Python with evidently and feast installed")
+    parser.add_argument("--peer-tools", default="evidently,feast")
     parser.add_argument(
         "--peer-sizes",
         type=lambda s: [_rows(x) for x in s.split(",")],
