@@ -238,7 +238,7 @@ def _tree_rss(pid: int) -> int:
 
 
 def measure(
-    cmd: list[str], limit: int, timeout: float, env: dict | None = None
+    cmd: list[str], limit: int, timeout: float, env: dict | None = None, log: Path | None = None
 ) -> tuple[dict, int]:
     """Run ``cmd`` (prints one JSON line last), sampling its process tree's RSS every 0.1 s.
 
@@ -284,7 +284,12 @@ def measure(
     out, err = proc.communicate()
     sampler.join()
     if why[0] or proc.returncode != 0:
-        last = err.strip().splitlines()[-1] if err.strip() else f"exit {proc.returncode}"
+        if log is not None:
+            log.write_text(err)
+        # the exception's last line, not the warnings a closing cluster prints after it
+        lines = [x for x in err.strip().splitlines() if x and not x[0].isspace()]
+        errors = [x for x in lines if not x.startswith(("20", "  ")) and ("Error" in x or ":" in x)]
+        last = (errors or lines or [f"exit {proc.returncode}"])[-1]
         return {"error": why[0] or last}, peak[0]
     return json.loads(out.strip().splitlines()[-1].removeprefix("RESULT ")), peak[0]
 
@@ -293,7 +298,8 @@ def measure_step(step: str, engine: str, folder: Path, args) -> dict:
     cmd = [sys.executable, __file__, "--step", step, "--engine", engine, "--dir", str(folder)]
     cmd += ["--memory-limit", str(args.memory_limit)] + (["--rlimit"] if args.rlimit else [])
     load = os.getloadavg()[0]
-    result, peak = measure(cmd, args.memory_limit, _timeout(args))
+    log = folder / f"{step}-{engine}.stderr"
+    result, peak = measure(cmd, args.memory_limit, _timeout(args), log=log)
     result.update(peak_bytes=peak, load=[load, os.getloadavg()[0]])
     return result
 
