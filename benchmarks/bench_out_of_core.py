@@ -18,6 +18,13 @@ interpreter with evidently and feast), Evidently's drift preset and Feast's
 ``get_historical_features`` run on the first N rows for growing N (``--peer-sizes``) under the
 same limit, until they fail (``_ooc_peers.py``).
 
+Disk: at 100M rows the data take 13.6 GB (current 12.2 GiB, reference 1.2 GiB), each join's
+training set as much again while it is measured (removed after), and DuckDB's ASOF join of the
+full 20-column entity frame spilled more than 30 GB under a 2 GiB ``memory_limit`` (it filled the
+disk here); keep ``--dir`` on a disk with 60 GB free. Steps can run side by side from separate
+invocations on the same ``--dir`` (one per ``--engines``; ``--steps ''`` for the check and the
+peers), and a last invocation with every result saved only writes the report.
+
     python benchmarks/bench_out_of_core.py --rows 100M --memory-limit 4GiB --dir /work/bigdata/ooc \\
         --peers /work/venv-peers/bin/python
 """
