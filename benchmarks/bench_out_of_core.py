@@ -514,7 +514,9 @@ def section(command: str, args, meta: dict) -> str:
             "| tool | version | N rows | time | peak RSS | result | load (start/end) |",
             "|---|---|---:|---:|---:|---|---|",
         ]
-        for key, r in peers.items():
+        for key, r in sorted(
+            peers.items(), key=lambda kv: (kv[0].split("/")[0], int(kv[0].split("/")[1]))
+        ):
             tool, n = key.split("/")
             load = "/".join(f"{x:.1f}" for x in r["load"])
             if "error" in r:
