@@ -474,9 +474,10 @@ def section(command: str, args, meta: dict) -> str:
                 continue
             load = "/".join(f"{x:.1f}" for x in r["load"])
             if "error" in r:
+                ok = "yes" if r["peak_bytes"] <= limit else "no"
                 lines.append(
                     f"| {step} | {engine} | failed: {r['error'][:90]} | {_mib(r['peak_bytes'])} "
-                    f"| no | {load} |"
+                    f"| {ok} | {load} |"
                 )
                 continue
             ok = "yes" if r["peak_bytes"] <= limit else "no"
