@@ -5,24 +5,34 @@ The dataset (``--rows`` rows × 20 columns: 14 float, 3 integer, 2 string, 1 tim
 written in 1M-row chunks, so generating it needs little memory; the reference is a tenth of it;
 a feature view of ``rows / 10`` rows (key ``i00``, event time ``ts``) is ingested for the join.
 Each step runs in a fresh process whose whole process tree (Dask workers included) is sampled
-for resident memory every 0.1 s; DuckDB gets ``--memory-limit`` × 0.5 as its own limit (the
-rest is Python, Arrow and the OS), the two Dask workers share ``--memory-limit``. With
-``--rlimit`` the step process also gets ``RLIMIT_AS`` = ``--memory-limit`` (DuckDB steps
-only: Dask workers reserve address space they never touch).
+for resident memory every 0.1 s and killed if it goes over ``--memory-limit`` (the step is then
+reported failed); DuckDB gets half the limit as its ``memory_limit`` (the rest is Python, Arrow
+and the OS), the two Dask workers a quarter each. With ``--rlimit`` DuckDB steps also get
+``RLIMIT_AS`` = the limit (not Dask: its workers reserve address space they never touch).
+Each result is saved in the data folder as it comes, so an interrupted run resumes.
 
 A sample check (``--check-rows``, default min(rows, 5M)) compares the out-of-core results on
 the first rows of both frames with the in-memory ones: verdicts and exact statistics equal,
-Wasserstein within its stated bound, validation counts equal. Evidently and Feast take pandas
-DataFrames, so on the full dataset they would need the whole frame in memory; they are not run
-here (not installed in this environment; ``bench_drift.py`` and ``bench_features.py`` compare
-them in memory).
+Wasserstein within its stated bound, validation counts equal. With ``--peers PYTHON`` (an
+interpreter with evidently and feast), Evidently's drift preset and Feast's
+``get_historical_features`` run on the first N rows for growing N (``--peer-sizes``) under the
+same limit, until they fail (``_ooc_peers.py``).
 
-    python benchmarks/bench_out_of_core.py --rows 100_000_000 --memory-limit 4GiB
+Disk: at 100M rows the data take 13.6 GB (current 12.2 GiB, reference 1.2 GiB), each join's
+training set as much again while it is measured (removed after), and DuckDB's ASOF join of the
+full 20-column entity frame spilled more than 30 GB under a 2 GiB ``memory_limit`` (it filled the
+disk here); keep ``--dir`` on a disk with 60 GB free. Steps can run side by side from separate
+invocations on the same ``--dir`` (one per ``--engines``; ``--steps ''`` for the check and the
+peers), and a last invocation with every result saved only writes the report.
+
+    python benchmarks/bench_out_of_core.py --rows 100M --memory-limit 4GiB --dir /work/bigdata/ooc \\
+        --peers /work/venv-peers/bin/python
 """
 
 from __future__ import annotations
 
 import argparse
+import calendar
 import json
 import os
 import platform
@@ -99,8 +109,28 @@ def generate(folder: Path, rows: int) -> dict:
     return sizes
 
 
-def ingest_features(folder: Path, rows: int) -> None:
+def feature_chunks(rows: int):
+    """The feature view's rows (``rows / 10``, key ``i00``, event time ``ts``), in chunks."""
     import numpy as np
+    import pandas as pd
+
+    total, done = max(rows // 10, 1000), 0
+    rng = np.random.default_rng(99)
+    t0 = pd.Timestamp("2025-12-25")
+    while done < total:
+        n = min(CHUNK, total - done)
+        yield pd.DataFrame(
+            {
+                "i00": rng.integers(0, 1_000_000, n),
+                "ts": t0 + pd.to_timedelta(rng.integers(0, 37 * 86400, n), "s"),
+                "f0": rng.normal(size=n),
+                "f1": rng.integers(0, 1000, n),
+            }
+        )
+        done += n
+
+
+def ingest_features(folder: Path, rows: int) -> None:
     import pandas as pd
 
     import nbmlops
@@ -116,24 +146,20 @@ def ingest_features(folder: Path, rows: int) -> None:
         ttl=pd.Timedelta(days=7).to_pytimedelta(),
     )
     fs.apply(view)
-    total, done, part = max(rows // 10, 1000), 0, 0
-    rng = np.random.default_rng(99)
-    t0 = pd.Timestamp("2025-12-25")
-    while done < total:
-        n = min(CHUNK, total - done)
-        fs.ingest(
-            view,
-            pd.DataFrame(
-                {
-                    "i00": rng.integers(0, 1_000_000, n),
-                    "ts": t0 + pd.to_timedelta(rng.integers(0, 37 * 86400, n), "s"),
-                    "f0": rng.normal(size=n),
-                    "f1": rng.integers(0, 1000, n),
-                }
-            ),
-        )
-        done += n
-        part += 1
+    for frame in feature_chunks(rows):
+        fs.ingest(view, frame)
+
+
+def export_features(folder: Path, rows: int) -> Path:
+    """The same feature rows as Parquet files, for Feast's FileSource."""
+    out = folder / "features"
+    if not (out / "done").exists():
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        for part, frame in enumerate(feature_chunks(rows)):
+            frame.to_parquet(out / f"part-{part:05d}.parquet", index=False)
+        (out / "done").write_text("")
+    return out
 
 
 # -- one step, in its own process ------------------------------------------------------------------
@@ -154,7 +180,7 @@ def run_step(step: str, engine: str, folder: Path, limit: int) -> dict:
         cluster = distributed.LocalCluster(
             n_workers=2,
             threads_per_worker=1,
-            memory_limit=limit // 2,
+            memory_limit=limit // 4,  # the other half: this process and the OS
             dashboard_address=None,
         )
         scheduler = distributed.Client(cluster)
@@ -193,6 +219,8 @@ def run_step(step: str, engine: str, folder: Path, limit: int) -> dict:
         info["output_bytes"] = sum(
             f.stat().st_size for f in ([out] if out.is_file() else out.rglob("*.parquet"))
         )
+        # the training set is as large as the input: removed so the disk holds one at a time
+        shutil.rmtree(out, ignore_errors=True) if out.is_dir() else out.unlink()
     info["seconds"] = time.perf_counter() - started
     if scheduler is not None:
         scheduler.close()
@@ -216,29 +244,88 @@ def _tree_rss(pid: int) -> int:
         return 0
 
 
-def measure(step: str, engine: str, folder: Path, limit: int, rlimit: bool) -> dict:
-    cmd = [sys.executable, __file__, "--step", step, "--engine", engine, "--dir", str(folder)]
-    cmd += ["--memory-limit", str(limit)] + (["--rlimit"] if rlimit else [])
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = [0]
+def measure(
+    cmd: list[str], limit: int, timeout: float, env: dict | None = None, log: Path | None = None
+) -> tuple[dict, int]:
+    """Run ``cmd`` (prints one JSON line last), sampling its process tree's RSS every 0.1 s.
+
+    The limit is enforced here: a tree whose RSS goes over ``limit`` is killed and the step
+    reported as failed (``over the memory limit``); so is one still running after ``timeout``.
+    """
+    import psutil
+
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    peak, why = [0], [None]
 
     def sample() -> None:
+        started = time.monotonic()
         while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            rss = _tree_rss(proc.pid)
+            peak[0] = max(peak[0], rss)
+            over = rss > limit
+            late = time.monotonic() - started > timeout
+            if over or late:
+                why[0] = (
+                    f"over the memory limit ({rss / 2**20:,.0f} MiB)"
+                    if over
+                    else f"still running after {timeout:,.0f} s"
+                )
+                try:
+                    for child in psutil.Process(proc.pid).children(recursive=True):
+                        child.kill()
+                    proc.kill()
+                except psutil.Error:
+                    pass
+                return
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     out, err = proc.communicate()
     sampler.join()
-    if proc.returncode != 0:
-        return {
-            "error": err.strip().splitlines()[-1] if err.strip() else f"exit {proc.returncode}",
-            "peak_bytes": peak[0],
-        }
-    result = json.loads(out.strip().splitlines()[-1])
-    result["peak_bytes"] = peak[0]
+    if why[0] or proc.returncode != 0:
+        if log is not None:
+            log.write_text(err)
+        # the exception's last line, not the warnings a closing cluster prints after it
+        lines = [x for x in err.strip().splitlines() if x and not x[0].isspace()]
+        errors = [x for x in lines if not x.startswith(("20", "  ")) and ("Error" in x or ":" in x)]
+        last = (errors or lines or [f"exit {proc.returncode}"])[-1]
+        return {"error": why[0] or last}, peak[0]
+    return json.loads(out.strip().splitlines()[-1].removeprefix("RESULT ")), peak[0]
+
+
+def measure_step(step: str, engine: str, folder: Path, args) -> dict:
+    cmd = [sys.executable, __file__, "--step", step, "--engine", engine, "--dir", str(folder)]
+    cmd += ["--memory-limit", str(args.memory_limit)] + (["--rlimit"] if args.rlimit else [])
+    load = os.getloadavg()[0]
+    log = folder / f"{step}-{engine}.stderr"
+    result, peak = measure(cmd, args.memory_limit, _timeout(args), log=log)
+    result.update(peak_bytes=peak, load=[load, os.getloadavg()[0]])
     return result
+
+
+def _timeout(args) -> float:
+    """Seconds a step may take: ``--step-timeout``, cut to what is left before ``--deadline``."""
+    left = args.deadline - time.time() if args.deadline else args.step_timeout
+    return max(1.0, min(args.step_timeout, left))
+
+
+def _saved(folder: Path, name: str) -> dict:
+    path = folder / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _save(folder: Path, name: str, key: str, value) -> None:
+    saved = _saved(folder, name)
+    saved[key] = value
+    (folder / f"{name}.json").write_text(json.dumps(saved, indent=1))
 
 
 # -- the sample check -------------------------------------------------------------------------------
@@ -304,18 +391,52 @@ def sample_check(folder: Path, rows: int) -> dict:
     return out
 
 
+# -- Evidently and Feast, where they run at all ------------------------------------------------------
+
+
+def run_peers(folder: Path, args) -> None:
+    """Evidently's drift preset and Feast's get_historical_features on the first N rows, N
+    growing until the tool fails or goes over the limit (run in ``--peers``' interpreter)."""
+    worker = str(HERE / "_ooc_peers.py")
+    features = export_features(folder, args.rows)
+    for tool in args.peer_tools.split(","):
+        for n in args.peer_sizes:
+            if n > args.rows:
+                break
+            key = f"{tool}/{n}"
+            if args.deadline and time.time() >= args.deadline:
+                return
+            if key in _saved(folder, "peers"):
+                if "error" in _saved(folder, "peers")[key]:
+                    break
+                continue
+            cmd = [args.peers, worker, tool, str(folder), str(n), str(features)]
+            load = os.getloadavg()[0]
+            result, peak = measure(cmd, args.memory_limit, _timeout(args))
+            result.update(peak_bytes=peak, load=[load, os.getloadavg()[0]])
+            _save(folder, "peers", key, result)
+            print(tool, n, result, flush=True)
+            if "error" in result:
+                break
+
+
 # -- report -------------------------------------------------------------------------------------------
 
 
-def section(
-    command: str, args, sizes: dict, results: dict, check: dict | None, gen_s: float
-) -> str:
+def _mib(n: float) -> str:
+    return f"{n / 2**20:,.0f} MiB"
+
+
+def section(command: str, args, meta: dict) -> str:
     import dask
     import duckdb
 
     import nbmlops
 
-    limit = args.memory_limit
+    folder = Path(args.dir)
+    check, peers = _saved(folder, "check"), _saved(folder, "peers")
+    limit, rows, sizes = args.memory_limit, meta["rows"], meta["sizes"]
+    ref_rows = max(rows // 10, 1000)
     lines = [
         "## Out-of-core data: drift, validation and a point-in-time join on DuckDB and Dask",
         "",
@@ -326,61 +447,121 @@ def section(
         "```",
         "",
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-        f"- machine: {os.cpu_count()} cores, {platform.platform()} (shared and busy when measured)",
+        f"- machine: {os.cpu_count()} cores, {platform.platform()}; shared with other sessions "
+        "and a stress test when measured (load average at each step's start/end in the table)",
         f"- nbmlops {nbmlops.__version__}, DuckDB {duckdb.__version__}, Dask {dask.__version__}",
-        f"- data: current {args.rows:,} rows × 20 columns ({sizes['current'] / 2**20:,.0f} MiB "
-        f"Parquet), reference {max(args.rows // 10, 1000):,} rows "
-        f"({sizes['reference'] / 2**20:,.0f} MiB); feature view of {max(args.rows // 10, 1000):,} "
-        f"rows; generated in {gen_s:.0f} s",
-        f"- memory limit: {limit / 2**30:.2f} GiB for each step's whole process tree (DuckDB "
-        f"`memory_limit` {limit // 2 // 2**20} MiB; two Dask workers of {limit // 2 // 2**20} MiB)"
-        + ("; RLIMIT_AS set on DuckDB steps" if args.rlimit else ""),
+        f"- data: current {rows:,} rows × 20 columns (14 float, 3 integer, 2 string, 1 timestamp;"
+        f" {sizes['current'] / 2**30:,.1f} GiB of Parquet), reference {ref_rows:,} rows "
+        f"({sizes['reference'] / 2**30:,.2f} GiB); feature view of {ref_rows:,} rows; "
+        f"generated in {meta['seconds']:.0f} s",
+        f"- memory limit: {limit / 2**30:.2f} GiB for each step's whole process tree (the step's "
+        "process and, on Dask, the scheduler's workers it starts). Enforced by the benchmark: "
+        "the tree's RSS is sampled every 0.1 s (psutil) and a tree above the limit is killed and "
+        "its step reported failed. The engines are set to stay below it: DuckDB "
+        f"`memory_limit` {limit // 2 // 2**20} MiB (spilling to disk beyond), two Dask workers "
+        f"with `memory_limit` {limit // 4 // 2**20} MiB each (Dask's defaults: spill "
+        "at 60–70 %, pause at 80 %, restart at 95 %)"
+        + ("; RLIMIT_AS = the limit on DuckDB steps" if args.rlimit else ""),
         "",
-        "| step | engine | time | peak RSS (process tree) | within limit |",
-        "|---|---|---:|---:|---|",
+        "| step | engine | time | peak RSS (process tree) | within limit | load (start/end) |",
+        "|---|---|---:|---:|---|---|",
     ]
-    for (step, engine), r in results.items():
-        if "error" in r:
-            lines.append(
-                f"| {step} | {engine} | failed: {r['error'][:80]} | "
-                f"{r['peak_bytes'] / 2**20:,.0f} MiB | no |"
-            )
-            continue
-        ok = "yes" if r["peak_bytes"] <= limit else "no"
-        lines.append(
-            f"| {step} | {engine} | {r['seconds']:.1f} s | {r['peak_bytes'] / 2**20:,.0f} MiB | {ok} |"
-        )
-    if check:
-        lines += ["", f"Sample check on the first {check['rows']:,} rows (reference: a tenth):", ""]
+    for step in STEPS:
         for engine in ENGINES:
-            c = check[engine]
+            r = _saved(folder, f"results-{engine}").get(step)
+            if r is None:
+                lines.append(f"| {step} | {engine} | not run | | | |")
+                continue
+            load = "/".join(f"{x:.1f}" for x in r["load"])
+            if "error" in r:
+                ok = "yes" if r["peak_bytes"] <= limit else "no"
+                lines.append(
+                    f"| {step} | {engine} | failed: {r['error'][:90]} | {_mib(r['peak_bytes'])} "
+                    f"| {ok} | {load} |"
+                )
+                continue
+            ok = "yes" if r["peak_bytes"] <= limit else "no"
             lines.append(
-                f"- {engine}: verdicts equal {c['verdicts_equal']}; exact statistics equal "
-                f"{c['exact_statistics_equal']}; largest Wasserstein error / stated bound "
-                f"{c['approximate_error_over_bound']:.3f}; validation counts equal "
-                f"{c['validation_equal']}"
+                f"| {step} | {engine} | {r['seconds']:,.0f} s | {_mib(r['peak_bytes'])} | {ok} "
+                f"| {load} |"
             )
-    frame_bytes = args.rows * 20 * 8
-    lines += [
-        "",
-        "Evidently and Feast take pandas DataFrames: the full frame needs at least "
-        f"{frame_bytes / 2**30:,.1f} GiB in memory (float64)"
-        + (", beyond the limit" if frame_bytes > limit else "")
-        + ". Neither is installed in this environment, so neither was run here "
-        "(`bench_drift.py` and `bench_features.py` compare them in memory).",
-    ]
+    if check:
+        lines += [
+            "",
+            f"Sample check on the first {check['rows']:,} rows of the current data and "
+            f"{max(check['rows'] // 10, 1000):,} of the reference: the out-of-core report and "
+            "validation (read from Parquet) against the in-memory ones (the same rows as "
+            "pandas DataFrames):",
+            "",
+        ]
+        for engine in ENGINES:
+            c = check.get(engine)
+            if c:
+                lines.append(
+                    f"- {engine}: verdicts equal {c['verdicts_equal']}; exact statistics equal "
+                    f"{c['exact_statistics_equal']}; largest Wasserstein error / stated bound "
+                    f"{c['approximate_error_over_bound']:.3f}; validation counts equal "
+                    f"{c['validation_equal']}"
+                )
+    if peers:
+        lines += [
+            "",
+            "Evidently (`Report([DataDriftPreset()])`, current N rows against a reference of "
+            "N / 10, the same columns) and Feast (`get_historical_features` with the local "
+            "provider's file offline store, the first N rows as the entity frame, the same "
+            "feature rows) take pandas DataFrames, so each size was tried in a fresh process "
+            "under the same limit and watchdog, growing until one failed:",
+            "",
+            "| tool | version | N rows | time | peak RSS | result | load (start/end) |",
+            "|---|---|---:|---:|---:|---|---|",
+        ]
+        for key, r in sorted(
+            peers.items(), key=lambda kv: (kv[0].split("/")[0], int(kv[0].split("/")[1]))
+        ):
+            tool, n = key.split("/")
+            load = "/".join(f"{x:.1f}" for x in r["load"])
+            if "error" in r:
+                lines.append(
+                    f"| {tool} | {r.get('version', '')} | {int(n):,} | — | "
+                    f"{_mib(r['peak_bytes'])} | failed: {r['error'][:90]} | {load} |"
+                )
+            else:
+                lines.append(
+                    f"| {tool} | {r['version']} | {int(n):,} | {r['seconds']:,.1f} s | "
+                    f"{_mib(r['peak_bytes'])} | {r['summary']} | {load} |"
+                )
     return "\n".join(lines)
+
+
+def _rows(text: str) -> int:
+    t = text.replace("_", "").strip().upper()
+    scale = {"K": 10**3, "M": 10**6, "G": 10**9}.get(t[-1:], 1)
+    return int(float(t.rstrip("KMG")) * scale)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=lambda s: int(s.replace("_", "")), default=100_000_000)
+    parser.add_argument("--rows", type=_rows, default=100_000_000)
     parser.add_argument("--memory-limit", type=parse_size, default=parse_size("4GiB"))
     parser.add_argument("--dir", help="where the dataset is (re)used; default: a temporary folder")
-    parser.add_argument("--engines", default="duckdb,dask")
-    parser.add_argument("--steps", default=",".join(STEPS))
-    parser.add_argument("--check-rows", type=lambda s: int(s.replace("_", "")), default=None)
+    parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--steps", default=",".join(STEPS), help="comma-separated; '' for none")
+    parser.add_argument("--check-rows", type=_rows, default=None)
     parser.add_argument("--rlimit", action="store_true")
+    parser.add_argument("--step-timeout", type=float, default=4 * 3600)
+    parser.add_argument(
+        "--deadline",
+        type=lambda s: calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M")),
+        help="UTC time (YYYY-MM-DDTHH:MM) by which every step stops; later ones are cut",
+    )
+    parser.add_argument("--peers", help="a Python with evidently and feast installed")
+    parser.add_argument("--peer-tools", default="evidently,feast")
+    parser.add_argument(
+        "--peer-sizes",
+        type=lambda s: [_rows(x) for x in s.split(",")],
+        default=[_rows(x) for x in ["1M", "2M", "5M", "10M", "20M", "50M", "100M"]],
+    )
+    parser.add_argument("--rerun", action="store_true", help="forget the steps measured before")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--engine", help=argparse.SUPPRESS)
@@ -393,33 +574,45 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     folder = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="nbmlops-ooc-"))
+    args.dir = str(folder)
     folder.mkdir(parents=True, exist_ok=True)
     marker = folder / "generated.json"
     started = time.perf_counter()
     if marker.exists() and json.loads(marker.read_text())["rows"] == args.rows:
         meta = json.loads(marker.read_text())
     else:
-        for name in ("reference", "current", "workspace", "sample"):
+        for name in ("reference", "current", "workspace", "sample", "features"):
             shutil.rmtree(folder / name, ignore_errors=True)
+        for name in ("results-duckdb", "results-dask", "check", "peers"):
+            (folder / f"{name}.json").unlink(missing_ok=True)
         sizes = generate(folder, args.rows)
         ingest_features(folder, args.rows)
         meta = {"rows": args.rows, "sizes": sizes, "seconds": time.perf_counter() - started}
         marker.write_text(json.dumps(meta))
+    if args.rerun:
+        for engine in ENGINES:
+            (folder / f"results-{engine}.json").unlink(missing_ok=True)
     print(f"data in {folder} ({meta['seconds']:.0f} s to generate)", flush=True)
-    results = {}
-    for step in args.steps.split(","):
+    for step in [s for s in args.steps.split(",") if s]:
         for engine in args.engines.split(","):
-            results[(step, engine)] = r = measure(
-                step, engine, folder, args.memory_limit, args.rlimit
-            )
+            if step in _saved(folder, f"results-{engine}"):
+                continue  # measured by an earlier invocation on the same data
+            if args.deadline and time.time() >= args.deadline:
+                continue  # left for a later invocation: reported as not run
+            r = measure_step(step, engine, folder, args)
+            _save(folder, f"results-{engine}", step, r)
             print(step, engine, r, flush=True)
     check_rows = min(args.rows, 5_000_000) if args.check_rows is None else args.check_rows
-    check = sample_check(folder, check_rows) if check_rows else None
-    print("sample check:", check, flush=True)
+    if check_rows and _saved(folder, "check").get("rows") != check_rows:
+        check = sample_check(folder, check_rows)
+        (folder / "check.json").write_text(json.dumps(check, indent=1))
+        print("sample check:", check, flush=True)
+    if args.peers:
+        run_peers(folder, args)
     command = "python benchmarks/bench_out_of_core.py " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )
-    text = section(command.strip(), args, meta["sizes"], results, check, meta["seconds"])
+    text = section(command.strip(), args, meta)
     print(text)
     if not args.no_write:
         sys.path.insert(0, str(HERE))

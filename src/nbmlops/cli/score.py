@@ -1,5 +1,5 @@
-"""``nbmlops score MODEL IN.parquet -o OUT.parquet``: batch scoring of a file, streaming by
-row batches with a progress bar, logging predictions like a server."""
+"""``nbmlops score MODEL IN.parquet -o OUT.parquet``: batch scoring of Parquet data, streaming by
+row groups with a progress bar, logging predictions like a server, here or on a Dask cluster."""
 
 from __future__ import annotations
 
@@ -23,8 +23,24 @@ from ._common import fail
 @click.option("--id-column", default=None, help="Input column to use as prediction ids.")
 @click.option("--no-log", is_flag=True, help="Do not write the predictions to the log.")
 @click.option("--trusted", is_flag=True, help="Load pickled models (they can run code).")
-def score_command(model, source, output, batch_rows, id_column, no_log, trusted) -> None:
-    """Score the Parquet file SOURCE with MODEL (churn, models:/churn@production)."""
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default=None,
+    help="Score here (local, the default) or on a Dask cluster (dask).",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Dask scheduler, e.g. tcp://host:8786 (implies --engine dask; without it, the "
+    "engine starts a local cluster).",
+)
+def score_command(
+    model, source, output, batch_rows, id_column, no_log, trusted, engine, scheduler
+) -> None:
+    """Score SOURCE (a Parquet file, folder or glob) with MODEL (churn,
+    models:/churn@production)."""
     from ..serving.batch import score_file
 
     try:
@@ -36,6 +52,8 @@ def score_command(model, source, output, batch_rows, id_column, no_log, trusted)
             log=not no_log,
             ids=id_column,
             trusted=trusted,
+            engine=engine,
+            scheduler=scheduler,
         )
     except NbmlopsError as exc:
         fail(exc)
