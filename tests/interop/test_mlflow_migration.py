@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
@@ -296,6 +297,7 @@ def test_round_trip_nbmlops_mlflow_nbmlops(workspace, tmp_path, monkeypatch):
             nbmlops.log_metric("loss", loss, step=step)
         nbmlops.log_metric("nan", math.nan)
         parent.log_text("hello", "notes/readme.txt")
+        parent.log_input(pd.DataFrame(X, columns=["a", "b"]), "train", info={"context": "train"})
         with nbmlops.start_run(experiment="trip", name="child"):
             nbmlops.log_metric("acc", 0.8)
         model = LogisticRegression(C=0.5).fit(X, y)
@@ -335,6 +337,7 @@ def test_round_trip_nbmlops_mlflow_nbmlops(workspace, tmp_path, monkeypatch):
                     )
                 ),
                 "artifacts": {n: run.read_artifact(n) for n in run.artifacts},
+                "inputs": run.inputs,
             }
         frame = nbmlops.model_versions("churn")
         models = frame[
@@ -362,6 +365,11 @@ def test_round_trip_nbmlops_mlflow_nbmlops(workspace, tmp_path, monkeypatch):
     assert by_name["parent"].data.params["C"] == "0.5"
     assert by_name["parent"].data.params["solver"] == "None"
     assert by_name["broken"].info.status == "FAILED"
+    (logged,) = by_name["parent"].inputs.dataset_inputs  # MLflow sees the input and its context
+    assert logged.dataset.name == "train" and len(logged.dataset.digest) <= 36
+    assert {t.key: t.value for t in logged.tags}["mlflow.data.context"] == "train"
+    found = client.search_runs([by_name["parent"].info.experiment_id], "datasets.context = 'train'")
+    assert [r.info.run_name for r in found] == ["parent"]
     mv = client.get_model_version_by_alias("churn", "champion")
     assert mv.current_stage == "Production"
     from mlflow import sklearn as mlflow_sklearn

@@ -24,6 +24,10 @@ MLFLOW_DATASET_KIND = "mlflow dataset"
 DATASET_CONTEXT_TAG = "mlflow.data.context"
 MAX_INPUT_NAME = 250  # data_io.name
 MAX_DIGEST = 64  # data_io.digest
+MLFLOW_MAX_DIGEST = 36  # MLflow's datasets.digest
+# An exported input's own row (kind, whole digest, shape, schema, info) rides in the MLflow
+# dataset's profile under this key, so an import gives back exactly what was exported.
+PROFILE_KEY = "nbmlops.input"
 STATUSES = {"RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"}
 STAGES_IN = {"None": None, "Staging": "staging", "Production": "production", "Archived": "archived"}
 STAGES_OUT = {

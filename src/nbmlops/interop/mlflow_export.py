@@ -139,6 +139,9 @@ def _export_run(client, store, full, exp_id, mapped, report, view_type) -> None:
         client.log_batch(new_id, params=params[i : i + 100])
     for i in range(0, len(metrics), 1000):
         client.log_batch(new_id, metrics=metrics[i : i + 1000])
+    datasets = [_dataset_input(row) for row in full.get("inputs", [])]
+    if datasets:
+        client.log_inputs(new_id, datasets=datasets)
     if full["artifacts"]:
         with tempfile.TemporaryDirectory(prefix="nbmlops-mlflow-") as tmp:
             for art in full["artifacts"]:
@@ -152,6 +155,34 @@ def _export_run(client, store, full, exp_id, mapped, report, view_type) -> None:
     report.written["runs"] += 1
     report.written["metric values"] += len(metrics)
     report.written["artifacts"] += len(full["artifacts"])
+    if datasets:
+        report.written["dataset inputs"] += len(datasets)
+
+
+def _dataset_input(row: dict):
+    """An input data row as an MLflow dataset input: name, digest (cut to MLflow's 36
+    characters), source and schema as MLflow reads them, the context as MLflow's context tag,
+    and the whole row in the profile, which an import reads back."""
+    import json
+
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    info = json.loads(row["info"]) if row["info"] else {}
+    original = info if row["kind"] == v.MLFLOW_DATASET_KIND else {}
+    profile = json.dumps({v.PROFILE_KEY: row}, sort_keys=True, default=str)
+    dataset = Dataset(
+        name=row["name"],
+        digest=row["digest"][: v.MLFLOW_MAX_DIGEST],
+        source_type=original.get("source_type") or "nbmlops",
+        source=original.get("source") or json.dumps({"nbmlops": row["kind"]}),
+        schema=original.get("schema") or row["schema"],
+        profile=profile,
+    )
+    tags = [InputTag(k, str(val)) for k, val in (original.get("input_tags") or {}).items()]
+    context = info.get("context")
+    if isinstance(context, str) and context:
+        tags.append(InputTag(v.DATASET_CONTEXT_TAG, context))
+    return DatasetInput(dataset, tags=tags)
 
 
 def _same_run(client, run_id: str) -> str | None:

@@ -148,6 +148,10 @@ def _inputs(run, start: float | None, report) -> list[dict]:
                 f"{rows[data.name]['digest']} and {data.digest}); nbmlops keeps the first",
             )
             continue
+        exported = _exported_row(data)
+        if exported is not None:  # an input nbmlops exported: its own row, exactly
+            rows[data.name] = {**exported, "created_at": start or time.time()}
+            continue
         if len(data.name) > v.MAX_INPUT_NAME or len(data.digest) > v.MAX_DIGEST:
             report.skip("dataset input", label, "its name or digest is longer than nbmlops keeps")
             continue
@@ -169,6 +173,23 @@ def _inputs(run, start: float | None, report) -> list[dict]:
             "created_at": start or time.time(),
         }
     return list(rows.values())
+
+
+def _exported_row(data) -> dict | None:
+    """The input row an nbmlops export put in the dataset's profile, if it is one."""
+    try:
+        profile = json.loads(data.profile) if data.profile else None
+    except ValueError:
+        return None
+    row = profile.get(v.PROFILE_KEY) if isinstance(profile, dict) else None
+    fields = ("name", "kind", "digest", "shape", "schema", "info")
+    if not isinstance(row, dict) or set(row) != set(fields) or row["name"] != data.name:
+        return None
+    if not all(row[f] is None or isinstance(row[f], str) for f in fields):
+        return None
+    if len(row["digest"] or "") > v.MAX_DIGEST or not row["kind"] or not row["digest"]:
+        return None
+    return {f: row[f] for f in fields}
 
 
 def _artifacts(client, store, run_id: str, report) -> list[dict]:

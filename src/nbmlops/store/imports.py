@@ -130,8 +130,8 @@ class ImportRecords:
         self.meta._write(fn)
 
     def full_run(self, run_id: str) -> dict:
-        """A run's row, experiment name, params (JSON text), tags, whole metric history and
-        artifact rows: what an export needs."""
+        """A run's row, experiment name, params (JSON text), tags, whole metric history,
+        artifact rows and input data rows: what an export needs."""
         with read_transaction(self.meta.engine) as conn:
             row = dict(
                 conn.execute(
@@ -170,12 +170,28 @@ class ImportRecords:
                     )
                 ).mappings()
             ]
+            inputs = [
+                dict(r)
+                for r in conn.execute(
+                    select(
+                        t.data_io.c.name,
+                        t.data_io.c.kind,
+                        t.data_io.c.digest,
+                        t.data_io.c.shape,
+                        t.data_io.c.schema,
+                        t.data_io.c.info,
+                    )
+                    .where(t.data_io.c.run_id == run_id, t.data_io.c.direction == "input")
+                    .order_by(t.data_io.c.name)
+                ).mappings()
+            ]
         return {
             "row": row,
             "params": params,
             "tags": tags,
             "metrics": metrics,
             "artifacts": artifacts,
+            "inputs": inputs,
         }
 
     def run_ids(self, experiment: str | None = None) -> list[str]:
