@@ -69,6 +69,10 @@ def test_a_damaged_file_is_still_named_unreadable(workspace):
         persistence.deserialize("skops", b"PK\x03\x04 damaged", "models:/x/1")
 
 
+@pytest.mark.skipif(
+    not hasattr(skops.io._persist, "read_schema"),
+    reason="this skops has no single-pass reader: saves fall back to its two public calls",
+)
 def test_register_writes_and_audits_the_skops_file_in_one_pass(workspace, model, monkeypatch):
     import skops.io as sio
 

@@ -26,7 +26,9 @@ def same_answers(left: Any, right: Any) -> Any:
         np.asarray(right, dtype=object) if not isinstance(right, pd.Series) else right
     )
     left, right = left.reset_index(drop=True), right.reset_index(drop=True)
-    as_text = left.astype(str).to_numpy() == right.astype(str).to_numpy()
+    # A missing value is no answer: pandas 2 writes NaN as the text "nan", pandas 3 keeps it.
+    missing = (left.isna() | right.isna()).to_numpy()
+    as_text = (left.astype(str).to_numpy() == right.astype(str).to_numpy()) & ~missing
     left_number = _numbers(left)
     right_number = _numbers(right)
     # Beyond 2**53 two different integers can share a float: there only the text decides.
