@@ -40,6 +40,7 @@ from ._drift_rules import (
     _fmt,
     _round,
     note_missing,
+    require_same_columns,
 )
 
 GRID_STEPS = 8192
@@ -457,18 +458,7 @@ def check_columns(ref, cur, columns, roles: list[str], segments: list[str]) -> l
         )
     ref_cols, cur_cols = ref.columns, cur.columns
     if columns is None:
-        only_ref = [c for c in ref_cols if c not in cur_cols]
-        only_cur = [c for c in cur_cols if c not in ref_cols]
-        if only_ref or only_cur:
-            parts = []
-            if only_ref:
-                parts.append(f"only in reference: {', '.join(map(repr, only_ref))}")
-            if only_cur:
-                parts.append(f"only in current: {', '.join(map(repr, only_cur))}")
-            raise MonitoringError(
-                "the frames have different columns (" + "; ".join(parts) + "); pass "
-                "columns=[...] to compare the shared ones"
-            )
+        require_same_columns(ref_cols, cur_cols)
         chosen = [c for c in ref_cols if c not in roles]
     else:
         chosen = [str(c) for c in ([columns] if isinstance(columns, str) else columns)]

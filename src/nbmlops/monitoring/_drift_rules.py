@@ -28,6 +28,22 @@ TOP_SEGMENTS = 10
 PROGRESS_CELLS = 5_000_000
 
 
+def require_same_columns(ref_cols: Any, cur_cols: Any) -> None:
+    """Refuse frames whose columns differ, naming what is only on each side."""
+    only_ref = [c for c in ref_cols if c not in cur_cols]
+    only_cur = [c for c in cur_cols if c not in ref_cols]
+    if only_ref or only_cur:
+        parts = []
+        if only_ref:
+            parts.append(f"only in reference: {', '.join(map(repr, only_ref))}")
+        if only_cur:
+            parts.append(f"only in current: {', '.join(map(repr, only_cur))}")
+        raise MonitoringError(
+            "the frames have different columns (" + "; ".join(parts) + "); pass "
+            "columns=[...] to compare the shared ones"
+        )
+
+
 def note_missing(col: Any, n_ref: int, n_cur: int) -> bool:
     """Note a shift in missing values on ``col``; when one side has no values at all, say so
     (drifted unless both are empty) and return True: there is nothing to test."""

@@ -46,6 +46,7 @@ from ._drift_rules import (
     _fmt,
     _round,
     note_missing,
+    require_same_columns,
 )
 
 # -- preparing a column ------------------------------------------------------------------------
@@ -398,18 +399,7 @@ def _check_columns(reference, current, columns, roles: list[str], segments: list
     if len(set(ref_cols)) != len(ref_cols) or len(set(cur_cols)) != len(cur_cols):
         raise MonitoringError("column names must be unique in both frames")
     if columns is None:
-        only_ref = [c for c in ref_cols if c not in cur_cols]
-        only_cur = [c for c in cur_cols if c not in ref_cols]
-        if only_ref or only_cur:
-            parts = []
-            if only_ref:
-                parts.append(f"only in reference: {', '.join(map(repr, only_ref))}")
-            if only_cur:
-                parts.append(f"only in current: {', '.join(map(repr, only_cur))}")
-            raise MonitoringError(
-                "the frames have different columns (" + "; ".join(parts) + "); pass "
-                "columns=[...] to compare the shared ones"
-            )
+        require_same_columns(ref_cols, cur_cols)
         chosen = [c for c in ref_cols if c not in roles]
     else:
         if isinstance(columns, str):
