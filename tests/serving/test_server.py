@@ -286,6 +286,16 @@ def test_public_address_needs_a_token(served_workspace, rows):
         assert c.get("/metrics").status_code == 401
 
 
+def test_a_notebook_server_leaves_the_kernels_event_loop_alone(server, client):
+    # uvicorn picks uvloop when it is installed (the serve extra installs it); in a kernel the
+    # server runs beside the kernel's own asyncio loop, whose policy must stay asyncio's.
+    import asyncio
+
+    assert client.get("/ping").status_code == 200
+    policy = asyncio.get_event_loop_policy()
+    assert type(policy).__module__.split(".")[0] == "asyncio", type(policy)
+
+
 def test_serving_is_not_imported_by_nbmlops_or_help():
     import subprocess
     import sys

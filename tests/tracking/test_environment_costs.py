@@ -135,3 +135,52 @@ def test_packages_are_listed_once_off_the_runs_thread(tmp_path):
     assert found["threads"] == ["nbmlops-environment"]
     assert found["n_packages"] > 10
     assert found["same_env"]
+
+
+INSTALL_CHILD = """
+import json, pathlib, sys, time
+site = pathlib.Path({site!r})
+sys.path.append(str(site))
+import nbmlops
+from nbmlops.tracking import environment
+
+reads = []
+real = environment._installed_packages
+environment._installed_packages = lambda: reads.append(1) or real()
+nbmlops.configure(home={home!r}, reset=True)
+with nbmlops.start_run(name="before") as before:
+    pass
+with nbmlops.start_run(name="unchanged") as unchanged:
+    pass
+environment.settle_environment()
+# what `%pip install nbmlops-probe-pkg` does to a folder on sys.path
+info = site / "nbmlops_probe_pkg-1.2.3.dist-info"
+info.mkdir()
+(info / "METADATA").write_text("Metadata-Version: 2.1\\nName: nbmlops-probe-pkg\\nVersion: 1.2.3\\n")
+with nbmlops.start_run(name="after") as after:
+    pass
+environment.settle_environment()
+print(json.dumps({{
+    "reads": len(reads),
+    "before": [p for p in nbmlops.get_run(before.run_id).environment["packages"] if "probe" in p],
+    "after": [p for p in nbmlops.get_run(after.run_id).environment["packages"] if "probe" in p],
+    "same_before": nbmlops.get_run(before.run_id)._row()["env_id"]
+        == nbmlops.get_run(unchanged.run_id)._row()["env_id"],
+    "current": [p for p in environment.current_environment().packages if "probe" in p],
+}}))
+"""
+
+
+def test_a_package_installed_in_a_running_process_is_recorded_by_the_next_run(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    code = textwrap.dedent(INSTALL_CHILD.format(home=str(tmp_path / "ws"), site=str(site)))
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["before"] == [] and found["same_before"]
+    assert found["after"] == ["nbmlops-probe-pkg==1.2.3"]
+    assert found["current"] == ["nbmlops-probe-pkg==1.2.3"]
+    assert found["reads"] == 2  # once, and once more after the install: not on every run

@@ -167,8 +167,14 @@ def serve(
     state = ServingState(options)
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
+    # loop="asyncio": older uvicorn installs uvloop's policy process-wide, which would change
+    # the event loop of the kernel this server runs inside.
     config = uvicorn.Config(
-        build_app(state), log_level="warning", lifespan="on", timeout_graceful_shutdown=30
+        build_app(state),
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=30,
+        loop="asyncio",
     )
     server = uvicorn.Server(config)
     shown = f"[{host}]" if ":" in host else host

@@ -1,8 +1,9 @@
 """What a run ran on: Python, platform, installed packages, git state and source file.
 
-The interpreter and package list are read once per process (they do not change under a
-running kernel in any way we can trust to detect cheaply); git state is read once per
-repository and again only when the repository changed (``HEAD``, index, tracked files).
+The interpreter and package list are read once per process, and the package list again after
+a folder packages are installed in changed (``%pip install`` in a running kernel adds or
+removes a ``*.dist-info`` folder there); git state is read once per repository and again only
+when the repository changed (``HEAD``, index, tracked files).
 """
 
 from __future__ import annotations
@@ -93,8 +94,25 @@ def _compute_environment() -> Environment:
     )
 
 
+def _packages_key() -> tuple:
+    """The folders on ``sys.path`` with their modification times: installing, upgrading or
+    removing a package adds or removes an entry in one of them. The working directory is left
+    out (notebooks and their outputs are written there all the time)."""
+    here = os.path.abspath(os.curdir)
+    key = []
+    for entry in sys.path:
+        if not entry or os.path.abspath(entry) == here:
+            continue
+        try:
+            key.append((entry, os.stat(entry).st_mtime_ns))
+        except OSError:
+            continue
+    return tuple(key)
+
+
 class _EnvironmentReader:
-    """Lists the installed packages once per process, in a background thread.
+    """Lists the installed packages once per process (and again after a package folder
+    changed, see :func:`_packages_key`), in a background thread.
 
     Reading a few hundred metadata files takes 0.4-0.9 s; the first run of a process should
     not wait for it. :meth:`start` begins the reading (``%load_ext nbmlops`` and the first
@@ -107,6 +125,7 @@ class _EnvironmentReader:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._value: Environment | None = None
+        self._key: tuple | None = None  # _packages_key() when _value was read
         self._waiting: list[Callable[[Environment], None]] = []
 
     def start(self) -> None:
@@ -119,6 +138,7 @@ class _EnvironmentReader:
             self._thread.start()
 
     def _read(self) -> None:
+        key = _packages_key()  # before reading: a change while reading is seen next time
         try:
             value = _compute_environment()
         except Exception:  # noqa: BLE001 - get() computes again in the caller and raises there
@@ -126,16 +146,30 @@ class _EnvironmentReader:
                 self._thread = None
             return
         with self._lock:
-            self._value = value
+            self._value, self._key = value, key
             waiting, self._waiting = self._waiting, []
         for fn in waiting:
             _call_quietly(fn, value)
 
+    def _forget_if_changed(self) -> None:
+        """Drop the package list once a package folder changed, so it is read again."""
+        value = self._value
+        if value is None or self._key == _packages_key():
+            return
+        with self._lock:
+            if self._value is value and (self._thread is None or not self._thread.is_alive()):
+                self._value, self._key, self._thread = None, None, None
+
     def ready(self) -> Environment | None:
-        return self._value
+        self._forget_if_changed()
+        value = self._value
+        if value is None:
+            self.start()
+        return value
 
     def when_ready(self, fn: Callable[[Environment], None]) -> None:
         """Call ``fn(environment)`` now if it is known, else from the thread once it is."""
+        self._forget_if_changed()
         with self._lock:
             value = self._value
             if value is None:
@@ -146,15 +180,18 @@ class _EnvironmentReader:
             fn(value)
 
     def get(self) -> Environment:
+        self._forget_if_changed()
         self.start()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
-        if self._value is None:  # the thread failed: compute here, so the error is seen
+        value = self._value
+        if value is None:  # the thread failed: compute here, so the error is seen
+            key = _packages_key()
             value = _compute_environment()
             with self._lock:
-                self._value = value
-        return self._value
+                self._value, self._key = value, key
+        return value
 
     def settle(self) -> None:
         """Wait until queued work (runs waiting for their environment) is done."""
@@ -184,7 +221,8 @@ when_environment_ready = _reader.when_ready
 
 
 def current_environment() -> Environment:
-    """The environment of this process, computed once (waits for the background reading)."""
+    """The environment of this process, read once and again after a package was installed or
+    removed (waits for the background reading)."""
     return _reader.get()
 
 
