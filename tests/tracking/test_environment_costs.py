@@ -172,8 +172,8 @@ print(json.dumps({{
 
 
 def test_a_package_installed_in_a_running_process_is_recorded_by_the_next_run(tmp_path):
-    site = tmp_path / "site"
-    site.mkdir()
+    site = tmp_path / "venv" / "site-packages"
+    site.mkdir(parents=True)
     code = textwrap.dedent(INSTALL_CHILD.format(home=str(tmp_path / "ws"), site=str(site)))
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120

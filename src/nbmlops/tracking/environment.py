@@ -95,13 +95,13 @@ def _compute_environment() -> Environment:
 
 
 def _packages_key() -> tuple:
-    """The folders on ``sys.path`` with their modification times: installing, upgrading or
-    removing a package adds or removes an entry in one of them. The working directory is left
-    out (notebooks and their outputs are written there all the time)."""
-    here = os.path.abspath(os.curdir)
+    """The package folders on ``sys.path`` (``site-packages``, ``dist-packages``) with their
+    modification times: installing, upgrading or removing a package adds or removes a
+    ``*.dist-info`` entry in one of them. Other folders are left out: a script's or notebook's
+    own folder changes whenever it writes a file."""
     key = []
     for entry in sys.path:
-        if not entry or os.path.abspath(entry) == here:
+        if os.path.basename(entry.rstrip("/\\")) not in ("site-packages", "dist-packages"):
             continue
         try:
             key.append((entry, os.stat(entry).st_mtime_ns))
