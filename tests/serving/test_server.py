@@ -296,6 +296,28 @@ def test_a_notebook_server_leaves_the_kernels_event_loop_alone(server, client):
     assert type(policy).__module__.split(".")[0] == "asyncio", type(policy)
 
 
+def test_only_a_server_in_its_own_process_freezes_what_it_loaded(served_workspace, server):
+    # `nbmlops serve` moves the loaded libraries and models out of the collector's way (full
+    # collections over them stall requests); a server inside a kernel leaves the user's objects
+    # to the collector.
+    import gc
+    import json
+    import os
+
+    from nbmlops.serving.app import OPTIONS_ENV, app_from_environment
+
+    assert server.status()["churn"]["version"] >= 1 and gc.get_freeze_count() == 0
+    os.environ[OPTIONS_ENV] = json.dumps({"models": ["churn"], "log_predictions": False})
+    try:
+        state = app_from_environment().state.serving
+        state.refresh()
+        assert state.ready and gc.get_freeze_count() > 0
+    finally:
+        del os.environ[OPTIONS_ENV]
+        gc.unfreeze()
+        state.close()
+
+
 def test_serving_is_not_imported_by_nbmlops_or_help():
     import subprocess
     import sys

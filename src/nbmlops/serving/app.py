@@ -256,4 +256,6 @@ def app_from_environment():
     """The app of ``nbmlops serve --workers N``: each worker process builds its own state from
     the options the command put in :data:`OPTIONS_ENV`."""
     options = ServeOptions(**json.loads(os.environ[OPTIONS_ENV]))
-    return build_app(ServingState(options))
+    state = ServingState(options)
+    state.owns_process = True
+    return build_app(state)
