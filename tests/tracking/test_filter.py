@@ -439,6 +439,30 @@ def test_quoted_param_filter_finds_exactly_the_runs_with_that_text(workspace, va
     assert names(others) == {f"r{i}" for i in range(len(values))} - expected
 
 
+def test_quoted_values_with_control_characters_split_runs_exactly(backend):
+    # Found by the fuzz above: `!=` compared the database's JSON-to-text of the param, which
+    # SQLite cuts at a NUL, so `params.x != '\\x00'` also matched the run whose x is "\\x00".
+    values = ["\x00", "a\x00b", "a", "\x1f", "\u202e"]
+    for i, value in enumerate(values):
+        with nbmlops.start_run(experiment="controls", name=f"r{i}"):
+            nbmlops.log_param("x", value)
+    everyone = {f"r{i}" for i in range(len(values))}
+    for i, value in enumerate(values):
+        literal = repr(value)
+        same = names(nbmlops.runs(experiment="controls", filter=f"params.x = {literal}"))
+        other = names(nbmlops.runs(experiment="controls", filter=f"params.x != {literal}"))
+        assert same == {f"r{i}"}, literal
+        assert other == everyone - {f"r{i}"}, literal
+    if backend == "postgres":
+        # PostgreSQL cannot give U+0000 as text: those queries go to the pandas evaluator
+        # instead of failing (SQLite's JSON functions cut the text there: docs/tracking.md).
+        like = nbmlops.runs(experiment="controls", filter="params.x LIKE '%b%'")
+        assert names(like) == {"r1"}
+        assert names(nbmlops.runs(experiment="controls", filter="params.x > 'a'")) == {"r1", "r4"}
+        ordered = nbmlops.runs(experiment="controls", order_by="params.x")
+        assert list(ordered["name"]) == ["r0", "r3", "r2", "r1", "r4"]
+
+
 def test_datasets_filters_read_the_runs_input_data(backend):
     """datasets.name / digest / context: any input of the run satisfying the comparison."""
     frame = pd.DataFrame({"x": [1, 2, 3]})

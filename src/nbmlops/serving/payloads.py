@@ -58,17 +58,9 @@ def _numbers_frame(rows: list, columns: list[str]):
     else:
         return None
     try:
-        return pd.DataFrame(np.array(rows, dtype=dtype), columns=_names(columns))
+        return pd.DataFrame(np.array(rows, dtype=dtype), columns=columns)
     except (OverflowError, ValueError):
         return None
-
-
-def _names(columns: Sequence[str]):
-    """Column labels as an object Index: pandas 3 would make them Arrow strings, which
-    scikit-learn's feature-name check converts back on every predict (~0.1 ms a request)."""
-    import pandas as pd
-
-    return pd.Index(list(columns), dtype=object)
 
 
 def _frame(rows: Any, columns: Sequence[str] | None, where: str):
@@ -100,7 +92,7 @@ def _frame(rows: Any, columns: Sequence[str] | None, where: str):
             # The common MLflow body (dataframe_split of numbers): one 2-d array, no per-value
             # inference; anything else (text, nulls, mixed types) as pandas reads it.
             fast = _numbers_frame(rows, list(columns))
-            return fast if fast is not None else pd.DataFrame(rows, columns=_names(columns))
+            return fast if fast is not None else pd.DataFrame(rows, columns=list(columns))
     except InvalidRequest:
         raise
     except (ValueError, TypeError) as exc:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 from sqlalchemy import (
     Float,
@@ -36,6 +37,7 @@ from sqlalchemy import (
     true,
 )
 
+from ..errors import StoreError
 from ..store import Store
 from ..store import _schema as t
 from ..store._engine import read_transaction
@@ -85,6 +87,18 @@ def _raw_forms(text: str) -> list[str]:
 
 class Fallback(Exception):
     """This query needs the pandas evaluator (see the module docstring for when)."""
+
+
+@contextmanager
+def _text_of_nul_falls_back():
+    """PostgreSQL has no text holding U+0000: reading a param that holds it as text fails
+    (SQLSTATE 22P05) and the query goes to the pandas evaluator, which reads the JSON."""
+    try:
+        yield
+    except StoreError as exc:
+        if getattr(getattr(exc.__cause__, "orig", None), "sqlstate", None) == "22P05":
+            raise Fallback("a param holds U+0000, which PostgreSQL cannot give as text") from None
+        raise
 
 
 def _is_number(x) -> bool:
@@ -322,10 +336,11 @@ class _Compiler:
             return hit if op == "IN" else and_(present, not_(hit))
         if isinstance(value, str):  # quoted: the param's text, as MLflow stores it
             text = self.param_text(raw)
-            if op == "=":
-                return raw.in_(_raw_forms(value))
-            if op == "!=":
-                return and_(present, text != value)
+            if op in ("=", "!="):
+                # Both on the stored JSON text: the database's JSON-to-text of a string with
+                # a NUL in it is cut short (SQLite) or refused (PostgreSQL).
+                hit = raw.in_(_raw_forms(value))
+                return hit if op == "=" else and_(present, not_(hit))
             return and_(present, self.text(text).op(op)(value))
         if value is None:
             if op == "=":
@@ -477,7 +492,7 @@ class RunQuery:
                 conn.exec_driver_sql("SET LOCAL enable_sort = off")
 
     def page(self, offset: int, limit: int) -> list[str]:
-        with read_transaction(self.engine) as conn:
+        with _text_of_nul_falls_back(), read_transaction(self.engine) as conn:
             self._tune(conn, page=True)
             if not (self.terms and self.terms[0][0].kind == "metrics"):
                 return list(conn.execute(self._query(offset, limit)).scalars())
@@ -497,7 +512,7 @@ class RunQuery:
 
     def count(self) -> int:
         query = self._select()
-        with read_transaction(self.engine) as conn:
+        with _text_of_nul_falls_back(), read_transaction(self.engine) as conn:
             self._tune(conn, page=False)
             return int(
                 conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
