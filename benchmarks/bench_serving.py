@@ -434,7 +434,7 @@ def main() -> None:
         "",
         "CPU per one-row shadow copy (in process, best of 3): "
         + ", ".join(f"{k} {v:.3f} ms" for k, v in results["shadow_cpu"].items())
-        + " (a server scores the copies that queued in 50 ms as one batch).",
+        + " (a server scores the copies that queued in half a second as one batch).",
         "",
         "| target | met | value |",
         "| --- | --- | --- |",
