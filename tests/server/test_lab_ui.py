@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -296,7 +297,10 @@ def test_panel_runs_insert_cell_promote_through_gates_and_delete(lab, filled, br
     page.locator(".jp-Notebook").click()
     page.keyboard.press("Control+Shift+C")
     page.locator(".lm-CommandPalette-input").fill("Run All Cells")
-    page.keyboard.press("Enter")
+    # Choose the command once the palette lists it: on a busy machine an Enter pressed right
+    # after typing could act on what the palette showed before it filtered.
+    label = page.locator(".lm-CommandPalette-itemLabel", has_text=re.compile(r"^Run All Cells$"))
+    page.locator(".lm-CommandPalette-item").filter(has=label).first.click()
     expect(cells.nth(1).locator(".jp-OutputArea-output")).to_contain_text("FINISHED")
     expect(panel.locator(".nbmlops-pager")).to_contain_text("of 10")
     expect(panel.locator(".nbmlops-run-name").first).to_have_text("run-3")
