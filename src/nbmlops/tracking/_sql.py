@@ -335,13 +335,12 @@ class _Compiler:
             hit = and_(present, or_(*hits)) if hits else false()
             return hit if op == "IN" else and_(present, not_(hit))
         if isinstance(value, str):  # quoted: the param's text, as MLflow stores it
-            text = self.param_text(raw)
             if op in ("=", "!="):
                 # Both on the stored JSON text: the database's JSON-to-text of a string with
                 # a NUL in it is cut short (SQLite) or refused (PostgreSQL).
                 hit = raw.in_(_raw_forms(value))
                 return hit if op == "=" else and_(present, not_(hit))
-            return and_(present, self.text(text).op(op)(value))
+            return and_(present, self.text(self.param_text(raw)).op(op)(value))
         if value is None:
             if op == "=":
                 return and_(present, raw == "null")
