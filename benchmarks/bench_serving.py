@@ -11,7 +11,7 @@ float columns) is registered in nbmlops and saved as an MLflow model; each serve
 same number of uvicorn workers (``--workers``, default 1). Load comes from ``wrk`` (Debian's
 package: ``apt-get install wrk``), 8 connections, 2 threads, posting MLflow's
 ``dataframe_split`` JSON with 1 row and with 100 rows per request. nbmlops runs as users run
-it: every prediction goes to the prediction log. Then three pairs of 1-row runs: the champion
+it: every prediction goes to the prediction log. Then five pairs of 1-row runs: the champion
 alone, then with a shadow rollout of a second version (the candidate scores a copy of every
 request off the response path, in batches), the rollout aborted after each pair; the shadow's
 cost is the median p50 with it over the median p50 without it (interleaved, so the machine's
@@ -83,8 +83,31 @@ def stop(proc: subprocess.Popen) -> None:
 _UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def run_wrk(url: str, body_file: Path, seconds: int, connections: int = 8) -> dict:
-    """Requests/s and latency percentiles (ms) of ``wrk`` posting ``body_file`` to ``url``."""
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of the server process and its children so far."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return float("nan")
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def run_wrk(
+    url: str, body_file: Path, seconds: int, connections: int = 8, pid: int | None = None
+) -> dict:
+    """Requests/s and latency percentiles (ms) of ``wrk`` posting ``body_file`` to ``url``;
+    with ``pid``, also the server's CPU milliseconds per request (less sensitive to what
+    else the machine runs than its latency)."""
     script = body_file.with_suffix(".lua")
     script.write_text(
         'wrk.method = "POST"\n'
@@ -97,8 +120,11 @@ def run_wrk(url: str, body_file: Path, seconds: int, connections: int = 8) -> di
         "summary.errors.timeout))\nend\n"
     )
     cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url]
+    cpu_before = server_cpu_seconds(pid) if pid else None
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    cpu = server_cpu_seconds(pid) - cpu_before if pid else None
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
+    requests = int(re.search(r"(\d+) requests in", out)[1])
     pct = {
         m[1]: float(m[2]) * _UNIT[m[3]]
         for m in re.finditer(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -111,6 +137,7 @@ def run_wrk(url: str, body_file: Path, seconds: int, connections: int = 8) -> di
         "non_2xx": int(errors[1]),
         "socket_errors": int(errors[2]),
         "load": os.getloadavg()[0],  # the machine's 1-minute load as the run ended
+        "cpu_ms": cpu / requests * 1000 if cpu is not None and requests else None,
     }
 
 
@@ -279,11 +306,12 @@ def shadow_cpu(copies: int = 200) -> dict:
     return out
 
 
-def shadow_pairs(port: int, url: str, body: Path, seconds: int, pairs: int = 3) -> list:
+def shadow_pairs(port: int, url: str, body: Path, seconds: int, pid: int, pairs: int = 5) -> list:
     """The champion alone, then with a shadow rollout of version 2, ``pairs`` times in turn
-    (``seconds / pairs`` each): the shadow's cost is the median p50 with it over the median
+    (``seconds / 3`` each): the shadow's cost is the median p50 with it over the median
     without it. Interleaving keeps the machine's drift over the run out of the ratio: two
-    back-to-back runs of the same server differ by up to 20 % here."""
+    back-to-back runs of the same server differ by up to 20 % here, which is also why there
+    are five pairs. Each run also records the server's CPU time per request."""
     import urllib.request
 
     import nbmlops
@@ -300,12 +328,12 @@ def shadow_pairs(port: int, url: str, body: Path, seconds: int, pairs: int = 3) 
             time.sleep(0.2)
 
     out = []
-    each = max(5, seconds // pairs)
+    each = max(6, seconds // 3)
     for i in range(pairs):
-        alone = run_wrk(url, body, each)
+        alone = run_wrk(url, body, each, pid=pid)
         r = nbmlops.rollout("bench", candidate=2, mode="shadow", every="1d", min_requests=10**9)
         wait(in_rollout)
-        shadowed = run_wrk(url, body, each)
+        shadowed = run_wrk(url, body, each, pid=pid)
         r.abort(reason="benchmark pair done")
         wait(lambda: not in_rollout())
         print(f"pair {i + 1}: alone {alone}, shadow {shadowed}", flush=True)
@@ -356,7 +384,7 @@ def main() -> None:
                 results[tool][rows] = run_wrk(url, body, seconds)
                 print(tool, rows, results[tool][rows], flush=True)
             if tool == "nbmlops":
-                results["pairs"] = shadow_pairs(port, url, prepared["bodies"][1], seconds)
+                results["pairs"] = shadow_pairs(port, url, prepared["bodies"][1], seconds, proc.pid)
         finally:
             stop(proc)
     results["batch"] = batch_memory(batch_rows, workdir, prepared["columns"], env)
@@ -384,6 +412,8 @@ def main() -> None:
     shadow_p50 = statistics.median(s["p50_ms"] for _, s in results["pairs"])
     shadow_ratio = shadow_p50 / alone_p50
     checks.append(("shadow adds ≤ 10 % to p50", shadow_ratio <= 1.10, f"{shadow_ratio:.2f}×"))
+    alone_cpu = statistics.median(a["cpu_ms"] for a, _ in results["pairs"])
+    shadow_cpu_ms = statistics.median(s["cpu_ms"] for _, s in results["pairs"])
     batch_ok = results["batch"]["peak_mib"] < 2048
     checks.append(
         (
@@ -406,8 +436,8 @@ def main() -> None:
         "`dataframe_split` JSON; nbmlops logs every prediction.",
         "",
         "| server | rows/request | requests/s | p50 ms | p99 ms | non-2xx | socket errors "
-        "| load after |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| load after | server CPU ms/request |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     rows_shown = [
         (f"{tool}", rows, results[tool][rows])
@@ -423,7 +453,8 @@ def main() -> None:
     for label, rows, r in rows_shown:
         lines.append(
             f"| {label} | {rows} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | "
-            f"{r['p99_ms']:.2f} | {r['non_2xx']} | {r['socket_errors']} | {r['load']:.1f} |"
+            f"{r['p99_ms']:.2f} | {r['non_2xx']} | {r['socket_errors']} | {r['load']:.1f} | "
+            + (f"{r['cpu_ms']:.3f} |" if r.get("cpu_ms") is not None else "|")
         )
     b = results["batch"]
     lines += [
@@ -435,6 +466,9 @@ def main() -> None:
         "CPU per one-row shadow copy (in process, best of 3): "
         + ", ".join(f"{k} {v:.3f} ms" for k, v in results["shadow_cpu"].items())
         + " (a server scores the copies that queued in half a second as one batch).",
+        "",
+        f"Server CPU per 1-row request over the pairs (median): alone {alone_cpu:.3f} ms, with "
+        f"the shadow {shadow_cpu_ms:.3f} ms ({shadow_cpu_ms / alone_cpu:.2f}×).",
         "",
         "| target | met | value |",
         "| --- | --- | --- |",

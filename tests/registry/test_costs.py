@@ -110,3 +110,53 @@ def test_a_large_file_is_verified_before_anything_is_built_from_it(workspace, mo
     with pytest.raises(IntegrityError):
         nbmlops.load_model("models:/tree/1")
     assert built == []
+
+
+def test_a_load_slices_stored_members_exactly_as_zipfile_reads_them(model):
+    import io
+    import zipfile
+
+    import skops.io as sio
+
+    _, data, _ = persistence.serialize(model)
+    # A file written by skops itself with compression: those members go through zipfile.
+    compressed = sio.dumps(model, compression=zipfile.ZIP_DEFLATED)
+    for blob in (data, compressed):
+        with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+            members = persistence._StoredMembers(zf, blob)
+            names = zf.namelist()
+            assert len(names) > 3
+            for name in names:
+                assert members.read(name) == zf.read(name)
+            with pytest.raises(KeyError):
+                members.read("no-such-member.npy")
+    loaded = persistence.deserialize("skops", compressed, "m", trusted=["sklearn.tree._tree.Tree"])
+    assert (loaded.predict([[3.0, 4.0]]) == model.predict([[3.0, 4.0]])).all()
+
+
+def test_a_damaged_member_is_caught_before_anything_is_built(model):
+    from nbmlops.errors import IntegrityError
+
+    _, data, flagged = persistence.serialize(model)
+    damaged = bytearray(data)
+    damaged[len(data) // 3] ^= 0xFF  # inside an array member: no CRC is checked any more
+
+    def verify():
+        if bytes(damaged) != data:
+            raise IntegrityError("m", "expected", "actual")
+
+    with pytest.raises(IntegrityError):
+        persistence._audited_load(bytes(damaged), "m", lambda flagged: None, verify)
+
+
+def test_saving_audits_types_without_reading_array_bytes(model, monkeypatch):
+    import zipfile
+
+    reads = []
+    real = zipfile.ZipFile.read
+    monkeypatch.setattr(
+        zipfile.ZipFile, "read", lambda self, name, *a: reads.append(name) or real(self, name, *a)
+    )
+    flavor, data, flagged = persistence.serialize(model)
+    assert flavor == "skops" and flagged == ["sklearn.tree._tree.Tree"]
+    assert reads == ["schema.json"]  # the audit reads the schema, not the arrays

@@ -244,7 +244,7 @@ class ArtifactStore:
                 if keep and durable:  # only a copy that is kept needs to reach the disk
                     os.fsync(fh.fileno())
             if keep:
-                self._commit_local(tmp, target, digest)
+                self._commit_local(tmp, target)
                 self._after_rename(target, durable)
             else:
                 Path(tmp).unlink()
@@ -394,7 +394,7 @@ class ArtifactStore:
                 fh.flush()
                 if durable:
                     os.fsync(fh.fileno())
-            self._commit_local(tmp, target, digest)
+            self._commit_local(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -441,11 +441,13 @@ class ArtifactStore:
             raise disk_error(exc, self.root) from None
         return len(pending)
 
-    def _commit_local(self, tmp: str, target: str, digest: str) -> None:
-        """Check the written copy hashes to ``digest``, then rename it over ``target``."""
-        actual = self._hash_of(tmp)
-        if actual != digest:
-            raise IntegrityError(f"the copy written to {tmp}", digest, actual)
+    def _commit_local(self, tmp: str, target: str) -> None:
+        """Rename the written copy over ``target``.
+
+        The copy is not read back: its digest was computed from the very bytes written to it
+        through one file handle, and every read verifies a blob against its digest anyway.
+        (Reading it back cost a whole extra pass: 40 ms for a 70 MB forest.)
+        """
         self._ensure_local_folder(os.path.dirname(target))
         # Blobs are immutable; read-only files make accidental edits fail loudly. A damaged
         # blob at ``target`` (read-only too) is replaced: rename needs only the folder.
