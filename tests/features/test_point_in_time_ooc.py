@@ -122,3 +122,59 @@ def test_dask_join_partitioned_by_key_equals_the_in_memory_join(joined, dask_cli
         frame, ["stats:a", "stats:b"], scheduler=dask_client, output=folder / "dask-out"
     )
     _same(written.to_table().to_pandas(), expected)
+
+
+def test_duckdb_join_with_two_views_repeated_rows_and_missing_keys(workspace, tmp_path):
+    """Views with different keys, entity rows repeated with the same keys and time, and rows
+    whose key is missing: every row comes back once, with the in-memory join's values."""
+    rng = np.random.default_rng(11)
+    fs = FeatureStore()
+    store = Entity("store", join_keys="store_id")
+    per_customer = FeatureView("per_customer", customer, [Field("a", "float64")], timestamp="ts")
+    per_pair = FeatureView(
+        "per_pair",
+        [customer, store],
+        [Field("s", "string")],
+        timestamp="ts",
+        ttl=dt.timedelta(minutes=20),
+    )
+    fs.apply([per_customer, per_pair])
+    n = 300
+    times = T0 + pd.to_timedelta(rng.integers(0, 90, n) * 60, "s")
+    fs.ingest(
+        per_customer,
+        pd.DataFrame({"customer_id": rng.integers(0, 20, n), "ts": times, "a": rng.normal(size=n)}),
+    )
+    fs.ingest(
+        per_pair,
+        pd.DataFrame(
+            {
+                "customer_id": rng.integers(0, 20, n),
+                "store_id": rng.integers(0, 4, n),
+                "ts": times,
+                "s": [f"v{i}" for i in range(n)],
+            }
+        ),
+    )
+    base = pd.DataFrame(
+        {
+            "customer_id": pd.array(rng.integers(0, 22, 400), dtype="Int64"),
+            "store_id": rng.integers(0, 4, 400),
+            "event_timestamp": T0 + pd.to_timedelta(rng.integers(0, 100, 400) * 60, "s"),
+            "label": np.arange(400),
+        }
+    )
+    base.loc[::37, "customer_id"] = pd.NA
+    entity = pd.concat([base, base.iloc[:50].assign(label=np.arange(400, 450))], ignore_index=True)
+    features = ["per_customer:a", "per_pair:s"]
+    expected = fs.get_historical_features(entity, features)
+    path = tmp_path / "entity.parquet"
+    entity.to_parquet(path)
+    got = fs.get_historical_features(str(path), features).df()
+    got = got.sort_values("label").reset_index(drop=True)
+    want = expected.sort_values("label").reset_index(drop=True)
+    assert len(got) == len(entity) and got["label"].tolist() == list(range(450))
+    assert want["a"].notna().sum() > 100 and want["s"].notna().sum() > 50
+    assert want["a"].iloc[:400:37].isna().all()  # no key, no feature
+    np.testing.assert_allclose(got["a"].to_numpy(float), want["a"].to_numpy(float))
+    assert got["s"].fillna("<none>").tolist() == want["s"].fillna("<none>").tolist()
