@@ -338,7 +338,9 @@ class _Compiler:
             if op in ("=", "!="):
                 # Both on the stored JSON text: the database's JSON-to-text of a string with
                 # a NUL in it is cut short (SQLite) or refused (PostgreSQL).
-                hit = raw.in_(_raw_forms(value))
+                # ``present`` first: a run without the param compares false, not NULL, so
+                # ``not (params.p = 'a')`` keeps it (as the evaluator does).
+                hit = and_(present, raw.in_(_raw_forms(value)))
                 return hit if op == "=" else and_(present, not_(hit))
             return and_(present, self.text(self.param_text(raw)).op(op)(value))
         if value is None:
