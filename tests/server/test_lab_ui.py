@@ -234,6 +234,38 @@ def browser():
             expect.set_options(timeout=None)
 
 
+def run_all_cells(page, attempts: int = 3) -> None:
+    """Run every cell of the open notebook from the command palette, as a user would.
+
+    On a busy machine the palette can act on a list it has not filtered yet, and the command
+    is disabled (a click does nothing) until the shell has made the notebook current after the
+    sidebar had the focus. So the enabled item is chosen once listed, and the choice counts
+    only once a cell shows it was queued (``[*]`` or a number in its prompt); until then,
+    nothing ran and choosing again is safe.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    prompts = page.locator(".jp-Notebook .jp-Cell .jp-InputArea-prompt")
+    for attempt in range(attempts):
+        page.get_by_role("tab", name="analysis.ipynb").click()
+        page.locator(".jp-Notebook").click()
+        page.keyboard.press("Control+Shift+C")
+        page.locator(".lm-CommandPalette-input").fill("Run All Cells")
+        label = page.locator(
+            ".lm-CommandPalette-itemLabel", has_text=re.compile(r"^Run All Cells$")
+        )
+        enabled = page.locator(".lm-CommandPalette-item:not(.lm-mod-disabled)").filter(has=label)
+        enabled.first.click()
+        try:
+            expect(prompts.first).to_have_text(re.compile(r"\[(\*|\d+)\]"), timeout=20_000)
+            return
+        except (AssertionError, PlaywrightTimeout):
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")  # the palette, if it is still open
+
+
 def open_lab(browser, base: str, token: str, width: int = 1280, height: int = 800):
     """A page on the notebook with the MLOps panel open; returns (page, panel, errors)."""
     from playwright.sync_api import expect
@@ -294,13 +326,7 @@ def test_panel_runs_insert_cell_promote_through_gates_and_delete(lab, filled, br
 
     # Run the notebook while the panel is visible: a cell finishing refreshes it.
     panel.get_by_role("button", name="‹ Back").click()
-    page.locator(".jp-Notebook").click()
-    page.keyboard.press("Control+Shift+C")
-    page.locator(".lm-CommandPalette-input").fill("Run All Cells")
-    # Choose the command once the palette lists it: on a busy machine an Enter pressed right
-    # after typing could act on what the palette showed before it filtered.
-    label = page.locator(".lm-CommandPalette-itemLabel", has_text=re.compile(r"^Run All Cells$"))
-    page.locator(".lm-CommandPalette-item").filter(has=label).first.click()
+    run_all_cells(page)
     expect(cells.nth(1).locator(".jp-OutputArea-output")).to_contain_text("FINISHED")
     expect(panel.locator(".nbmlops-pager")).to_contain_text("of 10")
     expect(panel.locator(".nbmlops-run-name").first).to_have_text("run-3")
