@@ -105,3 +105,35 @@ def test_a_fresh_process_reads_runs_while_another_holds_the_write_lock(
     assert '"name":"before"' in shown
     # Marking the stale run KILLED waited for a later read instead of for the lock.
     assert '"name":"stale","status":"RUNNING"' in shown
+
+
+def test_threads_opening_a_new_sqlite_store_together_all_get_it(tmp_path):
+    """Switching a new file to WAL needs it alone, and SQLite refuses that at once (no busy
+    wait) while another connection has it open: 1 open in 10 failed with "database is
+    locked" when six threads opened a new store together."""
+    import threading
+
+    from nbmlops.store.metadata import MetadataStore
+
+    for round_ in range(40):
+        url = f"sqlite:///{tmp_path / f'new-{round_}.db'}"
+        barrier = threading.Barrier(8)
+        errors: list[BaseException] = []
+        opened: list[MetadataStore] = []
+
+        def open_store(url=url, barrier=barrier, errors=errors, opened=opened) -> None:
+            try:
+                barrier.wait(timeout=60)
+                opened.append(MetadataStore(url))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_store) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        for store in opened:
+            store.dispose()
+        assert errors == [], f"round {round_}: {errors[0]!r}"
+        assert len(opened) == 8

@@ -129,7 +129,7 @@ def _sqlite_engine(parsed, busy_timeout_s: float) -> Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {busy_ms}")
-        cur.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cur, busy_timeout_s)
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.close()
@@ -140,6 +140,32 @@ def _sqlite_engine(parsed, busy_timeout_s: float) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _use_wal(cur, busy_timeout_s: float) -> None:
+    """Put the database in WAL mode (it stays so, in the file), waiting out other openers.
+
+    Switching a new file to WAL needs it to itself, and SQLite answers "database is locked"
+    at once when another connection has it open, without its busy handler: several threads
+    or processes opening a new store together failed that way (1 open in 10 with 6 threads).
+    A file already in WAL mode needs no switch, so the common open only reads the mode.
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + busy_timeout_s
+    delay = 0.002
+    while True:
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            locked = "locked" in text or "busy" in text
+            if not locked or time.monotonic() > deadline:
+                raise
+        time.sleep(delay * (1 + random.random()))
+        delay = min(delay * 2, 0.1)
 
 
 def _is_lock_error(exc: DBAPIError) -> bool:
