@@ -64,7 +64,10 @@ def join_sql(
     }
     e_cols = ", ".join(f"{cast[k]} AS __k{i}" for i, k in enumerate(keys))
     e_ts = _entity_time(timestamp, entity_types[timestamp])
-    parts = [f"e AS (SELECT *, {e_cols}, {e_ts} AS __ts FROM {entity})"]
+    parts = [
+        f"e AS (SELECT *, {e_cols}, {e_ts} AS __ts, "
+        f"{{'t': {e_ts}, 'c': {_MAX}::BIGINT, 's': {_MAX}::BIGINT}} AS __o FROM {entity})"
+    ]
     joins, selected = [], []
     for v, (req, source, _kinds) in enumerate(views):
         view = req.view
@@ -74,41 +77,20 @@ def join_sql(
             if view.created_timestamp
             else "0"
         )
-        ks = [f"__k{keys.index(k)}" for k in view.join_keys]
-        view_keys = ", ".join(
-            f"{duck.quote(k)} AS {a}" for k, a in zip(view.join_keys, ks, strict=True)
-        )
+        view_keys = ", ".join(f"{duck.quote(k)} AS __k{keys.index(k)}" for k in view.join_keys)
         fields = ", ".join(f"{duck.quote(f)} AS __f{v}_{j}" for j, f in enumerate(req.fields))
         parts.append(
             f"f{v} AS (SELECT {view_keys}, CAST({ts} AS TIMESTAMP) AS __t, "
             f"{{'t': CAST({ts} AS TIMESTAMP), 'c': {created}::BIGINT, 's': {SEQ}}} AS __o, "
             f"{fields} FROM {source})"
         )
-        # The as-of join depends on an entity row's keys and time only, so it runs on their
-        # distinct values and its answers are joined back by hash: the entity rows' other
-        # columns never go through the as-of join's sort (with 20 of them, 100M rows spilled
-        # more than 30 GB there).
-        k_list = ", ".join(ks)
-        parts.append(
-            f"q{v} AS (SELECT DISTINCT {k_list}, __ts, "
-            f"{{'t': __ts, 'c': {_MAX}::BIGINT, 's': {_MAX}::BIGINT}} AS __o FROM e)"
-        )
-        on = " AND ".join(f"q{v}.{a} = f{v}.{a}" for a in ks)
+        on = " AND ".join(f"e.__k{keys.index(k)} = f{v}.__k{keys.index(k)}" for k in view.join_keys)
+        joins.append(f"ASOF LEFT JOIN f{v} ON {on} AND e.__o >= f{v}.__o")
         ttl_us = None if view.ttl is None else int(round(view.ttl * 1_000_000))
-        fresh = "TRUE" if ttl_us is None else f"f{v}.__t >= q{v}.__ts - to_microseconds({ttl_us})"
-        answers = ", ".join(
-            f"CASE WHEN {fresh} THEN f{v}.__f{v}_{j} END AS __a{v}_{j}"
-            for j in range(len(req.columns))
-        )
-        parts.append(
-            f"m{v} AS (SELECT {', '.join(f'q{v}.{a}' for a in ks)}, q{v}.__ts, {answers} "
-            f"FROM q{v} ASOF LEFT JOIN f{v} ON {on} AND q{v}.__o >= f{v}.__o)"
-        )
-        back = " AND ".join(f"e.{a} = m{v}.{a}" for a in [*ks, "__ts"])
-        joins.append(f"LEFT JOIN m{v} ON {back}")
+        fresh = "TRUE" if ttl_us is None else f"f{v}.__t >= e.__ts - to_microseconds({ttl_us})"
         for j, column in enumerate(req.columns):
-            selected.append(f"m{v}.__a{v}_{j} AS {duck.quote(column)}")
-    hidden = ", ".join([*(f"__k{i}" for i in range(len(keys))), "__ts"])
+            selected.append(f"CASE WHEN {fresh} THEN f{v}.__f{v}_{j} END AS {duck.quote(column)}")
+    hidden = ", ".join([*(f"__k{i}" for i in range(len(keys))), "__ts", "__o"])
     return (
         f"WITH {', '.join(parts)} SELECT e.* EXCLUDE ({hidden}), {', '.join(selected)} "
         f"FROM e {' '.join(joins)}"
