@@ -160,3 +160,48 @@ def test_saving_audits_types_without_reading_array_bytes(model, monkeypatch):
     flavor, data, flagged = persistence.serialize(model)
     assert flavor == "skops" and flagged == ["sklearn.tree._tree.Tree"]
     assert reads == ["schema.json"]  # the audit reads the schema, not the arrays
+
+
+def test_saving_and_loading_pause_the_collector_and_restore_it(workspace, monkeypatch):
+    """Building a forest's object graph triggered collections all along, up to full ones that
+    walk every object of the process (a load in four took twice as long); now the collector
+    waits for the end, and is left as it was, also when the load is refused."""
+    import gc
+
+    from sklearn.ensemble import RandomForestClassifier
+
+    X = np.random.default_rng(0).normal(size=(400, 4))
+    forest = RandomForestClassifier(n_estimators=200, max_depth=4, random_state=0)
+    forest.fit(X, X[:, 0] > 0)
+    collections = []
+
+    def count(phase, info):
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.collect()  # start from empty young generations
+    gc.callbacks.append(count)
+    try:
+        data, flagged = persistence._skops_dumps(forest)  # the save and its audit
+        loaded = persistence._audited_load(data, "m", lambda flagged: None)  # the load
+    finally:
+        gc.callbacks.remove(count)
+    # Paused, the collector runs at most once after each call (over what the call left young),
+    # instead of every 700 allocations during it (dozens of times here).
+    assert len(collections) <= 2, collections
+    flavor = "skops"
+    assert gc.isenabled()
+    assert (loaded.predict(X) == forest.predict(X)).all()
+
+    def refuse(flagged):
+        raise UntrustedModelError("m", "refused", flagged)
+
+    with pytest.raises(UntrustedModelError):
+        persistence._audited_load(data, "m", refuse)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        persistence.deserialize(flavor, data, "m", trusted=flagged)
+        assert not gc.isenabled()  # a user's choice stays
+    finally:
+        gc.enable()

@@ -15,8 +15,10 @@ classes); a pickle can run arbitrary code when loaded, so loading one always nee
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import gc
 import importlib.metadata
 import io
 import pickle
@@ -42,6 +44,26 @@ _CORE_PACKAGES = ("scikit-learn", "numpy", "scipy", "pandas", "skops")
 
 class PackageVersionWarning(UserWarning):
     """A model is loaded under package versions that differ from the ones it was saved with."""
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Pause Python's cyclic garbage collector while a model's object graph is built or
+    walked, then restore it as it was.
+
+    Building a 300-tree forest from its file allocates tens of thousands of containers, and
+    the collector, triggered by the allocation count, walks every live object of the process
+    each time it reaches its oldest generation: about one load in four took twice as long
+    (220 ms against 410 ms), more in a kernel full of the user's objects. Nothing built here
+    is garbage until the model is, so collecting meanwhile finds nothing.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _is_estimator(obj: object) -> bool:
@@ -92,6 +114,7 @@ def serialize(model: Any) -> tuple[str, bytes, list[str]]:
             raise InvalidModel(f"cannot save {type(model).__name__}: {exc}") from None
 
 
+@_collector_paused()
 def _skops_dumps(model: Any) -> tuple[bytes, list[str]]:
     """The skops file of ``model`` and the types skops flags in it, in one pass.
 
@@ -206,6 +229,7 @@ def _nothing() -> None:
     return None
 
 
+@_collector_paused()
 def _audited_load(data: bytes, uri: str, decide: Any, verify: Any = _nothing) -> Any:
     """Read the skops file's tree once: ``decide(flagged types)`` raises to refuse it, else
     the object is built from that same tree.
