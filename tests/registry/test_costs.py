@@ -205,3 +205,16 @@ def test_saving_and_loading_pause_the_collector_and_restore_it(workspace, monkey
         assert not gc.isenabled()  # a user's choice stays
     finally:
         gc.enable()
+
+
+def test_the_model_digest_is_hashed_beside_the_save_and_equals_the_trackers(workspace, model):
+    from nbmlops.tracking.estimators import estimator_digest, estimator_digest_later
+
+    mv = nbmlops.register_model(model, "tree")
+    assert mv._row()["model_digest"] == estimator_digest(model)  # what %%track recorded
+    later = estimator_digest_later(model)
+    model.fit(np.arange(40.0).reshape(20, 2)[::-1], np.arange(20) % 3)  # changed afterwards
+    assert later() == mv._row()["model_digest"]  # the state when it was asked for
+    unpicklable = DecisionTreeClassifier()
+    unpicklable.hook = lambda: None  # a lambda: pickle refuses it
+    assert estimator_digest_later(unpicklable)() == estimator_digest(unpicklable)

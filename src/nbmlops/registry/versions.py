@@ -13,7 +13,7 @@ from ..tracking import _validate as v
 from ..tracking._active import active_run
 from ..tracking.estimators import (
     class_path,
-    estimator_digest,
+    estimator_digest_later,
     is_estimator,
     is_fitted_estimator,
     run_that_fitted,
@@ -391,10 +391,12 @@ def register_model(
         reference_parquet(reference)  # a bad reference fails before anything is stored
     store = current_store()
     run_id = _resolve_run(store, model, run)
-    # Pickling a large forest to hash it takes a while: once per registration.
-    model_digest = estimator_digest(model) if is_estimator(model) else None
-    signature = _signature(store, model, run_id, input_example, model_digest)
+    # Pickling a large forest to hash it takes a while: once per registration, hashed while
+    # the skops file is written.
+    model_digest_of = estimator_digest_later(model) if is_estimator(model) else None
     flavor, data, untrusted = persistence.serialize(model)
+    model_digest = model_digest_of() if model_digest_of is not None else None
+    signature = _signature(store, model, run_id, input_example, model_digest)
     digest, size = store.artifacts.put_bytes(data)
     row = {
         "stage": None,

@@ -9,7 +9,9 @@ import hashlib
 import json
 import pickle
 import sys
+import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 _fitted_by: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -84,6 +86,30 @@ def estimator_digest(obj: object) -> str:
         return hashlib.sha256(pickle.dumps(obj, protocol=5)).hexdigest()
     except Exception:  # noqa: BLE001 - unpicklable estimators still get an identity
         return hashlib.sha256(f"{class_path(obj)}:{id(obj)}".encode()).hexdigest()
+
+
+def estimator_digest_later(obj: object) -> Callable[[], str]:
+    """:func:`estimator_digest` of ``obj`` as it is now, hashed in a thread: call the result
+    to get it. The pickle is taken at once; hashing it (40 ms for a 300-tree forest) releases
+    the GIL, so it overlaps whatever the caller does next (the registry's skops save)."""
+    try:
+        pickled = pickle.dumps(obj, protocol=5)
+    except Exception:  # noqa: BLE001 - unpicklable: the identity digest, at once
+        digest = estimator_digest(obj)
+        return lambda: digest
+    found: list[str] = []
+    worker = threading.Thread(
+        target=lambda: found.append(hashlib.sha256(pickled).hexdigest()),
+        name="nbmlops-digest",
+        daemon=True,
+    )
+    worker.start()
+
+    def result() -> str:
+        worker.join()
+        return found[0] if found else hashlib.sha256(pickled).hexdigest()
+
+    return result
 
 
 # Models that define __eq__ without __hash__ (CatBoost's) cannot be weak dictionary keys:
