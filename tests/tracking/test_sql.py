@@ -192,6 +192,9 @@ def runs_of(backend):
 # Found under load: a run without the param was NULL, not false, under a negated quoted `=`.
 @example(text="not (params.p = 'a')", order_by=None, window=(0, 1))
 @example(text="not (params.p != 'a')", order_by=None, window=(0, 1))
+# Found on PostgreSQL: 'nan' parsed as NaT, whose integer value is the smallest int64.
+@example(text="start_time > 'nan'", order_by=None, window=(0, 1))
+@example(text="end_time != 'nan' or start_time NOT IN ('NaT')", order_by=None, window=(0, 1))
 def test_sql_equals_the_pandas_evaluator(runs_of, text, order_by, window):
     store = get_store()
     now = time.time()

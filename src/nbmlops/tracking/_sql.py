@@ -306,10 +306,14 @@ class _Compiler:
                     stamp = pd.Timestamp(x)
                 except ValueError:
                     raise Fallback("not a date") from None
+                if stamp is pd.NaT:  # 'nan', 'NaT': equal to and ordered with no time
+                    continue
                 stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
                 stamps.append(stamp.value / 1e9)
             if isinstance(value, list) and op in ("=", "!="):  # a list equals no time
                 return seconds.isnot(None) if op == "!=" else false()
+            if not stamps:  # as the evaluator: only a present time differs from NaT
+                return seconds.isnot(None) if op in ("!=", "NOT IN") else false()
             return self.compare_number(
                 seconds, op, tuple(stamps) if op.endswith("IN") else stamps[0]
             )
