@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
+from .._hashing import sha256_later
 from ..errors import ArtifactNotFound, IntegrityError, InvalidArtifactName, StoreError
 from .faults import disk_error
 
@@ -352,23 +353,13 @@ class ArtifactStore:
                 f"the content of artifact {label!r} (sha256 {digest}) is missing from "
                 f"{self.root}; the artifact folder was moved or pruned"
             ) from None
-        result: list[str] = []
+        digest_of = sha256_later(data, in_thread=len(data) >= _VERIFY_IN_THREAD_FROM)
 
         def check() -> None:
-            if worker is not None:
-                worker.join()
-            actual = result[0] if result else hashlib.sha256(data).hexdigest()
+            actual = digest_of()
             if actual != digest:
                 raise IntegrityError(label, digest, actual)
 
-        worker = None
-        if len(data) >= _VERIFY_IN_THREAD_FROM:
-            worker = threading.Thread(
-                target=lambda: result.append(hashlib.sha256(data).hexdigest()),
-                name="nbmlops-verify",
-                daemon=True,
-            )
-            worker.start()
         return data, check
 
     def _ensure_local_folder(self, folder: str) -> None:

@@ -9,10 +9,11 @@ import hashlib
 import json
 import pickle
 import sys
-import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
+
+from .._hashing import sha256_later
 
 _fitted_by: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -85,7 +86,7 @@ def estimator_digest(obj: object) -> str:
     try:
         return hashlib.sha256(pickle.dumps(obj, protocol=5)).hexdigest()
     except Exception:  # noqa: BLE001 - unpicklable estimators still get an identity
-        return hashlib.sha256(f"{class_path(obj)}:{id(obj)}".encode()).hexdigest()
+        return _identity_digest(obj)
 
 
 def estimator_digest_later(obj: object) -> Callable[[], str]:
@@ -95,21 +96,13 @@ def estimator_digest_later(obj: object) -> Callable[[], str]:
     try:
         pickled = pickle.dumps(obj, protocol=5)
     except Exception:  # noqa: BLE001 - unpicklable: the identity digest, at once
-        digest = estimator_digest(obj)
+        digest = _identity_digest(obj)
         return lambda: digest
-    found: list[str] = []
-    worker = threading.Thread(
-        target=lambda: found.append(hashlib.sha256(pickled).hexdigest()),
-        name="nbmlops-digest",
-        daemon=True,
-    )
-    worker.start()
+    return sha256_later(pickled)
 
-    def result() -> str:
-        worker.join()
-        return found[0] if found else hashlib.sha256(pickled).hexdigest()
 
-    return result
+def _identity_digest(obj: object) -> str:
+    return hashlib.sha256(f"{class_path(obj)}:{id(obj)}".encode()).hexdigest()
 
 
 # Models that define __eq__ without __hash__ (CatBoost's) cannot be weak dictionary keys:
