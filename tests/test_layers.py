@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "nbmlops"
 # Bottom to top. A module may import its own package, any package of a lower layer, and a
 # package of its own layer as long as no circle closes between packages.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("core", ["_version", "errors", "config", "_args", "display", "data"]),
+    ("core", ["_version", "errors", "config", "_args", "_hashing", "display", "data"]),
     ("store", ["store"]),
     ("records", ["tracking", "predictions"]),
     ("capabilities", ["registry", "features", "pipelines", "interop"]),
