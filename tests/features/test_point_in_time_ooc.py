@@ -124,10 +124,63 @@ def test_dask_join_partitioned_by_key_equals_the_in_memory_join(joined, dask_cli
     _same(written.to_table().to_pandas(), expected)
 
 
-def test_duckdb_join_with_two_views_repeated_rows_and_missing_keys(workspace, tmp_path):
+def _count_parts(monkeypatch, share: float) -> list:
+    """Make the DuckDB join cut entity rows in parts above ``share`` of its memory limit;
+    the returned list collects each part joined."""
+    from nbmlops.features import _historical_ooc
+
+    monkeypatch.setattr(_historical_ooc, "PART_OF_MEMORY", share)
+    seen, real = [], _historical_ooc.join_sql
+
+    def counting(*args, **kwargs):
+        if kwargs.get("part") is not None:
+            seen.append(kwargs["part"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_historical_ooc, "join_sql", counting)
+    return seen
+
+
+@pytest.mark.parametrize("kind", ["path", "arrow", "csv"])
+def test_duckdb_join_in_parts_equals_the_in_memory_join(joined, kind, monkeypatch):
+    """Entity rows far above the memory budget are joined in parts by key hash (each part
+    sorts and spills only its share): together the parts give every row once, with the same
+    values, in one Parquet file."""
+    fs, entity, expected, folder = joined
+    parts = _count_parts(monkeypatch, 1e-6)  # ~60 KB of entity rows per part
+    path = folder / "entity.parquet"
+    entity.to_csv(folder / "entity.csv", index=False)
+    given = {"path": str(path), "arrow": ds.dataset(str(path)), "csv": str(folder / "entity.csv")}
+    given = given[kind]
+    out = folder / f"parts-{kind}.parquet"
+    result = fs.get_historical_features(given, ["stats:a", "stats:b"], output=out, progress=False)
+    assert len(parts) > 1 and sorted(parts) == [(i, len(parts)) for i in range(len(parts))]
+    assert out.is_file()
+    _same(result.to_table().to_pandas(), expected)
+
+
+def test_a_failed_join_in_parts_leaves_no_output(joined, monkeypatch):
+    fs, entity, expected, folder = joined
+    _count_parts(monkeypatch, 1e-6)
+    # a time DuckDB cannot read, in the last rows: the first parts are written before it fails
+    bad = entity.astype({"event_timestamp": str})
+    bad.loc[len(bad) - 5 :, "event_timestamp"] = "not a time"
+    bad.to_parquet(folder / "bad.parquet")
+    out = folder / "failed.parquet"
+    with pytest.raises(FeatureError, match="point-in-time join failed"):
+        fs.get_historical_features(str(folder / "bad.parquet"), ["stats:a"], output=out)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("in_parts", [False, True], ids=["whole", "parts"])
+def test_duckdb_join_with_two_views_repeated_rows_and_missing_keys(
+    workspace, tmp_path, in_parts, monkeypatch
+):
     """Views with different keys, entity rows repeated with the same keys and time, and rows
-    whose key is missing: every row comes back once, with the in-memory join's values."""
+    whose key is missing: every row comes back once, with the in-memory join's values (also
+    when joined in parts, where a view not keyed by the hashed keys is read whole)."""
     rng = np.random.default_rng(11)
+    parts = _count_parts(monkeypatch, 1e-6) if in_parts else []
     fs = FeatureStore()
     store = Entity("store", join_keys="store_id")
     per_customer = FeatureView("per_customer", customer, [Field("a", "float64")], timestamp="ts")
@@ -138,7 +191,8 @@ def test_duckdb_join_with_two_views_repeated_rows_and_missing_keys(workspace, tm
         timestamp="ts",
         ttl=dt.timedelta(minutes=20),
     )
-    fs.apply([per_customer, per_pair])
+    per_store = FeatureView("per_store", store, [Field("z", "float64")], timestamp="ts")
+    fs.apply([per_customer, per_pair, per_store])
     n = 300
     times = T0 + pd.to_timedelta(rng.integers(0, 90, n) * 60, "s")
     fs.ingest(
@@ -156,6 +210,10 @@ def test_duckdb_join_with_two_views_repeated_rows_and_missing_keys(workspace, tm
             }
         ),
     )
+    fs.ingest(
+        per_store,
+        pd.DataFrame({"store_id": rng.integers(0, 5, 60), "ts": times[:60], "z": np.arange(60.0)}),
+    )
     base = pd.DataFrame(
         {
             "customer_id": pd.array(rng.integers(0, 22, 400), dtype="Int64"),
@@ -166,11 +224,17 @@ def test_duckdb_join_with_two_views_repeated_rows_and_missing_keys(workspace, tm
     )
     base.loc[::37, "customer_id"] = pd.NA
     entity = pd.concat([base, base.iloc[:50].assign(label=np.arange(400, 450))], ignore_index=True)
-    features = ["per_customer:a", "per_pair:s"]
+    features = ["per_customer:a", "per_pair:s", "per_store:z"]
     expected = fs.get_historical_features(entity, features)
     path = tmp_path / "entity.parquet"
     entity.to_parquet(path)
-    got = fs.get_historical_features(str(path), features).df()
+    if in_parts:
+        out = tmp_path / "training.parquet"
+        fs.get_historical_features(str(path), features, output=out, progress=False)
+        got = pd.read_parquet(out)
+        assert len(parts) > 1
+    else:
+        got = fs.get_historical_features(str(path), features).df()
     got = got.sort_values("label").reset_index(drop=True)
     want = expected.sort_values("label").reset_index(drop=True)
     assert len(got) == len(entity) and got["label"].tolist() == list(range(450))
@@ -178,3 +242,5 @@ def test_duckdb_join_with_two_views_repeated_rows_and_missing_keys(workspace, tm
     assert want["a"].iloc[:400:37].isna().all()  # no key, no feature
     np.testing.assert_allclose(got["a"].to_numpy(float), want["a"].to_numpy(float))
     assert got["s"].fillna("<none>").tolist() == want["s"].fillna("<none>").tolist()
+    assert want["z"].notna().sum() > 100
+    np.testing.assert_allclose(got["z"].to_numpy(float), want["z"].to_numpy(float))

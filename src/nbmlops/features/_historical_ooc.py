@@ -16,6 +16,8 @@ entity order (the rows are keyed: every entity column is kept).
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 from ..data import _duck as duck
@@ -42,10 +44,14 @@ def join_sql(
     entity_types: dict[str, str],
     views: list[tuple[Request, str, str]],
     timestamp: str,
+    part: tuple[int, int] | None = None,
 ) -> str:
     """The SELECT that adds every requested feature to the rows of table ``entity``.
 
     ``views`` holds ``(request, FROM clause of its stored rows, stored key kind per key)``.
+    With ``part=(i, n)`` only the entity rows whose keys hash to ``i`` modulo ``n`` are
+    joined, against only the view rows that can match them: the ``n`` parts together are the
+    whole join, and each part sorts and spills only its share.
     """
     keys: list[str] = []
     for req, _source, _kinds in views:
@@ -64,9 +70,16 @@ def join_sql(
     }
     e_cols = ", ".join(f"{cast[k]} AS __k{i}" for i, k in enumerate(keys))
     e_ts = _entity_time(timestamp, entity_types[timestamp])
+    # the part's rows: a hash of the keys every view joins on (the same cast on both sides,
+    # so equal keys hash alike); views keyed otherwise are read whole by every part
+    shared = [k for k in keys if all(k in req.view.join_keys for req, _s, _k in views)]
+    hashed = shared or keys
+    where = ""
+    if part is not None:
+        where = f" WHERE hash({', '.join(cast[k] for k in hashed)}) % {part[1]} = {part[0]}"
     parts = [
         f"e AS (SELECT *, {e_cols}, {e_ts} AS __ts, "
-        f"{{'t': {e_ts}, 'c': {_MAX}::BIGINT, 's': {_MAX}::BIGINT}} AS __o FROM {entity})"
+        f"{{'t': {e_ts}, 'c': {_MAX}::BIGINT, 's': {_MAX}::BIGINT}} AS __o FROM {entity}{where})"
     ]
     joins, selected = [], []
     for v, (req, source, _kinds) in enumerate(views):
@@ -82,7 +95,7 @@ def join_sql(
         parts.append(
             f"f{v} AS (SELECT {view_keys}, CAST({ts} AS TIMESTAMP) AS __t, "
             f"{{'t': CAST({ts} AS TIMESTAMP), 'c': {created}::BIGINT, 's': {SEQ}}} AS __o, "
-            f"{fields} FROM {source})"
+            f"{fields} FROM {source}{where if set(hashed) <= set(view.join_keys) else ''})"
         )
         on = " AND ".join(f"e.__k{keys.index(k)} = f{v}.__k{keys.index(k)}" for k in view.join_keys)
         joins.append(f"ASOF LEFT JOIN f{v} ON {on} AND e.__o >= f{v}.__o")
@@ -164,17 +177,22 @@ def join_duckdb(fs, entity: Any, requests: list[Request], timestamp: str, output
                 }
                 source = _null_source(req, kinds)
             views.append((req, source, kinds))
-        sql = join_sql("__nbmlops_e", types, views, timestamp)
         if output is None:
-            return con.sql(sql)
+            return con.sql(join_sql("__nbmlops_e", types, views, timestamp))
         import pyarrow.dataset as ds
 
         from ..data._base import DataSource
 
         steps = DataSource("entity_df", [], {}, progress)
         steps.engine = "duckdb"
-        for _ in steps.steps([None], 1, "point-in-time join"):
-            con.execute(f"COPY ({sql}) TO {duck.literal(str(output))} (FORMAT parquet)")
+        # a relation of another connection is streamed in once: it cannot be read per part
+        parts = 1 if isinstance(entity, duckdb.DuckDBPyRelation) else _parts(con, types)
+        if parts == 1:
+            sql = join_sql("__nbmlops_e", types, views, timestamp)
+            for _ in steps.steps([None], 1, "point-in-time join"):
+                con.execute(f"COPY ({sql}) TO {duck.literal(str(output))} (FORMAT parquet)")
+        else:
+            _write_parts(con, types, views, timestamp, parts, str(output), steps)
         con.close()
         return ds.dataset(str(output), format="parquet")
     except duckdb.Error as exc:
@@ -183,6 +201,62 @@ def join_duckdb(fs, entity: Any, requests: list[Request], timestamp: str, output
     except BaseException:
         con.close()
         raise
+
+
+# Entity bytes per part of a join, as a multiple of DuckDB's memory limit. DuckDB's ASOF join
+# sorts its whole entity side with every column, and spills about twice the rows' size: at 100M
+# rows x 20 columns one join spilled more than 30 GB. Parts bound the spill to a few times
+# the memory limit, at the price of one read of the entity rows per part.
+PART_OF_MEMORY = 2.0
+_WIDTH = {"BOOLEAN": 1, "TINYINT": 1, "SMALLINT": 2, "INTEGER": 4, "FLOAT": 4, "DATE": 4}
+_SIZE = re.compile(r"([\d.]+)\s*([KMGT]?i?B)", re.IGNORECASE)
+
+
+def _memory_limit(con) -> float:
+    """DuckDB's memory limit in bytes (it reports it as text such as ``'2.0 GiB'``)."""
+    text = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    found = _SIZE.fullmatch(str(text).strip())
+    if not found:
+        return float("inf")
+    unit = found.group(2).upper()
+    power = "BKMGT".index(unit[0])
+    return float(found.group(1)) * (1024 if "I" in unit else 1000) ** power
+
+
+def _parts(con, types: dict[str, str]) -> int:
+    """How many parts the join of view ``__nbmlops_e`` is cut in."""
+    rows = con.execute("SELECT count(*) FROM __nbmlops_e").fetchall()[0][0]
+    # DuckDB's row layout: 8 bytes a value, strings 16 plus their text; plus the join's keys
+    width = 48 + sum(
+        _WIDTH.get(t.upper(), 24 if "VARCHAR" in t.upper() else 8) for t in types.values()
+    )
+    return max(1, math.ceil(rows * width / (_memory_limit(con) * PART_OF_MEMORY)))
+
+
+def _write_parts(con, types, views, timestamp, parts: int, output: str, steps) -> None:
+    """The join in ``parts`` parts, each streamed into one Parquet file at ``output`` (a path
+    or fsspec URL); a failed join leaves no file behind."""
+    import fsspec
+    import pyarrow.parquet as pq
+
+    fs_out, path = fsspec.core.url_to_fs(output)
+    writer = None
+    try:
+        with fs_out.open(path, "wb") as fh:
+            for i in steps.steps(range(parts), parts, "point-in-time join"):
+                sql = join_sql("__nbmlops_e", types, views, timestamp, part=(i, parts))
+                reader = con.sql(sql).to_arrow_reader(_BATCH_ROWS)
+                writer = writer or pq.ParquetWriter(fh, reader.schema)
+                for batch in reader:
+                    writer.write_batch(batch)
+            writer.close()
+    except BaseException:
+        if fs_out.exists(path):
+            fs_out.rm(path)
+        raise
+
+
+_BATCH_ROWS = 262_144
 
 
 def _join_partition(entity_part, *args):
