@@ -161,6 +161,24 @@ def test_exact_order_statistics_on_both_engines(workspace, dask_client):
         src.close()
 
 
+def test_exact_order_statistics_with_many_ranks_use_narrower_digits(workspace, dask_client):
+    """Thousands of ranks at once (an ECDF, bins and bands over many partitions): the radix
+    digit narrows so the merged counts stay bounded, and every rank is still exact."""
+    import dask.dataframe as dd
+
+    from nbmlops.data._dask import BUCKETS, DaskSource
+
+    rng = np.random.default_rng(8)
+    values = np.concatenate(
+        [rng.lognormal(0, 3, 15_000), -rng.random(4_000), np.repeat([2.5, -0.0, 0.0], 300)]
+    )
+    frame = dd.from_pandas(pd.DataFrame({"v": rng.permutation(values)}), npartitions=5)
+    ranks = np.arange(0, len(values), 7)
+    assert BUCKETS // len(ranks) < 1 << 16  # too many prefixes for 16-bit digits
+    src = DaskSource(frame, dask_client, "many", progress=False)
+    np.testing.assert_array_equal(src.order_stats({"v": ranks})["v"], np.sort(values)[ranks])
+
+
 def test_unsupported_inputs_and_missing_paths_are_clear_errors(workspace, tmp_path):
     with pytest.raises(UnsupportedData, match="got a list"):
         drift_report([1, 2, 3], "x.parquet")
@@ -198,4 +216,43 @@ def test_a_pandas_index_stored_in_parquet_is_not_a_column(workspace, tmp_path):
     frame.to_parquet(tmp_path / "indexed.parquet")  # pandas 2 stores __index_level_0__
     src = as_source(str(tmp_path / "indexed.parquet"), progress=False)
     assert src.columns == ["a"]
+    src.close()
+
+
+def test_dask_reads_parquet_in_pieces_of_whole_row_groups_and_never_fuses_them(
+    workspace, frames, dask_client, monkeypatch
+):
+    """Each Dask partition of a Parquet input is a run of whole row groups of at most
+    PIECE_ROWS rows; reading one column keeps that partitioning (dd.read_parquet fused 1/share
+    files per task, so one-column passes held many files' rows at once and killed workers)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    from nbmlops.data import _dask
+
+    ref, cur, folder = frames
+    pq.write_table(
+        pa.Table.from_pandas(cur, preserve_index=False),
+        folder / "grouped.parquet",
+        row_group_size=2_000,
+    )  # 6 groups
+    monkeypatch.setattr(_dask, "PIECE_ROWS", 4_500)  # two groups a piece
+    for given in (str(folder / "grouped.parquet"), ds.dataset(str(folder / "grouped.parquet"))):
+        src = as_source(given, engine="dask", scheduler=dask_client, progress=False)
+        assert src.frame.npartitions == 3
+        assert src.frame[["x"]].optimize().npartitions == 3
+        sizes = src._each(len, "rows", columns=["x"])  # what every pass runs on
+        assert sizes == [4_000, 4_000, 4_000]
+        finite = np.sort(cur["x"][np.isfinite(cur["x"])].to_numpy())
+        np.testing.assert_array_equal(src.values("x"), finite)
+        assert src.num_rows == len(cur)
+        src.close()
+
+
+def test_a_pandas_index_stored_in_parquet_is_not_a_column_on_dask(workspace, tmp_path, dask_client):
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0]}, index=[10, 20, 30])
+    frame.to_parquet(tmp_path / "indexed.parquet")
+    src = as_source(str(tmp_path / "indexed.parquet"), engine="dask", scheduler=dask_client)
+    assert src.columns == ["a"] and src.num_rows == 3
     src.close()

@@ -6,9 +6,11 @@ scheduler address, or neither (the session's client, else a ``LocalCluster`` kep
 process).
 
 Exact order statistics by radix selection: a finite float64 maps to a uint64 key in the same
-order; four passes each count one 16-bit digit of the keys below the prefix found so far
-(``np.bincount`` over 65,536 buckets per partition), so the k-th value is found exactly with
-four reads of the column and O(partitions × 65,536) memory.
+order; each pass counts the next digit of the keys under every prefix found so far
+(``np.bincount`` per partition), so the k-th value is found exactly in four to six reads of
+the column. A digit has 16 bits, fewer when many ranks are wanted, so that a column's counts
+fit in ``BUCKETS``; they are added up here as partitions finish, so the memory does not grow
+with the number of partitions (keeping every partition's counts took gigabytes at 10M rows).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,7 +27,8 @@ from ..errors import DataSourceError, UnsupportedData
 from ._base import DataSource, family_of_pandas, resolve_paths
 
 EXAMPLES = 5
-DIGIT = 16
+DIGIT = 16  # bits of the widest radix digit
+BUCKETS = 1 << 20  # counts per column and pass, at most
 _SIGN = np.uint64(1 << 63)
 _local: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -84,13 +88,93 @@ def read_frame(data: Any, argument: str, workers: int):
         return dd.from_pandas(data, npartitions=max(1, min(workers, len(data) // 10_000 + 1)))
     if isinstance(data, (str, os.PathLike)):
         fs, files, fmt = resolve_paths(data, argument)
+        if fmt == "parquet":
+            return parquet_frame(fs, files)
         protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
         if protocol not in ("file", "local"):
             files = [f"{protocol}://{f}" for f in files]
-        return dd.read_parquet(files) if fmt == "parquet" else dd.read_csv(files)
+        return dd.read_csv(files)
     if isinstance(data, ds.FileSystemDataset) and isinstance(data.format, ds.ParquetFileFormat):
-        return dd.read_parquet(list(data.files), filesystem=data.filesystem)
+        return parquet_frame(data.filesystem, list(data.files))
     raise UnsupportedData(argument, data, "dask")
+
+
+# Rows per partition read from Parquet: whole row groups, up to this many rows together.
+PIECE_ROWS = 1_000_000
+
+
+class ParquetPieces:
+    """Reads one piece of a Parquet dataset (a file's run of row groups) as pandas.
+
+    Dask pushes column selections into it (``columns`` / ``project_columns``). Unlike
+    ``dd.read_parquet`` it never fuses pieces: that reader joins ``1 / (share of columns
+    read)`` files into one partition, so a pass over one of 20 columns read 20 files per
+    task, and the radix passes' working copies of that column took 1 GiB workers past their
+    budget.
+    """
+
+    def __init__(self, filesystem: Any, columns: list[str] | None = None):
+        self.filesystem, self._columns = filesystem, columns
+
+    @property
+    def columns(self) -> list[str] | None:
+        return self._columns
+
+    def project_columns(self, columns: list[str]) -> ParquetPieces:
+        return ParquetPieces(self.filesystem, list(columns))
+
+    def __call__(self, piece: tuple[str, tuple[int, ...]]):
+        import pyarrow.parquet as pq
+
+        path, groups = piece
+        with _open(self.filesystem, path) as fh:
+            table = pq.ParquetFile(fh).read_row_groups(
+                list(groups), columns=self._columns, use_pandas_metadata=True
+            )
+        return _to_pandas(table)
+
+
+def _open(filesystem: Any, path: str):
+    if hasattr(filesystem, "open_input_file"):  # a pyarrow filesystem
+        return filesystem.open_input_file(path)
+    return filesystem.open(path, "rb")
+
+
+def _to_pandas(table):
+    import pandas as pd
+    import pyarrow as pa
+
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return table.to_pandas()
+    # as dd.read_parquet gives them on pandas 2: text as pyarrow strings
+    text = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
+    return table.to_pandas(types_mapper=text.get)
+
+
+def parquet_frame(filesystem: Any, files: list[str]):
+    """A Dask DataFrame of Parquet ``files``: one partition per run of whole row groups of at
+    most ``PIECE_ROWS`` rows (a larger row group is a partition of its own)."""
+    import dask.dataframe as dd
+    import pyarrow.parquet as pq
+
+    pieces: list[tuple[str, tuple[int, ...]]] = []
+    schema = None
+    for path in files:
+        with _open(filesystem, path) as fh:
+            meta = pq.ParquetFile(fh).metadata
+        schema = schema or meta.schema.to_arrow_schema()
+        run: list[int] = []
+        rows = 0
+        for group in range(meta.num_row_groups):
+            n = meta.row_group(group).num_rows
+            if run and rows + n > PIECE_ROWS:
+                pieces.append((path, tuple(run)))
+                run, rows = [], 0
+            run.append(group)
+            rows += n
+        pieces.append((path, tuple(run)))  # an empty file: one empty piece
+    empty = _to_pandas(schema.empty_table())
+    return dd.from_map(ParquetPieces(filesystem), pieces, meta=empty, label="read-parquet")
 
 
 def source(data: Any, argument: str, scheduler: Any, progress: bool) -> DaskSource:
@@ -151,24 +235,25 @@ def _finite(frame, column: str, family: str) -> np.ndarray:
     return v[np.isfinite(v)]
 
 
-def _digits_part(frame, families, wanted: dict[str, list[int]], shift: int) -> dict:
-    """Per column: sparse counts of ``(prefix index, next digit)`` over the values whose higher
-    digits equal one of the wanted prefixes (one sort-free selection, one ``np.unique``)."""
+def _digits_part(frame, families, wanted: dict[str, list[int]], shift: int, bits: int) -> dict:
+    """Per column: counts of ``(prefix index, next digit of `bits` bits)`` over the values
+    whose higher bits equal one of the wanted prefixes, as ``(buckets, counts)`` of the
+    non-empty buckets (bucket = prefix index << bits | digit)."""
     out = {}
     for column, prefixes in wanted.items():
         keys = _keys(_finite(frame, column, families[column]))
-        digit = ((keys >> np.uint64(shift)) & np.uint64(0xFFFF)).astype(np.int64)
-        if shift + DIGIT >= 64:  # first digit: every value, one dense count
-            counts = np.bincount(digit, minlength=1 << DIGIT)
-            found = np.flatnonzero(counts)
-            out[column] = (found, counts[found])
-            continue
-        table = np.asarray(prefixes, dtype=np.uint64)
-        high = keys >> np.uint64(shift + DIGIT)
-        at = np.minimum(np.searchsorted(table, high), len(table) - 1)
-        chosen = table[at] == high
-        combo = (at[chosen].astype(np.int64) << DIGIT) | digit[chosen]
-        out[column] = np.unique(combo, return_counts=True)
+        digit = ((keys >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.int64)
+        if shift + bits >= 64:  # first digit: every value
+            bucket = digit
+        else:
+            table = np.asarray(prefixes, dtype=np.uint64)
+            high = keys >> np.uint64(shift + bits)
+            at = np.minimum(np.searchsorted(table, high), len(table) - 1)
+            chosen = table[at] == high
+            bucket = (at[chosen].astype(np.int64) << bits) | digit[chosen]
+        counts = np.bincount(bucket, minlength=len(prefixes) << bits)
+        found = np.flatnonzero(counts)
+        out[column] = (found, counts[found])
     return out
 
 
@@ -243,21 +328,42 @@ class DaskSource(DataSource):
         super().__init__(label, columns, families, progress)
         self.frame, self.client = frame, client
 
-    def _each(self, function, desc: str, *args, columns: list[str] | None = None) -> list:
+    def _each(
+        self,
+        function,
+        desc: str,
+        *args,
+        columns: list[str] | None = None,
+        each_result: Callable[[Any], None] | None = None,
+    ) -> list:
         """``function(partition, *args)`` on every partition, on the workers (reading only
-        ``columns`` when given)."""
-        import dask
+        ``columns`` when given): the results in partition order, or, with ``each_result``,
+        each handed to it as it arrives and not kept."""
         import distributed
+        import pandas as pd
 
         frame = self.frame if columns is None else self.frame[list(columns)]
-        parts = frame.to_delayed()
-        tasks = [dask.delayed(function, pure=True)(p, *args) for p in parts]
+        # map_partitions fuses the read into the function's task: a partition lives only
+        # while it is summarised. Delayed calls on `to_delayed()` parts made each partition a
+        # task result of its own, kept (and sent between workers) until used; 1M-row
+        # partitions of 20 columns then took 1 GiB workers past their budget.
+        tasks = frame.map_partitions(
+            function,
+            *args,
+            meta=pd.Series([], dtype=object),
+            enforce_metadata=False,
+            align_dataframes=False,
+        ).to_delayed()
         futures = self.client.compute(tasks)
         index = {f.key: i for i, f in enumerate(futures)}
         results: list = [None] * len(futures)
         done = distributed.as_completed(futures, with_results=True)
         for future, result in self.steps(done, len(futures), desc):
-            results[index[future.key]] = result
+            if each_result is None:
+                results[index[future.key]] = result
+            else:
+                each_result(result)
+            future.release()
         return results
 
     @property
@@ -293,34 +399,44 @@ class DaskSource(DataSource):
         return out
 
     def order_stats(self, ranks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        # per wanted rank: [rank left inside the prefix, prefix of the digits found so far]
+        # per wanted rank: [rank left inside the prefix, prefix of the bits found so far]
         state = {c: [[int(k), 0] for k in np.asarray(r, dtype=np.int64)] for c, r in ranks.items()}
         columns = [c for c, s in state.items() if s]
-        for level in range(64 // DIGIT):
-            shift = 64 - DIGIT * (level + 1)
+        found_bits, level = 0, 0
+        while columns and found_bits < 64:
             wanted = {c: sorted({p for _k, p in state[c]}) for c in columns}
-            parts = self._each(
+            # a digit as wide as keeps every column's counts within BUCKETS (merged here as
+            # the partitions finish: memory does not grow with the number of partitions)
+            widest = max(len(w) for w in wanted.values())
+            bits = min(DIGIT, 64 - found_bits, max(1, (BUCKETS // widest).bit_length() - 1))
+            shift = 64 - found_bits - bits
+            totals = {c: np.zeros(len(wanted[c]) << bits, dtype=np.int64) for c in columns}
+
+            def add(part: dict, totals=totals) -> None:
+                for column, (buckets, counts) in part.items():
+                    totals[column][buckets] += counts
+
+            level += 1
+            self._each(
                 _digits_part,
-                f"exact quantiles {level + 1}/{64 // DIGIT}",
+                f"exact quantiles, pass {level}",
                 self.families,
                 wanted,
                 shift,
+                bits,
                 columns=columns,
+                each_result=add,
             )
             for column in columns:
-                combos = np.concatenate([p[column][0] for p in parts])
-                counts = np.concatenate([p[column][1] for p in parts])
-                unique, inverse = np.unique(combos, return_inverse=True)
-                totals = np.bincount(inverse, weights=counts).astype(np.int64)
                 index = {p: i for i, p in enumerate(wanted[column])}
                 for target in state[column]:
-                    i = 0 if shift + DIGIT >= 64 else index[target[1]]
-                    lo, hi = np.searchsorted(unique >> DIGIT, [i, i + 1])
-                    digits, cum = unique[lo:hi] & 0xFFFF, np.cumsum(totals[lo:hi])
+                    i = index[target[1]]
+                    cum = np.cumsum(totals[column][i << bits : (i + 1) << bits])
                     k = min(target[0], int(cum[-1]) - 1)
                     at = int(np.searchsorted(cum, k, side="right"))
                     target[0] = k - (int(cum[at - 1]) if at else 0)
-                    target[1] = (target[1] << DIGIT) | int(digits[at])
+                    target[1] = (target[1] << bits) | at
+            found_bits += bits
         return {c: np.array([_from_key(p) for _k, p in s], dtype=float) for c, s in state.items()}
 
     def bin_counts(self, edges: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
