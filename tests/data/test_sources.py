@@ -248,6 +248,13 @@ def test_dask_reads_parquet_in_pieces_of_whole_row_groups_and_never_fuses_them(
         np.testing.assert_array_equal(src.values("x"), finite)
         assert src.num_rows == len(cur)
         src.close()
+    monkeypatch.setattr(_dask, "PIECE_ROWS", 1_500)  # each 2,000-row group in two slices
+    src = as_source(str(folder / "grouped.parquet"), engine="dask", scheduler=dask_client)
+    assert src._each(len, "rows", columns=["x", "s"]) == [1_000] * 12
+    np.testing.assert_array_equal(src.values("x"), finite)
+    got = src.frame[["x", "s"]].compute(scheduler=dask_client).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, cur[["x", "s"]].reset_index(drop=True), check_dtype=False)
+    src.close()
 
 
 def test_a_pandas_index_stored_in_parquet_is_not_a_column_on_dask(workspace, tmp_path, dask_client):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
@@ -122,6 +123,25 @@ def test_dask_join_partitioned_by_key_equals_the_in_memory_join(joined, dask_cli
         frame, ["stats:a", "stats:b"], scheduler=dask_client, output=folder / "dask-out"
     )
     _same(written.to_table().to_pandas(), expected)
+
+
+def test_dask_join_of_parquet_read_in_slices_of_a_large_row_group(joined, dask_client, monkeypatch):
+    """Entity files are read in pieces of at most JOIN_PIECE_ROWS rows, a larger row group
+    in slices (so no worker holds a whole large group while shuffling): every row is joined
+    once, as in memory."""
+    from nbmlops.features import _historical_ooc
+
+    fs, entity, expected, folder = joined
+    monkeypatch.setattr(_historical_ooc, "JOIN_PIECE_ROWS", 400)  # one 1,500-row group: 4 slices
+    from nbmlops.data._dask import parquet_frame
+
+    path = str(folder / "entity.parquet")
+    assert parquet_frame(fsspec.filesystem("file"), [path], 400).npartitions == 4
+    for i, given in enumerate((path, ds.dataset(path))):
+        written = fs.get_historical_features(
+            given, ["stats:a", "stats:b"], scheduler=dask_client, output=folder / f"sliced{i}"
+        )
+        _same(written.to_table().to_pandas(), expected)
 
 
 def _count_parts(monkeypatch, share: float) -> list:

@@ -76,8 +76,9 @@ def _close_local() -> None:
             owned.close()
 
 
-def read_frame(data: Any, argument: str, workers: int):
-    """``data`` as a Dask DataFrame."""
+def read_frame(data: Any, argument: str, workers: int, piece_rows: int | None = None):
+    """``data`` as a Dask DataFrame (Parquet in partitions of at most ``piece_rows`` rows,
+    default ``PIECE_ROWS``, see ``parquet_frame``)."""
     import dask.dataframe as dd
     import pandas as pd
     import pyarrow.dataset as ds
@@ -89,13 +90,13 @@ def read_frame(data: Any, argument: str, workers: int):
     if isinstance(data, (str, os.PathLike)):
         fs, files, fmt = resolve_paths(data, argument)
         if fmt == "parquet":
-            return parquet_frame(fs, files)
+            return parquet_frame(fs, files, piece_rows)
         protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
         if protocol not in ("file", "local"):
             files = [f"{protocol}://{f}" for f in files]
         return dd.read_csv(files)
     if isinstance(data, ds.FileSystemDataset) and isinstance(data.format, ds.ParquetFileFormat):
-        return parquet_frame(data.filesystem, list(data.files))
+        return parquet_frame(data.filesystem, list(data.files), piece_rows)
     raise UnsupportedData(argument, data, "dask")
 
 
@@ -123,15 +124,29 @@ class ParquetPieces:
     def project_columns(self, columns: list[str]) -> ParquetPieces:
         return ParquetPieces(self.filesystem, list(columns))
 
-    def __call__(self, piece: tuple[str, tuple[int, ...]]):
+    def __call__(self, piece: tuple[str, tuple[int, ...], int, int]):
+        """Rows of ``(path, row groups, j, m)``: the groups, or the j-th of m slices of one."""
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        path, groups = piece
+        path, groups, j, m = piece
         with _open(self.filesystem, path) as fh:
-            table = pq.ParquetFile(fh).read_row_groups(
-                list(groups), columns=self._columns, use_pandas_metadata=True
-            )
-        return _to_pandas(table)
+            file = pq.ParquetFile(fh)
+            options = {"columns": self._columns, "use_pandas_metadata": True}
+            if m == 1:
+                return _to_pandas(file.read_row_groups(list(groups), **options))
+            # a slice of one large group: batches up to the wanted one are decoded and
+            # dropped (on average (m + 1) / 2 reads of the group), one batch held at a time
+            rows = file.metadata.row_group(groups[0]).num_rows
+            size = -(-rows // m)
+            batches = file.iter_batches(batch_size=size, row_groups=list(groups), **options)
+            for i, batch in enumerate(batches):
+                if i == j:
+                    return _to_pandas(pa.Table.from_batches([batch]))
+            schema = file.schema_arrow
+            if self._columns is not None:
+                schema = pa.schema([schema.field(c) for c in self._columns])
+            return _to_pandas(schema.empty_table())
 
 
 def _open(filesystem: Any, path: str):
@@ -151,13 +166,15 @@ def _to_pandas(table):
     return table.to_pandas(types_mapper=text.get)
 
 
-def parquet_frame(filesystem: Any, files: list[str]):
+def parquet_frame(filesystem: Any, files: list[str], piece_rows: int | None = None):
     """A Dask DataFrame of Parquet ``files``: one partition per run of whole row groups of at
-    most ``PIECE_ROWS`` rows (a larger row group is a partition of its own)."""
+    most ``piece_rows`` rows (default ``PIECE_ROWS``); a larger row group is cut in equal
+    slices of at most that many rows."""
     import dask.dataframe as dd
     import pyarrow.parquet as pq
 
-    pieces: list[tuple[str, tuple[int, ...]]] = []
+    limit = piece_rows or PIECE_ROWS
+    pieces: list[tuple[str, tuple[int, ...], int, int]] = []
     schema = None
     for path in files:
         with _open(filesystem, path) as fh:
@@ -167,12 +184,17 @@ def parquet_frame(filesystem: Any, files: list[str]):
         rows = 0
         for group in range(meta.num_row_groups):
             n = meta.row_group(group).num_rows
-            if run and rows + n > PIECE_ROWS:
-                pieces.append((path, tuple(run)))
+            if run and rows + n > limit:
+                pieces.append((path, tuple(run), 0, 1))
                 run, rows = [], 0
+            if n > limit:
+                m = -(-n // limit)
+                pieces += [(path, (group,), j, m) for j in range(m)]
+                continue
             run.append(group)
             rows += n
-        pieces.append((path, tuple(run)))  # an empty file: one empty piece
+        if run or not meta.num_row_groups:  # an empty file: one empty piece
+            pieces.append((path, tuple(run), 0, 1))
     empty = _to_pandas(schema.empty_table())
     return dd.from_map(ParquetPieces(filesystem), pieces, meta=empty, label="read-parquet")
 

@@ -17,6 +17,7 @@ entity order (the rows are keyed: every entity column is kept).
 from __future__ import annotations
 
 import math
+import os
 import re
 from typing import Any
 
@@ -259,6 +260,10 @@ def _write_parts(con, types, views, timestamp, parts: int, output: str, steps) -
 _BATCH_ROWS = 262_144
 
 
+# Rows per partition of entity and view rows read from Parquet for a Dask join.
+JOIN_PIECE_ROWS = 250_000
+
+
 def _join_partition(entity_part, *args):
     """One partition of entity rows joined with the same-key partitions of every view
     (``args``: one partition per view, then the plan and the timestamp column)."""
@@ -292,7 +297,10 @@ def join_dask(
 
     client = _dask.client_for(scheduler)
     workers = max(1, len(client.scheduler_info().get("workers", {})))
-    frame = _dask.read_frame(entity, "entity_df", workers)
+    import pyarrow.dataset as ds
+
+    from_files = isinstance(entity, (str, os.PathLike, ds.Dataset))
+    frame = _dask.read_frame(entity, "entity_df", workers, JOIN_PIECE_ROWS)
     families = {str(c): family_of_pandas(t) for c, t in frame.dtypes.items()}
     keys: list[str] = []
     for req in requests:
@@ -318,12 +326,14 @@ def join_dask(
             columns.append(req.view.created_timestamp)
         columns += [f for f in req.fields if f not in columns]
         paths = [w["path"] for w in writes]
-        stored.append(dd.read_parquet(paths, columns=columns, filesystem=fs.offline.fs))
+        stored.append(_dask.parquet_frame(fs.offline.fs, paths, JOIN_PIECE_ROWS)[columns])
         plan.append((req, kinds))
     # Small pieces before the shuffle: a worker holds a piece several times over while it
-    # splits it by key (a 1M-row partition of 20 columns killed 1 GiB workers); splitting a
-    # partition in equal parts needs no pass over the data.
-    frame = frame.repartition(npartitions=max(8 * frame.npartitions, 4 * workers))
+    # splits it by key (a 1M-row partition of 20 columns killed 1 GiB workers). Files are
+    # read in such pieces; a Dask DataFrame given is cut in equal parts (repartitioning a
+    # read file instead held the whole 1M-row group while cutting it, and killed workers too).
+    if not from_files:
+        frame = frame.repartition(npartitions=max(8 * frame.npartitions, 4 * workers))
     n = max(frame.npartitions, *(s.npartitions for s in stored))
     for key in keys:
         as_int = plan[0][1][key] == "int"
