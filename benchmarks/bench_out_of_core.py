@@ -19,9 +19,9 @@ interpreter with evidently and feast), Evidently's drift preset and Feast's
 same limit, until they fail (``_ooc_peers.py``).
 
 Disk: at 100M rows the data take 13.6 GB (current 12.2 GiB, reference 1.2 GiB), each join's
-training set as much again while it is measured (removed after), and DuckDB's ASOF join of the
-full 20-column entity frame spilled more than 30 GB under a 2 GiB ``memory_limit`` (it filled the
-disk here); keep ``--dir`` on a disk with 60 GB free. Steps can run side by side from separate
+training set as much again while it is measured (removed after), and DuckDB's spill (the join
+runs in key-hash parts of about twice its ``memory_limit``; whole, it spilled more than 30 GB
+and filled the disk here); keep ``--dir`` on a disk with 40 GB free. Steps can run side by side from separate
 invocations on the same ``--dir`` (one per ``--engines``; ``--steps ''`` for the check and the
 peers), and a last invocation with every result saved only writes the report.
 
