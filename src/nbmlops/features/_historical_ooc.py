@@ -209,6 +209,7 @@ def join_duckdb(fs, entity: Any, requests: list[Request], timestamp: str, output
 # rows x 20 columns one join spilled more than 30 GB. Parts bound the spill to a few times
 # the memory limit, at the price of one read of the entity rows per part.
 PART_OF_MEMORY = 2.0
+_BATCH_ROWS = 262_144  # rows per Arrow batch streamed from a part into the output file
 _WIDTH = {"BOOLEAN": 1, "TINYINT": 1, "SMALLINT": 2, "INTEGER": 4, "FLOAT": 4, "DATE": 4}
 _SIZE = re.compile(r"([\d.]+)\s*([KMGT]?i?B)", re.IGNORECASE)
 
@@ -255,9 +256,6 @@ def _write_parts(con, types, views, timestamp, parts: int, output: str, steps) -
         if fs_out.exists(path):
             fs_out.rm(path)
         raise
-
-
-_BATCH_ROWS = 262_144
 
 
 # Rows per partition of entity and view rows read from Parquet for a Dask join.
