@@ -251,6 +251,8 @@ def test_bad_input_example_is_refused_before_anything_is_stored(workspace):
     with pytest.raises(InvalidModel, match="input_example does not work"):
         nbmlops.register_model(model, "bad-example", input_example=X.iloc[:, :2])
     assert nbmlops.models().empty
+    blobs = Path(nbmlops.get_settings().artifacts)
+    assert not blobs.exists() or not [p for p in blobs.rglob("*") if p.is_file()]
 
 
 @pytest.mark.parametrize(
