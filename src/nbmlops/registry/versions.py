@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidModel, SchemaViolation
@@ -337,7 +336,7 @@ def _signature_from_run(
 
 
 def _signature(
-    store: Store, model: Any, run_id: str | None, input_example: Any, digest: str | None = None
+    store: Store, model: Any, run_id: str | None, input_example: Any, digest: str | None
 ) -> Signature:
     if input_example is not None:
         signature = Signature.from_frame(input_example, model)
@@ -392,16 +391,13 @@ def register_model(
         reference_parquet(reference)  # a bad reference fails before anything is stored
     store = current_store()
     run_id = _resolve_run(store, model, run)
-    # an input example that does not work with the model fails before anything is stored
-    example = None if input_example is None else _signature(store, model, None, input_example)
+    # Pickling a large forest to hash it takes a while: once per registration, hashed while
+    # the skops file is written.
+    model_digest_of = estimator_digest_later(model) if is_estimator(model) else None
     flavor, data, untrusted = persistence.serialize(model)
-    # Writing and syncing the file (60-100 ms for a 300-tree forest) release the GIL: they run
-    # in a thread beside the pickle that identifies the model (50 ms, hashed in another).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbmlops-register") as pool:
-        stored = pool.submit(store.artifacts.put_bytes, data)
-        model_digest = estimator_digest_later(model)() if is_estimator(model) else None
-        signature = example or _signature(store, model, run_id, None, model_digest)
-        digest, size = stored.result()
+    model_digest = model_digest_of() if model_digest_of is not None else None
+    signature = _signature(store, model, run_id, input_example, model_digest)
+    digest, size = store.artifacts.put_bytes(data)
     row = {
         "stage": None,
         "run_id": run_id,
