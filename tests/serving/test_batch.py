@@ -105,6 +105,38 @@ def test_score_on_dask_keeps_order_and_logs_from_the_workers(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out.parquet"]
 
 
+def test_a_failed_dask_job_leaves_nothing_behind_its_still_running_parts(
+    served_workspace, dask_client, tmp_path
+):
+    """One bad file fails at once while the other worker is still scoring good parts: the
+    cancel does not stop those, yet no part folder is left (it was removed while they wrote,
+    or they found it gone and failed unseen)."""
+    import time
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_frame(200).drop(columns=["income"]).to_parquet(folder / "a-bad.parquet", index=False)
+    good = make_frame(4_000, seed=5)
+    for i in range(12):
+        good.to_parquet(folder / f"b-{i:02d}.parquet", row_group_size=500, index=False)
+    for _ in range(3):
+        out = tmp_path / "never.parquet"
+        with pytest.raises(nbmlops.SchemaViolation, match="missing columns: 'income'"):
+            nbmlops.score_file(
+                "churn",
+                str(folder),
+                str(out),
+                log=False,
+                progress=False,
+                batch_rows=500,
+                scheduler=dask_client,
+            )
+        # parts cancelled while running go on on their worker: give them time to (fail to)
+        # write; nothing may appear
+        time.sleep(1.5)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
 def test_score_on_dask_failure_leaves_nothing(served_workspace, dask_client, tmp_path):
     frame = make_frame(400).drop(columns=["income"])
     folder = _two_files(tmp_path, frame)

@@ -295,9 +295,26 @@ def _score_on_dask(
         bar.close()
         if owned is not None:  # a client this call connected to an address
             owned.close()
-        if out_fs.exists(parts):
-            out_fs.rm(parts, recursive=True)
+        _remove_parts(out_fs, parts)
     return rows
+
+
+def _remove_parts(out_fs, parts: str, attempts: int = 100) -> None:
+    """Remove the parts folder. After a failure, tasks already running on other workers are
+    not stopped by the cancel and may still create their part file while the folder is being
+    removed ("Directory not empty"): retry until it is gone. Once it is gone they cannot
+    create it again (they open their file without making folders) and fail unseen."""
+    for attempt in range(attempts):
+        try:
+            if out_fs.exists(parts):
+                out_fs.rm(parts, recursive=True)
+            return
+        except FileNotFoundError:  # a file went away while the folder was listed
+            continue
+        except OSError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
 
 
 def _score_part(job: tuple, url: str, unit: list[int], part_url: str) -> int:
@@ -315,7 +332,8 @@ def _score_part(job: tuple, url: str, unit: list[int], part_url: str) -> int:
         configure(**shared)
     mv, loaded = _model_on_worker(name, version, trusted, shared["store_url"])
     rows, writer = 0, None
-    with fsspec.open(url, "rb") as handle, fsspec.open(part_url, "wb") as sink:
+    # no folder made: a part written after a failed job removed its folder must fail
+    with fsspec.open(url, "rb") as handle, fsspec.open(part_url, "wb", auto_mkdir=False) as sink:
         parquet = pq.ParquetFile(handle)
         for batch in _batches(parquet, unit, batch_rows):
             table = _score_batch(batch, loaded, mv, log, ids)
