@@ -158,3 +158,21 @@ def resolve_paths(url: str | os.PathLike, argument: str) -> tuple[Any, list[str]
             "Parquet (.parquet, .pq) or CSV (.csv) files of one format"
         )
     return fs, files, formats.pop()
+
+
+def row_group_runs(metadata: Any, max_rows: int) -> list[list[int]]:
+    """A Parquet file's row groups (``metadata``: pyarrow's ``FileMetaData``) in runs of at
+    most ``max_rows`` rows; a larger group forms a run of its own."""
+    runs: list[list[int]] = []
+    run: list[int] = []
+    size = 0
+    for i in range(metadata.num_row_groups):
+        n = metadata.row_group(i).num_rows
+        if run and size + n > max_rows:
+            runs.append(run)
+            run, size = [], 0
+        run.append(i)
+        size += n
+    if run:
+        runs.append(run)
+    return runs

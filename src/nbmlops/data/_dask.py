@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataSourceError, UnsupportedData
-from ._base import DataSource, family_of_pandas, resolve_paths
+from ._base import DataSource, family_of_pandas, resolve_paths, row_group_runs
 
 EXAMPLES = 5
 DIGIT = 16  # bits of the widest radix digit
@@ -180,21 +180,12 @@ def parquet_frame(filesystem: Any, files: list[str], piece_rows: int | None = No
         with _open(filesystem, path) as fh:
             meta = pq.ParquetFile(fh).metadata
         schema = schema or meta.schema.to_arrow_schema()
-        run: list[int] = []
-        rows = 0
-        for group in range(meta.num_row_groups):
-            n = meta.row_group(group).num_rows
-            if run and rows + n > limit:
-                pieces.append((path, tuple(run), 0, 1))
-                run, rows = [], 0
-            if n > limit:
-                m = -(-n // limit)
-                pieces += [(path, (group,), j, m) for j in range(m)]
-                continue
-            run.append(group)
-            rows += n
-        if run or not meta.num_row_groups:  # an empty file: one empty piece
-            pieces.append((path, tuple(run), 0, 1))
+        for run in row_group_runs(meta, limit):
+            n = sum(meta.row_group(g).num_rows for g in run)
+            m = max(1, -(-n // limit)) if len(run) == 1 else 1  # one large group: m slices
+            pieces += [(path, tuple(run), j, m) for j in range(m)]
+        if not meta.num_row_groups:  # an empty file: one empty piece
+            pieces.append((path, (), 0, 1))
     empty = _to_pandas(schema.empty_table())
     return dd.from_map(ParquetPieces(filesystem), pieces, meta=empty, label="read-parquet")
 

@@ -27,6 +27,7 @@ import os
 import time
 from typing import Any
 
+from ..data._base import row_group_runs
 from ..errors import ServingError
 
 DEFAULT_BATCH_ROWS = 100_000
@@ -133,23 +134,6 @@ def _input_files(source: str) -> tuple[Any, list[str]]:
     return in_fs, files
 
 
-def _units(metadata, batch_rows: int) -> list[list[int]]:
-    """Row groups in runs of at most ``batch_rows`` rows (a larger group alone)."""
-    units: list[list[int]] = []
-    run: list[int] = []
-    size = 0
-    for i in range(metadata.num_row_groups):
-        n = metadata.row_group(i).num_rows
-        if run and size + n > batch_rows:
-            units.append(run)
-            run, size = [], 0
-        run.append(i)
-        size += n
-    if run:
-        units.append(run)
-    return units
-
-
 def _batches(parquet, unit: list[int], batch_rows: int):
     """The unit's rows as pyarrow tables of at most ``batch_rows`` rows."""
     if len(unit) == 1 and parquet.metadata.row_group(unit[0]).num_rows > batch_rows:
@@ -207,7 +191,7 @@ def _score_here(mv, trusted, in_fs, files, out_fs, partial, batch_rows, log, ids
                 with in_fs.open(path, "rb") as handle:
                     parquet = pq.ParquetFile(handle)
                     bar.total = (bar.total or 0) + parquet.metadata.num_rows
-                    for unit in _units(parquet.metadata, batch_rows):
+                    for unit in row_group_runs(parquet.metadata, batch_rows):
                         for batch in _batches(parquet, unit, batch_rows):
                             table = _score_batch(batch, loaded, mv, log, ids)
                             if writer is None:
@@ -257,7 +241,7 @@ def _score_on_dask(
     for path in files:
         with in_fs.open(path, "rb") as handle:
             metadata = pq.ParquetFile(handle).metadata
-        for unit in _units(metadata, batch_rows):
+        for unit in row_group_runs(metadata, batch_rows):
             n = sum(metadata.row_group(i).num_rows for i in unit)
             tasks.append((in_fs.unstrip_protocol(path), unit, n))
     parts = partial.removesuffix(".partial") + ".parts"
