@@ -42,18 +42,6 @@ MAX_NAME_LEN = 1024
 _VERIFY_IN_THREAD_FROM = 1 << 20
 
 
-class _ViewReader:
-    """``read(n)`` over bytes in memory, returning views (io.BytesIO copies each chunk)."""
-
-    def __init__(self, data: bytes):
-        self._view, self._at = memoryview(data), 0
-
-    def read(self, n: int) -> memoryview:
-        chunk = self._view[self._at : self._at + n]
-        self._at += len(chunk)
-        return chunk
-
-
 # Above this many blobs to sync, one syncfs(2) of the filesystem (Linux) replaces an fsync
 # per blob: about one journal commit instead of one each.
 _SYNCFS_ABOVE = 16
@@ -145,6 +133,18 @@ def check_no_clash(existing: Iterable[str], new: Iterable[str]) -> None:
         )
 
 
+class _ViewReader:
+    """``read(n)`` over bytes in memory, returning views (io.BytesIO copies each chunk)."""
+
+    def __init__(self, data: bytes):
+        self._view, self._at = memoryview(data), 0
+
+    def read(self, n: int) -> memoryview:
+        chunk = self._view[self._at : self._at + n]
+        self._at += len(chunk)
+        return chunk
+
+
 class ArtifactStore:
     """Blobs addressed by their sha256 under ``root`` (a local path or any fsspec URL)."""
 
@@ -204,11 +204,8 @@ class ArtifactStore:
         :meth:`sync` (the blob survives the process at once, an OS crash once synced).
         """
         if self._local and len(data) >= _VERIFY_IN_THREAD_FROM:
-            # hashed in a thread while written (both release the GIL): a 69 MB model is
-            # stored ~30 ms sooner than hashing first and writing after
-            digest_of = sha256_later(data)
-            source = _ViewReader(data)
-            return self._put_local_stream(source, durable, lambda _chunk: None, digest_of)
+            # hashed in a thread while written: both release the GIL, so they overlap
+            return self._put_local_stream(_ViewReader(data), durable, sha256_later(data))
         digest = hashlib.sha256(data).hexdigest()
         target = self.path_of(digest)
         try:
@@ -243,15 +240,12 @@ class ArtifactStore:
             return self._put_local_stream(source, durable)
         return self._put_remote_stream(source)
 
-    def _put_local_stream(
-        self, source, durable: bool, update=None, digest_of=None
-    ) -> tuple[str, int]:
+    def _put_local_stream(self, source, durable: bool, digest_of=None) -> tuple[str, int]:
         """Copy ``source`` to a temporary file, then keep it under its digest (or drop it if
         that blob is stored intact already). The digest comes from hashing each chunk as it
-        is copied, or, with ``digest_of``, from that function once the copy is written
-        (``update`` then sees each chunk instead of the hasher)."""
+        is copied, or, with ``digest_of``, from that function once the copy is written."""
         hasher = hashlib.sha256()
-        update = update or hasher.update
+        update = hasher.update if digest_of is None else (lambda _chunk: None)
         digest_of = digest_of or hasher.hexdigest
         folder = posixpath.join(self._base, "sha256")
         try:

@@ -83,26 +83,20 @@ def estimator_params(obj: Any, prefix: str) -> dict[str, Any]:
 
 def estimator_digest(obj: object) -> str:
     """sha256 of the pickled fitted estimator (same fitted state → same digest)."""
-    try:
-        return hashlib.sha256(pickle.dumps(obj, protocol=5)).hexdigest()
-    except Exception:  # noqa: BLE001 - unpicklable estimators still get an identity
-        return _identity_digest(obj)
+    return estimator_digest_later(obj, in_thread=False)()
 
 
-def estimator_digest_later(obj: object) -> Callable[[], str]:
-    """:func:`estimator_digest` of ``obj`` as it is now, hashed in a thread: call the result
-    to get it. The pickle is taken at once; hashing it (40 ms for a 300-tree forest) releases
-    the GIL, so it overlaps whatever the caller does next (the registry's skops save)."""
+def estimator_digest_later(obj: object, in_thread: bool = True) -> Callable[[], str]:
+    """:func:`estimator_digest` of ``obj`` as it is now: call the result to get it. The
+    pickle is taken at once; with ``in_thread`` hashing it (40 ms for a 300-tree forest)
+    runs in a thread and releases the GIL, so it overlaps whatever the caller does next (the
+    registry's skops save)."""
     try:
         pickled = pickle.dumps(obj, protocol=5)
-    except Exception:  # noqa: BLE001 - unpicklable: the identity digest, at once
-        digest = _identity_digest(obj)
+    except Exception:  # noqa: BLE001 - unpicklable estimators still get an identity
+        digest = hashlib.sha256(f"{class_path(obj)}:{id(obj)}".encode()).hexdigest()
         return lambda: digest
-    return sha256_later(pickled)
-
-
-def _identity_digest(obj: object) -> str:
-    return hashlib.sha256(f"{class_path(obj)}:{id(obj)}".encode()).hexdigest()
+    return sha256_later(pickled, in_thread=in_thread)
 
 
 # Models that define __eq__ without __hash__ (CatBoost's) cannot be weak dictionary keys:
