@@ -289,14 +289,13 @@ def join_dask(
     ``output`` written as Parquet and returned as a pyarrow Dataset."""
     require_engine_versions()
     import dask.dataframe as dd
+    import pyarrow.dataset as ds
 
     from ..data import _dask
     from ..data._base import family_of_pandas
 
     client = _dask.client_for(scheduler)
     workers = max(1, len(client.scheduler_info().get("workers", {})))
-    import pyarrow.dataset as ds
-
     from_files = isinstance(entity, (str, os.PathLike, ds.Dataset))
     frame = _dask.read_frame(entity, "entity_df", workers, JOIN_PIECE_ROWS)
     families = {str(c): family_of_pandas(t) for c, t in frame.dtypes.items()}
@@ -348,7 +347,6 @@ def join_dask(
     import dask
     import distributed
     import fsspec
-    import pyarrow.dataset as ds
 
     from ..data._base import DataSource
 
