@@ -234,36 +234,38 @@ def browser():
             expect.set_options(timeout=None)
 
 
-def run_all_cells(page, attempts: int = 3) -> None:
+def run_all_cells(page, attempts: int = 4) -> None:
     """Run every cell of the open notebook from the command palette, as a user would.
 
-    On a busy machine the palette can act on a list it has not filtered yet, and the command
-    is disabled (a click does nothing) until the shell has made the notebook current after the
-    sidebar had the focus. So the enabled item is chosen once listed, and the choice counts
-    only once a cell shows it was queued (``[*]`` or a number in its prompt); until then,
-    nothing ran and choosing again is safe.
+    On a busy machine each step can miss: the shortcut can reach the page before the shell
+    listens (the palette never opens), the palette can act on a list it has not filtered yet,
+    and the command is disabled (a click does nothing) until the shell has made the notebook
+    current after the sidebar had the focus. So every step of an attempt waits a bounded time,
+    and the attempt counts only once a cell shows it was queued (``[*]`` or a number in its
+    prompt); until then nothing ran, and starting again from the notebook is safe.
     """
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import expect
 
     prompts = page.locator(".jp-Notebook .jp-Cell .jp-InputArea-prompt")
+    palette = page.locator(".lm-CommandPalette-input")
+    label = page.locator(".lm-CommandPalette-itemLabel", has_text=re.compile(r"^Run All Cells$"))
+    enabled = page.locator(".lm-CommandPalette-item:not(.lm-mod-disabled)").filter(has=label)
     for attempt in range(attempts):
-        page.get_by_role("tab", name="analysis.ipynb").click()
-        page.locator(".jp-Notebook").click()
-        page.keyboard.press("Control+Shift+C")
-        page.locator(".lm-CommandPalette-input").fill("Run All Cells")
-        label = page.locator(
-            ".lm-CommandPalette-itemLabel", has_text=re.compile(r"^Run All Cells$")
-        )
-        enabled = page.locator(".lm-CommandPalette-item:not(.lm-mod-disabled)").filter(has=label)
-        enabled.first.click()
         try:
+            page.get_by_role("tab", name="analysis.ipynb").click(timeout=30_000)
+            page.locator(".jp-Notebook").click(timeout=30_000)
+            page.keyboard.press("Control+Shift+C")
+            expect(palette).to_be_visible(timeout=20_000)
+            palette.fill("Run All Cells", timeout=20_000)
+            enabled.first.click(timeout=30_000)
             expect(prompts.first).to_have_text(re.compile(r"\[(\*|\d+)\]"), timeout=20_000)
             return
-        except (AssertionError, PlaywrightTimeout):
+        except (AssertionError, PlaywrightError):  # a Playwright timeout is an Error
             if attempt == attempts - 1:
                 raise
-            page.keyboard.press("Escape")  # the palette, if it is still open
+            if palette.is_visible():
+                page.keyboard.press("Escape")
 
 
 def open_lab(browser, base: str, token: str, width: int = 1280, height: int = 800):
