@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
 import sys
 import weakref
 from collections.abc import Callable
 from typing import Any
 
-from .._hashing import sha256_later
+from .._hashing import pickle_parts, sha256_later
 
 _fitted_by: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -88,15 +87,15 @@ def estimator_digest(obj: object) -> str:
 
 def estimator_digest_later(obj: object, in_thread: bool = True) -> Callable[[], str]:
     """:func:`estimator_digest` of ``obj`` as it is now: call the result to get it. The
-    pickle is taken at once; with ``in_thread`` hashing it (40 ms for a 300-tree forest)
-    runs in a thread and releases the GIL, so it overlaps whatever the caller does next (the
-    registry's skops save)."""
+    pickle is taken at once, its large arrays uncopied; with ``in_thread`` hashing it (40 ms
+    for a 300-tree forest) runs in a thread and releases the GIL, so it overlaps whatever
+    the caller does next (the registry's skops save), which must not change ``obj``."""
     try:
-        pickled = pickle.dumps(obj, protocol=5)
+        parts = pickle_parts(obj)
     except Exception:  # noqa: BLE001 - unpicklable estimators still get an identity
         digest = hashlib.sha256(f"{class_path(obj)}:{id(obj)}".encode()).hexdigest()
         return lambda: digest
-    return sha256_later(pickled, in_thread=in_thread)
+    return sha256_later(parts, in_thread=in_thread)
 
 
 # Models that define __eq__ without __hash__ (CatBoost's) cannot be weak dictionary keys:
