@@ -82,7 +82,7 @@ def test_register_writes_and_audits_the_skops_file_in_one_pass(workspace, model,
         monkeypatch.setattr(
             sio, name, lambda *a, _n=name, _r=real, **k: calls.append(_n) or _r(*a, **k)
         )
-    flavor, data, flagged = persistence.serialize(model)
+    flavor, data, flagged, _ = persistence.serialize(model)
     assert (flavor, calls) == ("skops", [])  # neither the indented dump nor a second read
     monkeypatch.undo()
     # The file is an ordinary skops file: its public reader finds the same types and loads it.
@@ -118,7 +118,7 @@ def test_a_load_slices_stored_members_exactly_as_zipfile_reads_them(model):
 
     import skops.io as sio
 
-    _, data, _ = persistence.serialize(model)
+    data = persistence.serialize(model).data
     # A file written by skops itself with compression: those members go through zipfile.
     compressed = sio.dumps(model, compression=zipfile.ZIP_DEFLATED)
     for blob in (data, compressed):
@@ -137,7 +137,7 @@ def test_a_load_slices_stored_members_exactly_as_zipfile_reads_them(model):
 def test_a_damaged_member_is_caught_before_anything_is_built(model):
     from nbmlops.errors import IntegrityError
 
-    _, data, flagged = persistence.serialize(model)
+    _, data, flagged, _ = persistence.serialize(model)
     damaged = bytearray(data)
     damaged[len(data) // 3] ^= 0xFF  # inside an array member: no CRC is checked any more
 
@@ -157,7 +157,7 @@ def test_saving_audits_types_without_reading_array_bytes(model, monkeypatch):
     monkeypatch.setattr(
         zipfile.ZipFile, "read", lambda self, name, *a: reads.append(name) or real(self, name, *a)
     )
-    flavor, data, flagged = persistence.serialize(model)
+    flavor, data, flagged, _ = persistence.serialize(model)
     assert flavor == "skops" and flagged == ["sklearn.tree._tree.Tree"]
     assert reads == ["schema.json"]  # the audit reads the schema, not the arrays
 
@@ -182,7 +182,7 @@ def test_saving_and_loading_pause_the_collector_and_restore_it(workspace, monkey
     gc.collect()  # start from empty young generations
     gc.callbacks.append(count)
     try:
-        data, flagged = persistence._skops_dumps(forest)  # the save and its audit
+        _, data, flagged, _ = persistence._skops_dumps(forest)  # the save and its audit
         loaded = persistence._audited_load(data, "m", lambda flagged: None)  # the load
     finally:
         gc.callbacks.remove(count)

@@ -27,6 +27,7 @@ from nbmlops.errors import IntegrityError, UntrustedModelError
 from nbmlops.registry import PackageVersionWarning
 from nbmlops.store import _schema as schema
 from nbmlops.store import get_store
+from tests.store._disk import fill, small_tmpfs  # noqa: F401 - a fixture
 
 
 def _wine_frame() -> tuple[pd.DataFrame, pd.Series]:
@@ -244,3 +245,93 @@ def test_the_stored_row_records_how_it_was_saved(workspace):
     assert json.loads(row["packages"])["python"]
     assert mv.info["size"] == len(get_store().artifacts.get_bytes(row["digest"]))
     assert pickle.loads(pickle.dumps(mv.load()))[-1].coef_.shape == (3, 13)
+
+
+def _files_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def test_a_skops_file_written_into_its_blob_is_the_file_skops_would_write(workspace):
+    """The file is written straight into the blob and audited while it is hashed: the stored
+    file is the one ``serialize`` makes in memory (member names hold object ids, so only they
+    differ), its checksums hold, and nothing else is left."""
+    import io
+    import zipfile
+
+    from nbmlops.registry import persistence
+
+    X, y = load_wine(return_X_y=True)
+    model = GradientBoostingClassifier(n_estimators=20, random_state=0).fit(X, y)
+    mv = nbmlops.register_model(model, "streamed")
+    flavor, data, flagged, _ = persistence.serialize(model)
+    stored = get_store().artifacts.get_bytes(mv.info["digest"])
+    assert len(stored) == len(data) == mv.info["size"]
+    with zipfile.ZipFile(io.BytesIO(stored)) as ours, zipfile.ZipFile(io.BytesIO(data)) as theirs:
+        assert ours.testzip() is None
+        assert sorted(i.file_size for i in ours.infolist()) == sorted(
+            i.file_size for i in theirs.infolist()
+        )
+    assert mv.flavor == flavor == "skops" and json.loads(mv.info["untrusted_types"]) == flagged
+    blobs = Path(nbmlops.get_settings().artifacts)
+    assert _files_under(blobs) == [_blob_path(mv)]  # no temporary file left
+    np.testing.assert_array_equal(mv.load().predict(X), model.predict(X))
+
+
+def test_a_failed_audit_falls_back_to_pickle_and_leaves_only_that_blob(workspace, monkeypatch):
+    import skops.io._audit as audit
+
+    def broken_audit(*args, **kwargs):
+        raise RuntimeError("audit broke")
+
+    monkeypatch.setattr(audit, "get_tree", broken_audit)
+    X, y = load_wine(return_X_y=True)
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    with pytest.warns(UserWarning, match="skops cannot save .*audit broke"):
+        mv = nbmlops.register_model(model, "fallback")
+    assert mv.flavor == "pickle"
+    blobs = Path(nbmlops.get_settings().artifacts)
+    assert _files_under(blobs) == [_blob_path(mv)]  # the skops file was dropped, not kept
+    np.testing.assert_array_equal(mv.load(trusted=True).predict(X), model.predict(X))
+
+
+def test_a_model_registered_to_an_object_store_round_trips(workspace):
+    import uuid
+
+    nbmlops.configure(artifacts=f"memory://nbmlops-{uuid.uuid4().hex}")
+    X, y = load_wine(return_X_y=True)
+    model = GradientBoostingClassifier(n_estimators=10, random_state=0).fit(X, y)
+    mv = nbmlops.register_model(model, "remote")
+    assert get_store().artifacts.verify(mv.info["digest"]) == "ok"
+    np.testing.assert_array_equal(
+        nbmlops.load_model("models:/remote/1").predict(X), model.predict(X)
+    )
+
+
+def test_a_full_disk_during_register_is_store_full_and_stores_nothing(
+    workspace,
+    small_tmpfs,  # noqa: F811
+):
+    """The model file is written straight into the artifact folder: a full disk there is
+    StoreFull (not a fall-back to pickle, which would meet the same disk), leaves neither a
+    temporary file nor a version, and the same call works once there is room."""
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+
+    from nbmlops.errors import StoreFull
+
+    artifacts = small_tmpfs / "artifacts"
+    nbmlops.configure(artifacts=str(artifacts))
+    X, y = make_classification(n_samples=4000, n_features=10, random_state=0)
+    model = RandomForestClassifier(n_estimators=40, random_state=0).fit(X, y)  # ~2 MB file
+    filler = fill(small_tmpfs)
+    os.truncate(filler, filler.stat().st_size - (1 << 20))  # 1 MB free
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "skops cannot save ..., pickled instead"
+        with pytest.raises(StoreFull, match="no space left"):
+            nbmlops.register_model(model, "full")
+    assert _files_under(artifacts) == []
+    assert nbmlops.models().empty
+    filler.unlink()
+    mv = nbmlops.register_model(model, "full")
+    assert mv.version == 1 and mv.flavor == "skops"
+    np.testing.assert_array_equal(mv.load().predict(X), model.predict(X))

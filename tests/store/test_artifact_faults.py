@@ -116,6 +116,26 @@ def test_a_full_disk_is_store_full_and_leaves_no_temporary_file(
     assert run.read_artifact("big.bin") == big.read_bytes()
 
 
+@pytest.mark.parametrize("durable", [True, False])
+def test_large_bytes_on_a_full_disk_are_store_full_and_leave_no_temporary_file(
+    workspace,
+    small_tmpfs,  # noqa: F811
+    durable,
+):
+    from nbmlops.store import ArtifactStore
+
+    blobs = ArtifactStore(str(small_tmpfs / "blobs"))
+    data = os.urandom(3 << 20)  # written while a thread hashes it
+    filler = fill(small_tmpfs)
+    os.truncate(filler, filler.stat().st_size - (1 << 20))
+    with pytest.raises(StoreFull, match="no space left"):
+        blobs.put_bytes(data, durable=durable)
+    assert [p for p in (small_tmpfs / "blobs").rglob("*") if p.is_file()] == []
+    filler.unlink()
+    digest, _ = blobs.put_bytes(data, durable=durable)
+    assert blobs.get_bytes(digest) == data
+
+
 def test_a_parquet_write_on_a_full_disk_is_store_full_and_leaves_nothing(
     workspace,
     small_tmpfs,  # noqa: F811

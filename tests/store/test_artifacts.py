@@ -116,6 +116,71 @@ def test_large_bytes_hashed_while_written_are_stored_once_and_repair_a_bad_blob(
     assert _blob_files(tmp_path / "blobs") == [blob]
 
 
+def test_a_blob_written_through_a_file_is_readable_while_sealed_and_kept_under_its_digest(
+    blobs: ArtifactStore, tmp_path: Path
+):
+    """The registry writes a model file into a blob writer, seals it (hashed and synced in a
+    thread) and reads it back meanwhile; keeping it stores it at the digest of its bytes."""
+    data = os.urandom(3 * (1 << 20) + 11)
+    writer = blobs.blob_writer()
+    writer.file.write(data[:1000])
+    writer.file.write(data[1000:])
+    assert _blob_files(tmp_path / "blobs")[0].name.startswith(".tmp-")  # not visible yet
+    writer.seal()
+    writer.file.seek(0)
+    assert writer.file.read() == data  # read back while it is hashed
+    expected = hashlib.sha256(data).hexdigest()
+    assert writer.keep() == (expected, len(data))
+    assert _blob_files(tmp_path / "blobs") == [Path(blobs.path_of(expected))]
+    assert blobs.get_bytes(expected) == data
+    assert blobs.unsynced == 0  # synced before keep() returned
+
+
+def test_a_dropped_or_unsealed_blob_stores_nothing_and_an_empty_one_can_be_kept(
+    blobs: ArtifactStore, tmp_path: Path
+):
+    from nbmlops.errors import StoreError
+
+    dropped = blobs.blob_writer()
+    dropped.file.write(b"never kept")
+    dropped.seal()
+    dropped.drop()
+    unsealed = blobs.blob_writer()
+    unsealed.file.write(b"not sealed")
+    with pytest.raises(StoreError, match="seal"):
+        unsealed.keep()
+    unsealed.drop()
+    assert _blob_files(tmp_path / "blobs") == []
+    empty = blobs.blob_writer()
+    empty.seal()
+    assert empty.keep() == (hashlib.sha256(b"").hexdigest(), 0)
+
+
+def test_a_blob_writer_keeps_an_intact_copy_and_replaces_a_damaged_one(
+    blobs: ArtifactStore, tmp_path: Path
+):
+    data = os.urandom(2 << 20)
+    digest, _ = blobs.put_bytes(data)
+    blob = Path(blobs.path_of(digest))
+    inode = blob.stat().st_ino
+
+    def write_through_a_writer():
+        writer = blobs.blob_writer()
+        writer.file.write(data)
+        writer.seal()
+        return writer.keep()
+
+    assert write_through_a_writer() == (digest, len(data))
+    assert blob.stat().st_ino == inode and _blob_files(tmp_path / "blobs") == [blob]
+    _tamper(blob, data[:-1])
+    assert write_through_a_writer() == (digest, len(data))
+    assert blobs.get_bytes(digest) == data and _blob_files(tmp_path / "blobs") == [blob]
+
+
+def test_an_object_store_has_no_blob_writer():
+    assert ArtifactStore(f"memory://nbmlops-{uuid.uuid4().hex}").blob_writer() is None
+
+
 def test_read_verifies_content(blobs: ArtifactStore):
     digest, _ = blobs.put_bytes(b"original")
     _tamper(Path(blobs.path_of(digest)), b"tampered")

@@ -27,9 +27,10 @@ import struct
 import sys
 import warnings
 import zipfile
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
-from ..errors import InvalidModel, UntrustedModelError
+from ..errors import InvalidModel, StoreError, UntrustedModelError
 from ..tracking.frameworks import framework_of
 from . import _npy, _trust, flavors
 
@@ -71,14 +72,30 @@ def _is_estimator(obj: object) -> bool:
     return base is not None and isinstance(obj, base.BaseEstimator)
 
 
-def serialize(model: Any) -> tuple[str, bytes, list[str]]:
-    """``(flavor, bytes, untrusted types)`` for ``model``: the framework's own file format for
-    XGBoost, LightGBM and CatBoost models and PyTorch modules (see :mod:`.flavors`), skops for
-    scikit-learn objects, else pickle."""
+class Saved(NamedTuple):
+    """A saved model: its flavor, its bytes (None when written to ``blob``), the types a
+    loader must be told to trust, and the sealed blob writer it was written to, if any."""
+
+    flavor: str
+    data: bytes | None
+    untrusted: list[str]
+    blob: Any = None
+
+
+def serialize(model: Any, open_blob: Callable[[], Any] | None = None) -> Saved:
+    """``model`` saved in the framework's own file format for XGBoost, LightGBM and CatBoost
+    models and PyTorch modules (see :mod:`.flavors`), skops for scikit-learn objects, else
+    pickle.
+
+    With ``open_blob`` (a store's :meth:`~nbmlops.store.artifacts.ArtifactStore.blob_writer`)
+    the file is written straight into a new blob, which is sealed (hashed and synced in a
+    thread) before the skops file's types are audited, so the two overlap; the caller keeps
+    or drops ``Saved.blob``. Without it, the bytes are returned in ``Saved.data``.
+    """
     native = flavors.native_flavor(model)
     if native is not None:
         try:
-            return native, flavors.save(native, model), []
+            data = flavors.save(native, model)
         except Exception as exc:  # noqa: BLE001 - say why, then try the generic formats
             warnings.warn(
                 f"{native} could not save this {type(model).__name__} in its own format "
@@ -86,9 +103,13 @@ def serialize(model: Any) -> tuple[str, bytes, list[str]]:
                 UserWarning,
                 stacklevel=3,
             )
+        else:
+            return _written(native, data, [], open_blob)
     if _is_estimator(model):
         try:
-            data, flagged = _skops_dumps(model)
+            return _skops_dumps(model, open_blob)
+        except StoreError:  # the disk, not the model: pickling would meet it too
+            raise
         except Exception as exc:  # noqa: BLE001 - fall back to pickle below, but say why
             warnings.warn(
                 f"skops cannot save this {type(model).__name__} ({exc}); it is pickled "
@@ -96,10 +117,8 @@ def serialize(model: Any) -> tuple[str, bytes, list[str]]:
                 UserWarning,
                 stacklevel=3,
             )
-        else:
-            return SKOPS, data, flagged
     try:
-        return PICKLE, pickle.dumps(model, protocol=5), []
+        flavor, data = PICKLE, pickle.dumps(model, protocol=5)
     except Exception as first:  # noqa: BLE001 - lambdas, notebook-defined classes …
         try:
             import cloudpickle
@@ -109,20 +128,40 @@ def serialize(model: Any) -> tuple[str, bytes, list[str]]:
                 "cloudpickle (pip install cloudpickle) to save objects defined in a notebook"
             ) from None
         try:
-            return CLOUDPICKLE, cloudpickle.dumps(model, protocol=5), []
+            flavor, data = CLOUDPICKLE, cloudpickle.dumps(model, protocol=5)
         except Exception as exc:  # noqa: BLE001
             raise InvalidModel(f"cannot save {type(model).__name__}: {exc}") from None
+    return _written(flavor, data, [], open_blob)
+
+
+def _written(
+    flavor: str, data: bytes, untrusted: list[str], open_blob: Callable[[], Any] | None
+) -> Saved:
+    """``Saved`` for bytes already made, written to a new blob when one can be opened."""
+    blob = open_blob() if open_blob is not None else None
+    if blob is None:
+        return Saved(flavor, data, untrusted)
+    try:
+        blob.file.write(data)
+    except OSError as exc:
+        raise blob.failed(exc) from None
+    except BaseException:
+        blob.drop()
+        raise
+    blob.seal()
+    return Saved(flavor, None, untrusted, blob)
 
 
 @_collector_paused()
-def _skops_dumps(model: Any) -> tuple[bytes, list[str]]:
+def _skops_dumps(model: Any, open_blob: Callable[[], Any] | None = None) -> Saved:
     """The skops file of ``model`` and the types skops flags in it, in one pass.
 
     ``skops.io.dumps`` writes its schema with ``json.dumps(indent=2)`` (Python's pure-Python
     encoder: most of a forest's save), and ``get_untrusted_types(data=...)`` then re-reads the
     whole file. This writes the same file with a compact schema (the C encoder; the same JSON
-    to any reader) and audits the schema just written, with skops' own tree and audit. With a
-    skops whose internals differ, the two public calls are used.
+    to any reader), into the blob when ``open_blob`` gives one (no second copy in memory),
+    and audits the schema just written with skops' own tree and audit. With a skops whose
+    internals differ, the two public calls are used.
     """
     import skops.io as sio
 
@@ -132,27 +171,41 @@ def _skops_dumps(model: Any) -> tuple[bytes, list[str]]:
         from skops.io._persist import SaveContext, get_state, read_schema
     except ImportError:
         data = sio.dumps(model)
-        return data, sorted(sio.get_untrusted_types(data=data))
+        return _written(SKOPS, data, sorted(sio.get_untrusted_types(data=data)), open_blob)
     import json
 
-    buffer = io.BytesIO()
-    with _NamedZip(buffer, "w", compression=zipfile.ZIP_STORED) as zip_file:
-        context = SaveContext(zip_file=zip_file)
-        state = get_state(model, context)
-        context.clear_memo()
-        state["protocol"] = context.protocol
-        state["_skops_version"] = skops.__version__
-        zip_file.writestr("schema.json", json.dumps(state))
-    data = buffer.getvalue()
-    # Audit what a loader reads, as get_untrusted_types does, without copying the bytes again.
-    with zipfile.ZipFile(io.BytesIO(data), "r") as written:
-        schema, load_context = read_schema(written)
-        # The audit looks at types, never at array contents: the tree's nodes only keep their
-        # member's bytes for later, so they get none (reading 3,000 members of a 300-tree
-        # forest was a third of the save).
-        load_context = dataclasses.replace(load_context, src=_NamesOnly(written))
-        flagged = sorted(get_tree(schema, load_context, trusted=None).get_unsafe_set())
-    return data, flagged
+    blob = open_blob() if open_blob is not None else None
+    try:
+        out = io.BytesIO() if blob is None else blob.file
+        with _NamedZip(out, "w", compression=zipfile.ZIP_STORED) as zip_file:
+            context = SaveContext(zip_file=zip_file)
+            state = get_state(model, context)
+            context.clear_memo()
+            state["protocol"] = context.protocol
+            state["_skops_version"] = skops.__version__
+            zip_file.writestr("schema.json", json.dumps(state))
+        if blob is not None:
+            blob.seal()  # hashed and synced from here on, while the audit reads it back
+        out.seek(0)
+        # Audit what a loader reads, as get_untrusted_types does.
+        with zipfile.ZipFile(out, "r") as written:
+            schema, load_context = read_schema(written)
+            # The audit looks at types, never at array contents: the tree's nodes only keep
+            # their member's bytes for later, so they get none (reading 3,000 members of a
+            # 300-tree forest was a third of the save).
+            load_context = dataclasses.replace(load_context, src=_NamesOnly(written))
+            flagged = sorted(get_tree(schema, load_context, trusted=None).get_unsafe_set())
+    except OSError as exc:  # writing the blob failed: the disk is full, or read-only
+        if blob is None:
+            raise
+        raise blob.failed(exc) from None
+    except BaseException:
+        if blob is not None:
+            blob.drop()
+        raise
+    if blob is not None:
+        return Saved(SKOPS, None, flagged, blob)
+    return Saved(SKOPS, out.getvalue(), flagged)
 
 
 class _NamedZip(zipfile.ZipFile):

@@ -335,23 +335,25 @@ def _signature_from_run(
     )
 
 
-def _signature(
-    store: Store, model: Any, run_id: str | None, input_example: Any, digest: str | None
-) -> Signature:
-    if input_example is not None:
-        signature = Signature.from_frame(input_example, model)
-        method = getattr(model, "predict", None) or getattr(model, "transform", None)
-        try:
-            method(
-                signature.check(input_example).iloc[:5]
-                if hasattr(input_example, "iloc")
-                else input_example[:5]
-            )
-        except Exception as exc:  # noqa: BLE001 - any failure means the example is wrong
-            raise InvalidModel(
-                f"input_example does not work with the model: {type(exc).__name__}: {exc}"
-            ) from None
-        return signature
+def _example_signature(model: Any, input_example: Any) -> Signature:
+    """The signature of ``input_example``, once the model has predicted its first rows."""
+    signature = Signature.from_frame(input_example, model)
+    method = getattr(model, "predict", None) or getattr(model, "transform", None)
+    try:
+        method(
+            signature.check(input_example).iloc[:5]
+            if hasattr(input_example, "iloc")
+            else input_example[:5]
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure means the example is wrong
+        raise InvalidModel(
+            f"input_example does not work with the model: {type(exc).__name__}: {exc}"
+        ) from None
+    return signature
+
+
+def _signature(store: Store, model: Any, run_id: str | None, digest: str | None) -> Signature:
+    """The signature of the training data the producing run recorded, else the model's."""
     if run_id is not None:
         found = _signature_from_run(store, run_id, model, digest)
         if found is not None:
@@ -391,13 +393,21 @@ def register_model(
         reference_parquet(reference)  # a bad reference fails before anything is stored
     store = current_store()
     run_id = _resolve_run(store, model, run)
-    # Pickling a large forest to hash it takes a while: once per registration, hashed while
-    # the skops file is written.
+    # A bad input_example fails before anything is written.
+    signature = _example_signature(model, input_example) if input_example is not None else None
+    # The model's identity (the hash of its pickle) is hashed while the skops file is
+    # written straight into a new blob, which is hashed and synced while it is audited.
     model_digest_of = estimator_digest_later(model) if is_estimator(model) else None
-    flavor, data, untrusted = persistence.serialize(model)
-    model_digest = model_digest_of() if model_digest_of is not None else None
-    signature = _signature(store, model, run_id, input_example, model_digest)
-    digest, size = store.artifacts.put_bytes(data)
+    flavor, data, untrusted, blob = persistence.serialize(model, store.artifacts.blob_writer)
+    try:
+        model_digest = model_digest_of() if model_digest_of is not None else None
+        if signature is None:
+            signature = _signature(store, model, run_id, model_digest)
+        digest, size = blob.keep() if blob is not None else store.artifacts.put_bytes(data)
+    except BaseException:
+        if blob is not None:
+            blob.drop()
+        raise
     row = {
         "stage": None,
         "run_id": run_id,

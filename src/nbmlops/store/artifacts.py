@@ -20,6 +20,7 @@ Object stores have nothing to sync: a PUT is durable once it returns.
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import posixpath
 import sys
@@ -133,16 +134,109 @@ def check_no_clash(existing: Iterable[str], new: Iterable[str]) -> None:
         )
 
 
-class _ViewReader:
-    """``read(n)`` over bytes in memory, returning views (io.BytesIO copies each chunk)."""
+class BlobWriter:
+    """A new blob written through a file, in a local folder: write to :attr:`file`, call
+    :meth:`seal`, then :meth:`keep` (store it under its digest) or :meth:`drop`.
 
-    def __init__(self, data: bytes):
-        self._view, self._at = memoryview(data), 0
+    ``seal`` hashes the written file and, for a durable blob, syncs it in a thread (one
+    hand-over of the GIL each: the caller's Python code goes on meanwhile), and the caller
+    may still read :attr:`file` back; the registry audits a model file that way while it is
+    hashed and synced. Until kept, nothing is visible: the bytes sit in a temporary file
+    that ``nbmlops gc`` removes if the process dies.
 
-    def read(self, n: int) -> memoryview:
-        chunk = self._view[self._at : self._at + n]
-        self._at += len(chunk)
-        return chunk
+    >>> writer = store.blob_writer()  # doctest: +SKIP
+    >>> writer.file.write(b"model bytes"); writer.seal()  # doctest: +SKIP
+    >>> digest, size = writer.keep()  # doctest: +SKIP
+    """
+
+    def __init__(self, store: ArtifactStore, durable: bool = True):
+        self._store, self._durable = store, durable
+        folder = posixpath.join(store._base, "sha256")
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            fd, self._tmp = tempfile.mkstemp(
+                dir=folder, prefix=f"{TMP_PREFIX}{uuid.uuid4().hex[:8]}-"
+            )
+        except OSError as exc:
+            raise disk_error(exc, store.root) from None
+        self.file: BinaryIO = os.fdopen(fd, "w+b")
+        self._sealed: threading.Thread | None = None
+        self._digest: str | None = None
+        self._failure: OSError | None = None
+
+    def seal(self, digest_of: Callable[[], str] | None = None) -> None:
+        """Writing is done: hash the file (or take ``digest_of()``, the digest of the very
+        bytes written) and sync it, in a thread."""
+        try:
+            self.file.flush()
+        except OSError as exc:
+            raise self.failed(exc) from None
+        self._sealed = threading.Thread(
+            target=self._hash_and_sync, args=(digest_of,), name="nbmlops-seal", daemon=True
+        )
+        self._sealed.start()
+
+    def _hash_and_sync(self, digest_of: Callable[[], str] | None) -> None:
+        try:
+            fd = self.file.fileno()
+            if digest_of is not None:
+                self._digest = digest_of()
+            elif os.fstat(fd).st_size == 0:
+                self._digest = hashlib.sha256().hexdigest()  # an empty file cannot be mapped
+            else:
+                # The mapped page cache is hashed in one call: one release of the GIL.
+                with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
+                    self._digest = hashlib.sha256(mapped).hexdigest()
+            if self._durable:
+                os.fsync(fd)
+        except OSError as exc:
+            self._failure = exc
+
+    def keep(self) -> tuple[str, int]:
+        """Wait for :meth:`seal`'s thread, then keep the file under its digest (or drop it
+        when that blob is stored intact already); return ``(sha256 hex, size)``."""
+        if self._sealed is None:
+            raise StoreError("a blob is sealed before it is kept: call seal() first")
+        self._sealed.join()
+        store, tmp = self._store, self._tmp
+        try:
+            if self._failure is not None:
+                raise self._failure
+            size = os.fstat(self.file.fileno()).st_size
+            self.file.close()
+            digest = self._digest
+            assert digest is not None
+            target = store.path_of(digest)
+            if store._intact(target, digest):
+                Path(tmp).unlink()
+                if self._durable:
+                    store._sync_if_pending(target)
+            else:
+                store._commit_local(tmp, target)
+                store._after_rename(target, self._durable)
+        except OSError as exc:
+            self.drop()
+            raise disk_error(exc, store.root) from None
+        except BaseException:
+            self.drop()
+            raise
+        return digest, size
+
+    def failed(self, exc: OSError) -> StoreError:
+        """Drop what was written and return ``exc`` (a failed write) told as a
+        :class:`~nbmlops.errors.StoreError`: disk full, read-only, ..."""
+        self.drop()
+        return disk_error(exc, self._store.root)
+
+    def drop(self) -> None:
+        """Discard what was written: nothing is stored."""
+        if self._sealed is not None:
+            self._sealed.join()
+        try:
+            self.file.close()
+        except OSError:  # buffered bytes the full disk refused: discarded with the file
+            pass
+        Path(self._tmp).unlink(missing_ok=True)
 
 
 class ArtifactStore:
@@ -205,7 +299,14 @@ class ArtifactStore:
         """
         if self._local and len(data) >= _VERIFY_IN_THREAD_FROM:
             # hashed in a thread while written: both release the GIL, so they overlap
-            return self._put_local_stream(_ViewReader(data), durable, sha256_later(data))
+            writer = BlobWriter(self, durable)
+            digest_of = sha256_later(data)
+            try:
+                writer.file.write(data)
+            except OSError as exc:
+                raise writer.failed(exc) from None
+            writer.seal(digest_of)
+            return writer.keep()
         digest = hashlib.sha256(data).hexdigest()
         target = self.path_of(digest)
         try:
@@ -219,6 +320,11 @@ class ArtifactStore:
         except OSError as exc:
             raise disk_error(exc, self.root) from None
         return digest, len(data)
+
+    def blob_writer(self) -> BlobWriter | None:
+        """A :class:`BlobWriter` for a new durable blob, or None on an object store (there,
+        collect the bytes and call :meth:`put_bytes`)."""
+        return BlobWriter(self) if self._local else None
 
     def put_file(self, path: str | os.PathLike, durable: bool = True) -> tuple[str, int]:
         """Store the file at ``path`` (streamed, any size); return ``(sha256 hex, size)``.
@@ -240,13 +346,10 @@ class ArtifactStore:
             return self._put_local_stream(source, durable)
         return self._put_remote_stream(source)
 
-    def _put_local_stream(self, source, durable: bool, digest_of=None) -> tuple[str, int]:
-        """Copy ``source`` to a temporary file, then keep it under its digest (or drop it if
-        that blob is stored intact already). The digest comes from hashing each chunk as it
-        is copied, or, with ``digest_of``, from that function once the copy is written."""
+    def _put_local_stream(self, source, durable: bool) -> tuple[str, int]:
+        """Copy ``source`` to a temporary file, hashing each chunk on the way, then keep it
+        under its digest (or drop it if that blob is stored intact already)."""
         hasher = hashlib.sha256()
-        update = hasher.update if digest_of is None else (lambda _chunk: None)
-        digest_of = digest_of or hasher.hexdigest
         folder = posixpath.join(self._base, "sha256")
         try:
             Path(folder).mkdir(parents=True, exist_ok=True)
@@ -257,11 +360,11 @@ class ArtifactStore:
             size = 0
             with os.fdopen(fd, "wb") as fh:
                 for chunk in iter(lambda: source.read(_CHUNK), b""):
-                    update(chunk)
+                    hasher.update(chunk)
                     size += len(chunk)
                     fh.write(chunk)
                 fh.flush()
-                digest = digest_of()
+                digest = hasher.hexdigest()
                 target = self.path_of(digest)
                 keep = not self._intact(target, digest)
                 if keep and durable:  # only a copy that is kept needs to reach the disk
