@@ -26,7 +26,8 @@ def sha256_later(data: bytes | Sequence[Any], in_thread: bool = True) -> Callabl
 
     def digest() -> str:
         hasher = hashlib.sha256()
-        for block in _blocks(parts):
+        # Gathered into blocks only in a thread: in the caller's thread the copy gains nothing.
+        for block in _blocks(parts) if in_thread else map(_view, parts):
             hasher.update(block)
         return hasher.hexdigest()
 
@@ -53,11 +54,15 @@ def sha256_later(data: bytes | Sequence[Any], in_thread: bool = True) -> Callabl
 _BLOCK = 8 << 20
 
 
+def _view(part: Any) -> memoryview:
+    return part.raw() if isinstance(part, pickle.PickleBuffer) else memoryview(part)
+
+
 def _blocks(parts: Sequence[Any]) -> Iterator[memoryview]:
     """The bytes of ``parts`` in order: a large part as it is, smaller ones gathered."""
     block, filled = None, 0
     for part in parts:
-        view = part.raw() if isinstance(part, pickle.PickleBuffer) else memoryview(part)
+        view = _view(part)
         size = view.nbytes
         if filled and filled + size > _BLOCK:
             yield memoryview(block)[:filled]
