@@ -373,3 +373,63 @@ def test_model_version_displays(workspace):
     frame = mv.signature.as_frame()
     assert list(frame["column"]) == list(X.columns)
     assert isinstance(pd.DataFrame(mv.evaluation), pd.DataFrame)
+
+
+FOREST_REGISTERER = textwrap.dedent(
+    """
+    import sys
+    import nbmlops
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+    X, y = make_classification(n_samples=4000, n_features=10, random_state=0)
+    model = RandomForestClassifier(n_estimators=40, random_state=0).fit(X, y)
+    print("fitted", flush=True)
+    while True:
+        nbmlops.register_model(model, "killed")
+    """
+)
+
+
+def test_a_registration_killed_mid_write_leaves_every_version_whole(workspace: Path):
+    """SIGKILL while a process registers a forest again and again (its file is written
+    straight into a temporary blob): every version recorded loads, at most one temporary
+    file is left (``nbmlops gc`` removes it), and the next registration continues the
+    numbering."""
+    import signal
+    import time
+
+    from sklearn.datasets import make_classification
+
+    from nbmlops.store import get_store
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NBMLOPS_")}
+    env["NBMLOPS_HOME"] = str(workspace)
+    child = subprocess.Popen(
+        [sys.executable, "-c", FOREST_REGISTERER], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert child.stdout.readline().strip() == "fitted"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # a few versions in, then mid-way through one
+            try:
+                if len(nbmlops.model_versions("killed")) >= 3:
+                    break
+            except ModelNotFound:  # not registered yet
+                pass
+            time.sleep(0.05)
+        time.sleep(0.013)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+    versions = list(nbmlops.model_versions("killed")["version"])
+    assert versions == list(range(1, len(versions) + 1)) and len(versions) >= 3
+    X, _ = make_classification(n_samples=4000, n_features=10, random_state=0)
+    first = nbmlops.load_model("models:/killed/1", trusted=["sklearn.tree._tree.Tree"])
+    for version in versions:
+        mv = nbmlops.get_model(f"models:/killed/{version}")
+        assert get_store().artifacts.verify(mv.info["digest"]) == "ok"
+        np.testing.assert_array_equal(mv.load().predict(X), first.predict(X))
+    leftovers = list(Path(nbmlops.get_settings().artifacts).rglob(".tmp-*"))
+    assert len(leftovers) <= 1
+    mv = nbmlops.register_model(first, "killed")
+    assert mv.version == versions[-1] + 1
