@@ -129,11 +129,13 @@ def test_fairness_gate_of_the_loop_judges_the_recall_gap_between_segments(
         if str(r.get("segment", "")).startswith("site=") and r.get("recall") is not None
     }
     assert len(recall) >= 2, outcome["evaluation"]["challenger"]
-    low, high = min(recall, key=recall.get), max(recall, key=recall.get)
-    gap = recall[high] - recall[low]
+    low, high = min(recall.values()), max(recall.values())
+    gap = high - low
     assert gap > 0  # the segments' recall differs: over a limit of 0
     assert row["gate"] == strict and not row["passed"] and row["value"] == pytest.approx(gap)
-    assert low in row["detail"] and high in row["detail"]  # the worst-off segment is named
+    # The worst-off and best-off segments are named (either of a tie).
+    assert any(s in row["detail"] for s, r in recall.items() if r == low)
+    assert any(s in row["detail"] for s, r in recall.items() if r == high)
     assert outcome["status"] == "staged", outcome
     assert nbmlops.get_model("models:/churn@production").version == 1
     # Within the limit: the loop's comparison of the same versions on the same rows passes.

@@ -14,6 +14,9 @@ import nbmlops
 from nbmlops.errors import UntrustedModelError
 from nbmlops.registry import persistence
 
+# skops 0.10 has no read_schema: saves and loads then go through its two public calls.
+_SKOPS_INTERNALS = hasattr(skops.io._persist, "read_schema")
+
 
 @pytest.fixture
 def model():
@@ -152,13 +155,19 @@ def test_a_damaged_member_is_caught_before_anything_is_built(model):
 def test_saving_audits_types_without_reading_array_bytes(model, monkeypatch):
     import zipfile
 
+    import skops.io as sio
+
     reads = []
     real = zipfile.ZipFile.read
     monkeypatch.setattr(
         zipfile.ZipFile, "read", lambda self, name, *a: reads.append(name) or real(self, name, *a)
     )
     flavor, data, flagged, _ = persistence.serialize(model)
-    assert flavor == "skops" and flagged == ["sklearn.tree._tree.Tree"]
+    monkeypatch.undo()
+    # What skops' own audit flags (a Tree, unless this skops trusts it by default).
+    assert flavor == "skops" and flagged == sorted(sio.get_untrusted_types(data=data))
+    if not _SKOPS_INTERNALS:
+        pytest.skip("this skops lacks read_schema: its two public calls are used instead")
     assert reads == ["schema.json"]  # the audit reads the schema, not the arrays
 
 

@@ -278,12 +278,14 @@ def test_a_skops_file_written_into_its_blob_is_the_file_skops_would_write(worksp
 
 
 def test_a_failed_audit_falls_back_to_pickle_and_leaves_only_that_blob(workspace, monkeypatch):
+    import skops.io as sio
     import skops.io._audit as audit
 
     def broken_audit(*args, **kwargs):
         raise RuntimeError("audit broke")
 
-    monkeypatch.setattr(audit, "get_tree", broken_audit)
+    monkeypatch.setattr(audit, "get_tree", broken_audit)  # the one-pass save
+    monkeypatch.setattr(sio, "get_untrusted_types", broken_audit)  # an older skops' save
     X, y = load_wine(return_X_y=True)
     model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
     with pytest.warns(UserWarning, match="skops cannot save .*audit broke"):
