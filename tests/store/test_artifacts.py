@@ -177,6 +177,22 @@ def test_a_blob_writer_keeps_an_intact_copy_and_replaces_a_damaged_one(
     assert blobs.get_bytes(digest) == data and _blob_files(tmp_path / "blobs") == [blob]
 
 
+def test_a_blob_writer_hashes_by_reading_where_files_cannot_be_mapped(
+    blobs: ArtifactStore, monkeypatch
+):
+    import mmap
+
+    def no_mmap(*args, **kwargs):
+        raise OSError(19, "No such device")  # what a filesystem without mmap answers
+
+    monkeypatch.setattr(mmap, "mmap", no_mmap)
+    data = os.urandom(3 * (1 << 20) + 5)
+    writer = blobs.blob_writer()
+    writer.file.write(data)
+    writer.seal()
+    assert writer.keep() == (hashlib.sha256(data).hexdigest(), len(data))
+
+
 def test_an_object_store_has_no_blob_writer():
     assert ArtifactStore(f"memory://nbmlops-{uuid.uuid4().hex}").blob_writer() is None
 

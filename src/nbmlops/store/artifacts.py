@@ -184,9 +184,7 @@ class BlobWriter:
             elif os.fstat(fd).st_size == 0:
                 self._digest = hashlib.sha256().hexdigest()  # an empty file cannot be mapped
             else:
-                # The mapped page cache is hashed in one call: one release of the GIL.
-                with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
-                    self._digest = hashlib.sha256(mapped).hexdigest()
+                self._digest = _sha256_of_fd(fd)
             if self._durable:
                 os.fsync(fd)
         except OSError as exc:
@@ -569,6 +567,20 @@ class ArtifactStore:
         # blob at ``target`` (read-only too) is replaced: rename needs only the folder.
         os.chmod(tmp, 0o444)
         os.replace(tmp, target)
+
+
+def _sha256_of_fd(fd: int) -> str:
+    """The sha256 of the whole file ``fd``: its mapped page cache hashed in one call (one
+    release of the GIL), or read in chunks where the filesystem cannot map files."""
+    try:
+        with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
+            return hashlib.sha256(mapped).hexdigest()
+    except (OSError, ValueError):  # no mmap here (some network and FUSE filesystems)
+        hasher, offset = hashlib.sha256(), 0
+        while chunk := os.pread(fd, _CHUNK, offset):
+            hasher.update(chunk)
+            offset += len(chunk)
+        return hasher.hexdigest()
 
 
 def _local_base(root: str) -> str | None:
