@@ -162,7 +162,7 @@ class BlobWriter:
         self.file: BinaryIO = os.fdopen(fd, "w+b")
         self._sealed: threading.Thread | None = None
         self._digest: str | None = None
-        self._failure: OSError | None = None
+        self._failure: BaseException | None = None
 
     def seal(self, digest_of: Callable[[], str] | None = None) -> None:
         """Writing is done: hash the file (or take ``digest_of()``, the digest of the very
@@ -187,7 +187,7 @@ class BlobWriter:
                 self._digest = _sha256_of_fd(fd)
             if self._durable:
                 os.fsync(fd)
-        except OSError as exc:
+        except BaseException as exc:  # noqa: BLE001 - raised to the caller by keep()
             self._failure = exc
 
     def keep(self) -> tuple[str, int]:
@@ -203,7 +203,7 @@ class BlobWriter:
             size = os.fstat(self.file.fileno()).st_size
             self.file.close()
             digest = self._digest
-            assert digest is not None
+            assert digest is not None  # set unless the thread failed, raised just above
             target = store.path_of(digest)
             if store._intact(target, digest):
                 Path(tmp).unlink()
