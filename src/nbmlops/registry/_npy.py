@@ -4,8 +4,9 @@ skops builds each array with ``np.load``, which parses every header with
 ``ast.literal_eval``: for the 1,500 arrays of a 300-tree forest that is 84 ms of a ~300 ms load.
 The header numpy writes has one fixed form, so it is matched here and each distinct ``descr``
 parsed once; the data are copied out as ``np.load`` would (a writable array owning its
-memory). Anything else (another header version or form, object arrays, short data) goes to
-``np.load``, which accepts or refuses it as before.
+memory), except the arrays a scikit-learn tree copies into its own memory at once, which are
+lent to it as views. Anything else (another header version or form, object arrays, short
+data) goes to ``np.load``, which accepts or refuses it as before.
 """
 
 from __future__ import annotations
