@@ -41,8 +41,6 @@ TMP_PREFIX = ".tmp-"
 MAX_NAME_LEN = 1024
 # Blobs at least this large are hashed in a thread while the reader parses them.
 _VERIFY_IN_THREAD_FROM = 1 << 20
-
-
 # Above this many blobs to sync, one syncfs(2) of the filesystem (Linux) replaces an fsync
 # per blob: about one journal commit instead of one each.
 _SYNCFS_ABOVE = 16
@@ -162,11 +160,13 @@ class BlobWriter:
         self.file: BinaryIO = os.fdopen(fd, "w+b")
         self._sealed: threading.Thread | None = None
         self._digest: str | None = None
+        self._synced = False
         self._failure: BaseException | None = None
 
     def seal(self, digest_of: Callable[[], str] | None = None) -> None:
-        """Writing is done: hash the file (or take ``digest_of()``, the digest of the very
-        bytes written) and sync it, in a thread."""
+        """Writing is done: hash the file and sync it, in a thread. With ``digest_of`` (the
+        digest of the very bytes written, known already) there is no hash to overlap: the
+        sync waits for :meth:`keep`, which syncs only a copy it keeps."""
         try:
             self.file.flush()
         except OSError as exc:
@@ -181,12 +181,14 @@ class BlobWriter:
             fd = self.file.fileno()
             if digest_of is not None:
                 self._digest = digest_of()
-            elif os.fstat(fd).st_size == 0:
+                return
+            if os.fstat(fd).st_size == 0:
                 self._digest = hashlib.sha256().hexdigest()  # an empty file cannot be mapped
             else:
                 self._digest = _sha256_of_fd(fd)
             if self._durable:
                 os.fsync(fd)
+                self._synced = True
         except BaseException as exc:  # noqa: BLE001 - raised to the caller by keep()
             self._failure = exc
 
@@ -210,6 +212,8 @@ class BlobWriter:
                 if self._durable:
                     store._sync_if_pending(target)
             else:
+                if self._durable and not self._synced:  # only a kept copy must reach the disk
+                    _fsync_path(tmp)
                 store._commit_local(tmp, target)
                 store._after_rename(target, self._durable)
         except OSError as exc:
@@ -345,42 +349,21 @@ class ArtifactStore:
         return self._put_remote_stream(source)
 
     def _put_local_stream(self, source, durable: bool) -> tuple[str, int]:
-        """Copy ``source`` to a temporary file, hashing each chunk on the way, then keep it
-        under its digest (or drop it if that blob is stored intact already)."""
+        """Copy ``source`` to a new blob, hashing each chunk on the way, then keep it under
+        its digest (or drop it if that blob is stored intact already)."""
+        writer = BlobWriter(self, durable)
         hasher = hashlib.sha256()
-        folder = posixpath.join(self._base, "sha256")
         try:
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{TMP_PREFIX}{uuid.uuid4().hex[:8]}-")
+            for chunk in iter(lambda: source.read(_CHUNK), b""):
+                hasher.update(chunk)
+                writer.file.write(chunk)
         except OSError as exc:
-            raise disk_error(exc, self.root) from None
-        try:
-            size = 0
-            with os.fdopen(fd, "wb") as fh:
-                for chunk in iter(lambda: source.read(_CHUNK), b""):
-                    hasher.update(chunk)
-                    size += len(chunk)
-                    fh.write(chunk)
-                fh.flush()
-                digest = hasher.hexdigest()
-                target = self.path_of(digest)
-                keep = not self._intact(target, digest)
-                if keep and durable:  # only a copy that is kept needs to reach the disk
-                    os.fsync(fh.fileno())
-            if keep:
-                self._commit_local(tmp, target)
-                self._after_rename(target, durable)
-            else:
-                Path(tmp).unlink()
-                if durable:
-                    self._sync_if_pending(target)
-        except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
-            raise disk_error(exc, self.root) from None
+            raise writer.failed(exc) from None
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            writer.drop()
             raise
-        return digest, size
+        writer.seal(hasher.hexdigest)
+        return writer.keep()
 
     def _put_remote_stream(self, source) -> tuple[str, int]:
         # Object stores have no rename: copy once into a local file (hashing on the way),
