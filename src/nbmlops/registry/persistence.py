@@ -141,13 +141,8 @@ def _written(
     blob = open_blob() if open_blob is not None else None
     if blob is None:
         return Saved(flavor, data, untrusted)
-    try:
-        blob.file.write(data)
-    except OSError as exc:
-        raise blob.failed(exc) from None
-    except BaseException:
-        blob.drop()
-        raise
+    with blob.writing() as fh:
+        fh.write(data)
     blob.seal()
     return Saved(flavor, None, untrusted, blob)
 
@@ -175,8 +170,9 @@ def _skops_dumps(model: Any, open_blob: Callable[[], Any] | None = None) -> Save
     import json
 
     blob = open_blob() if open_blob is not None else None
-    try:
-        out = io.BytesIO() if blob is None else blob.file
+    # Into the blob, a failure drops it (a failed write is a StoreError); into memory, a
+    # failure is the model's, and the caller pickles instead.
+    with blob.writing() if blob is not None else contextlib.nullcontext(io.BytesIO()) as out:
         with _NamedZip(out, "w", compression=zipfile.ZIP_STORED) as zip_file:
             context = SaveContext(zip_file=zip_file)
             state = get_state(model, context)
@@ -195,14 +191,6 @@ def _skops_dumps(model: Any, open_blob: Callable[[], Any] | None = None) -> Save
             # 300-tree forest was a third of the save).
             load_context = dataclasses.replace(load_context, src=_NamesOnly(written))
             flagged = sorted(get_tree(schema, load_context, trusted=None).get_unsafe_set())
-    except OSError as exc:  # writing the blob failed: the disk is full, or read-only
-        if blob is None:
-            raise
-        raise blob.failed(exc) from None
-    except BaseException:
-        if blob is not None:
-            blob.drop()
-        raise
     if blob is not None:
         return Saved(SKOPS, None, flagged, blob)
     return Saved(SKOPS, out.getvalue(), flagged)

@@ -19,6 +19,7 @@ Object stores have nothing to sync: a PUT is durable once it returns.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mmap
 import os
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -224,6 +225,19 @@ class BlobWriter:
             raise
         return digest, size
 
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[BinaryIO]:
+        """:attr:`file`, for a block that writes it: a failure in the block drops what was
+        written, and an ``OSError`` is raised as a :class:`~nbmlops.errors.StoreError`
+        (disk full, read-only, ...)."""
+        try:
+            yield self.file
+        except OSError as exc:
+            raise self.failed(exc) from None
+        except BaseException:
+            self.drop()
+            raise
+
     def failed(self, exc: OSError) -> StoreError:
         """Drop what was written and return ``exc`` (a failed write) told as a
         :class:`~nbmlops.errors.StoreError`: disk full, read-only, ..."""
@@ -303,10 +317,8 @@ class ArtifactStore:
             # hashed in a thread while written: both release the GIL, so they overlap
             writer = BlobWriter(self, durable)
             digest_of = sha256_later(data)
-            try:
-                writer.file.write(data)
-            except OSError as exc:
-                raise writer.failed(exc) from None
+            with writer.writing() as fh:
+                fh.write(data)
             writer.seal(digest_of)
             return writer.keep()
         digest = hashlib.sha256(data).hexdigest()
@@ -353,15 +365,10 @@ class ArtifactStore:
         its digest (or drop it if that blob is stored intact already)."""
         writer = BlobWriter(self, durable)
         hasher = hashlib.sha256()
-        try:
+        with writer.writing() as fh:
             for chunk in iter(lambda: source.read(_CHUNK), b""):
                 hasher.update(chunk)
-                writer.file.write(chunk)
-        except OSError as exc:
-            raise writer.failed(exc) from None
-        except BaseException:
-            writer.drop()
-            raise
+                fh.write(chunk)
         writer.seal(hasher.hexdigest)
         return writer.keep()
 
